@@ -1,1 +1,1 @@
-"""channels package."""
+"""Channel adapters: the only code that knows a transport (terminal, aiogram, python-telegram-bot)."""

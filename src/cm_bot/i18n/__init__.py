@@ -1,1 +1,5 @@
-"""i18n package."""
+"""Translations (Babel/gettext) and the extractor that pulls flow text into ``messages.pot``."""
+
+from cm_bot.i18n.translator import DOMAIN, SOURCE_LOCALE, Translator
+
+__all__ = ["DOMAIN", "SOURCE_LOCALE", "Translator"]

@@ -1,0 +1,47 @@
+"""What a channel hands the engine: one inbound event per platform update."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from enum import StrEnum
+
+
+class InboundKind(StrEnum):
+    """The shape of what the person sent, decided by the channel codec."""
+
+    TEXT = "text"
+    BUTTON = "button"
+    MEDIA = "media"  # sticker, photo, voice, document, location ... never downloaded
+    EDITED = "edited"  # an edit of an earlier message: never re-runs a step
+    FORWARDED = "forwarded"  # someone else's words: never taken as the client's answer
+    BLOCKED = "blocked"  # the person blocked the bot (my_chat_member kicked)
+    UNBLOCKED = "unblocked"
+    OTHER = "other"  # an update type we do not handle: acknowledged and ignored
+
+
+@dataclass(frozen=True, slots=True)
+class Inbound:
+    """One update from a person, already stripped of the framework's types.
+
+    ``external_id`` is the channel's own id for the update (Telegram's
+    ``update_id``); together with ``channel`` it is the de-duplication key, so a
+    re-delivered update is recognised however much later it arrives.
+    """
+
+    channel: str
+    external_id: str
+    user_id: str
+    chat_id: str
+    kind: InboundKind = InboundKind.TEXT
+    text: str | None = None
+    payload: str | None = None  # opaque button data
+    language: str | None = None  # the platform's language hint (IETF tag)
+    chat_type: str = "private"
+    is_bot: bool = False
+    received_at: datetime = field(default_factory=lambda: datetime.now(UTC))
+
+    @property
+    def dedupe_key(self) -> tuple[str, str]:
+        """The unique key of this update across re-deliveries."""
+        return (self.channel, self.external_id)

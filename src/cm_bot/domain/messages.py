@@ -1,0 +1,35 @@
+"""What the engine asks a channel to say: transport-neutral messages."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import IntEnum
+
+
+class Priority(IntEnum):
+    """Send order in the outbox: lower goes first, so urgent alerts never queue behind nudges."""
+
+    URGENT = 0
+    HIGH = 10
+    NORMAL = 50
+    LOW = 90
+
+
+@dataclass(frozen=True, slots=True)
+class Button:
+    """One tappable option; ``payload`` is opaque to the person and checked by the engine."""
+
+    label: str
+    payload: str
+
+
+@dataclass(frozen=True, slots=True)
+class Outbound:
+    """One message to one chat, as it sits in the outbox."""
+
+    channel: str
+    chat_id: str
+    text: str
+    buttons: tuple[tuple[Button, ...], ...] = ()
+    priority: Priority = Priority.NORMAL
+    outbox_id: int | None = None

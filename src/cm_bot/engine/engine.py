@@ -1,0 +1,945 @@
+"""The conversation runtime: one inbound event in, one transaction, messages in the outbox.
+
+The engine never talks to Telegram and never writes SQL. For each event it
+records the update (a re-delivery is a no-op), finds the client's place in
+their flow, validates the answer, stores it, advances, evaluates scores and
+flag rules, and writes every message it wants sent into the outbox, all in one
+:class:`~cm_bot.engine.ports.UnitOfWork`. A crash at any point leaves either
+everything or nothing.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import string
+import threading
+import weakref
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from cm_bot.domain import (
+    Button,
+    ClientStatus,
+    Inbound,
+    InboundKind,
+    Outbound,
+    Priority,
+    RunStatus,
+    Severity,
+)
+from cm_bot.engine.answers import (
+    Accepted,
+    Rejected,
+    check_selection,
+    label_of,
+    normalise,
+    parse_text,
+)
+from cm_bot.engine.ports import ClientView, RunState, Store, Token, UnitOfWork
+from cm_bot.flows.conditions import evaluate, holds
+from cm_bot.flows.loader import FlowRegistry
+from cm_bot.flows.schema import (
+    END,
+    Branch,
+    ChoiceStep,
+    DateStep,
+    Flow,
+    FlowKind,
+    IntegerStep,
+    MessageStep,
+    QuestionStep,
+    ScaleStep,
+    TextStep,
+    YesNoStep,
+)
+from cm_bot.i18n.translator import Translator
+from cm_bot.scoring import score as score_instrument
+
+log = logging.getLogger(__name__)
+
+BUTTONS_PER_ROW = 6
+_PRIORITY = {
+    Severity.URGENT: Priority.URGENT,
+    Severity.HIGH: Priority.HIGH,
+    Severity.ROUTINE: Priority.NORMAL,
+}
+
+
+@dataclass(frozen=True, slots=True)
+class EngineConfig:
+    """Program choices the engine needs: which flows make up intake, and patience limits."""
+
+    intake_flows: tuple[str, ...] = ()
+    max_bad_answers: int = 3
+    unknown_user_reply_every: timedelta = timedelta(hours=24)
+
+
+@dataclass(slots=True)
+class Handled:
+    """What one event produced: whether it was a duplicate, and the outbox rows it wrote."""
+
+    duplicate: bool
+    outbox_ids: list[int] = field(default_factory=list)
+
+
+class _Format(string.Formatter):
+    """``str.format`` that leaves unknown ``{names}`` alone: flow text is data, not code."""
+
+    def get_value(self, key: int | str, args: Sequence[Any], kwargs: Mapping[str, Any]) -> Any:
+        if isinstance(key, str) and key in kwargs:
+            return kwargs[key]
+        return "{" + str(key) + "}"
+
+
+_FORMATTER = _Format()
+
+
+def _fill(text: str, context: Mapping[str, Any]) -> str:
+    if "{" not in text:
+        return text
+    try:
+        return _FORMATTER.vformat(text, (), context)
+    except (ValueError, IndexError):
+        return text
+
+
+class ConversationEngine:
+    """Runs flows for clients; every public method is one transaction.
+
+    Updates from one person are handled strictly one after another: in this
+    process by a per-person lock, across processes by the row lock the store
+    takes on the client (and SQLite's single writer).
+    """
+
+    def __init__(
+        self,
+        store: Store,
+        flows: FlowRegistry,
+        translator: Translator,
+        *,
+        config: EngineConfig | None = None,
+    ) -> None:
+        self.store = store
+        self.flows = flows
+        self.translator = translator
+        self.config = config or EngineConfig()
+        self._locks: weakref.WeakValueDictionary[tuple[str, str], threading.Lock] = (
+            weakref.WeakValueDictionary()
+        )
+        self._locks_guard = threading.Lock()
+        consent = flows.of_kind(FlowKind.CONSENT)
+        self.consent_flow: Flow | None = consent[0] if consent else None
+
+    def _lock(self, inbound: Inbound) -> threading.Lock:
+        key = (inbound.channel, inbound.user_id)
+        with self._locks_guard:
+            lock = self._locks.get(key)
+            if lock is None:
+                lock = threading.Lock()
+                self._locks[key] = lock
+            return lock
+
+    def handle(self, inbound: Inbound) -> Handled:
+        """Handle one inbound event exactly once; a re-delivered update changes nothing."""
+        lock = self._lock(inbound)
+        with lock, self.store.unit() as uow:
+            inbound_id = uow.record_inbound(inbound)
+            if inbound_id is None:
+                return Handled(duplicate=True)
+            turn = _Turn(self, uow, inbound, inbound_id)
+            turn.run()
+            uow.finish_inbound(inbound_id, turn.client.client_id if turn.client else None)
+            return Handled(duplicate=False, outbox_ids=turn.outbox_ids)
+
+    def start_flow(
+        self, client: ClientView, flow_id: str, context: Mapping[str, Any] | None = None
+    ) -> list[int]:
+        """Begin a flow for a client now (a scheduled contact); returns the outbox rows written."""
+        with self.store.unit() as uow:
+            turn = _Turn(self, uow, None, None)
+            turn.client = client
+            turn.begin(self.flows.get(flow_id), dict(context or {}))
+            return turn.outbox_ids
+
+
+class _Turn:
+    """Everything that happens for one event, inside one unit of work."""
+
+    def __init__(
+        self, engine: ConversationEngine, uow: UnitOfWork, inbound: Inbound | None, inbound_id: int | None
+    ) -> None:
+        self.engine = engine
+        self.uow = uow
+        self.inbound = inbound
+        self.inbound_id = inbound_id
+        self.client: ClientView | None = None
+        self.outbox_ids: list[int] = []
+        self.locale = engine.translator.default_locale
+
+    # -- language and output -------------------------------------------------
+
+    def _(self, message: str) -> str:
+        return self.engine.translator.gettext(self.locale, message)
+
+    def say(
+        self,
+        text: str,
+        buttons: Sequence[Sequence[Button]] = (),
+        priority: Priority = Priority.NORMAL,
+    ) -> None:
+        assert self.client is not None
+        message = Outbound(
+            channel=self.inbound.channel if self.inbound else self._client_channel(),
+            chat_id=self.client.chat_id,
+            text=text,
+            buttons=tuple(tuple(row) for row in buttons),
+            priority=priority,
+        )
+        self.outbox_ids.append(
+            self.uow.enqueue(message, client_id=self.client.client_id, inbound_id=self.inbound_id)
+        )
+
+    def _client_channel(self) -> str:
+        assert self.client is not None
+        return self.client.channel
+
+    def _reply_to_chat(self, text: str) -> None:
+        """Answer a chat that has no client behind it (groups, unknown people)."""
+        assert self.inbound is not None
+        message = Outbound(channel=self.inbound.channel, chat_id=self.inbound.chat_id, text=text)
+        self.outbox_ids.append(self.uow.enqueue(message, inbound_id=self.inbound_id))
+
+    def button(self, label: str, value: Any, run: RunState | None = None) -> Button:
+        assert self.client is not None
+        payload = self.uow.token(
+            self.client.client_id,
+            run.run_id if run else None,
+            run.prompt_seq if run else 0,
+            value,
+        )
+        return Button(label=label, payload=payload)
+
+    # -- dispatch ------------------------------------------------------------
+
+    def run(self) -> None:
+        inbound = self.inbound
+        assert inbound is not None
+        if inbound.chat_type != "private":
+            self._group_message()
+            return
+        if inbound.is_bot or inbound.kind is InboundKind.OTHER:
+            return
+        self.client = self.uow.client_for(inbound.channel, inbound.user_id, lock=True)
+        if self.client is None or self.client.status == ClientStatus.ERASED:
+            self.client = None
+            self._unknown_person()
+            return
+        self.locale = self._client_locale()
+        if inbound.kind is InboundKind.BLOCKED:
+            self._blocked()
+            return
+        if inbound.kind is InboundKind.UNBLOCKED:
+            self.uow.audit(f"client:{self.client.client_id}", "unblocked", self.client.case_id)
+            return
+        if self.client.status == ClientStatus.UNREACHABLE:
+            # They wrote to us, so they can be reached again.
+            self.uow.set_client(self.client.client_id, status=ClientStatus.ACTIVE)
+            self.client.status = ClientStatus.ACTIVE
+        run = self.uow.current_run(self.client.client_id)
+        if inbound.kind is InboundKind.EDITED:
+            self.say(self._("I've kept your original answer. If something needs correcting, "
+                            "please tell your case manager."))
+            return
+        if inbound.kind in (InboundKind.MEDIA, InboundKind.FORWARDED):
+            self._not_an_answer(run)
+            return
+        if inbound.kind is InboundKind.BUTTON:
+            self._button(run)
+            return
+        text = inbound.text or ""
+        if normalise(text).startswith("/"):
+            self._command(run, normalise(text))
+            return
+        if not self._may_collect(run):
+            self._not_collecting()
+            return
+        if run is None:
+            self._idle()
+        elif run.status == RunStatus.PAUSED:
+            self._offer_resume(run)
+        else:
+            self._answer_text(run, text)
+
+    def _client_locale(self) -> str:
+        assert self.client is not None and self.inbound is not None
+        translator = self.engine.translator
+        if self.client.locale and translator.negotiate(self.client.locale):
+            return translator.locale_for(self.client.locale)
+        locale = translator.locale_for(self.inbound.language)
+        self.uow.set_client(self.client.client_id, locale=locale)
+        self.client.locale = locale
+        return locale
+
+    def _group_message(self) -> None:
+        inbound = self.inbound
+        assert inbound is not None
+        if not self.uow.already_told_chat(inbound.channel, inbound.chat_id):
+            self.locale = self.engine.translator.locale_for(inbound.language)
+            self._reply_to_chat(
+                self._("Please message me privately. I only talk one-to-one, "
+                       "to keep what you share private.")
+            )
+
+    def _unknown_person(self) -> None:
+        inbound = self.inbound
+        assert inbound is not None
+        self.uow.audit("unknown", "message_from_unknown_person", None, channel=inbound.channel)
+        since = datetime.now(UTC) - self.engine.config.unknown_user_reply_every
+        if self.uow.already_told_chat(inbound.channel, inbound.chat_id, since=since):
+            return
+        self.locale = self.engine.translator.locale_for(inbound.language)
+        self._reply_to_chat(
+            self._("Hello. This service is for clients of our case-management program. "
+                   "To get started, please ask your case manager for your personal link.")
+        )
+
+    def _blocked(self) -> None:
+        client = self.client
+        assert client is not None
+        self.uow.set_client(client.client_id, status=ClientStatus.UNREACHABLE)
+        cancelled = self.uow.cancel_contacts(client.client_id, "unreachable")
+        self.flag(
+            Severity.ROUTINE,
+            "Client blocked the bot; scheduled contacts cancelled",
+            rule_id="blocked",
+            dedupe_key=f"blocked:{client.client_id}:{self.inbound_id}",
+        )
+        self.uow.audit(f"client:{client.client_id}", "blocked_bot", client.case_id, cancelled=cancelled)
+
+    # -- consent gate ----------------------------------------------------------
+
+    def _needs_consent(self) -> bool:
+        consent = self.engine.consent_flow
+        if consent is None:
+            return False
+        assert self.client is not None
+        return self.uow.consent_version(self.client.client_id, consent.id) != consent.version
+
+    def _may_collect(self, run: RunState | None) -> bool:
+        """Before consent and after withdrawal, only the consent conversation may run."""
+        assert self.client is not None
+        consent = self.engine.consent_flow
+        in_consent = run is not None and consent is not None and run.flow_id == consent.id
+        if self.client.status in (ClientStatus.WITHDRAWN, ClientStatus.DECLINED):
+            return in_consent
+        return True
+
+    def _not_collecting(self) -> None:
+        self.say(
+            self._("You've asked us not to collect your answers, so I'm not keeping anything you "
+                   "send. To give your consent again, send /start. To talk to your case "
+                   "manager, please contact them directly.")
+        )
+
+    # -- idle, resume ------------------------------------------------------------
+
+    def _next_flow(self) -> Flow | None:
+        assert self.client is not None
+        if self._needs_consent():
+            return self.engine.consent_flow
+        finished = self.uow.finished_flows(self.client.client_id)
+        for flow_id in self.engine.config.intake_flows:
+            if flow_id not in finished and flow_id in self.engine.flows:
+                return self.engine.flows.get(flow_id)
+        return None
+
+    def _idle(self) -> None:
+        flow = self._next_flow()
+        if flow is None:
+            self.say(
+                self._("Thank you. There is nothing for you to answer right now. Your case "
+                       "manager will be in touch. Send /help to see what I can do.")
+            )
+            return
+        self.begin(flow, {})
+
+    def _offer_resume(self, run: RunState, *, restarting: bool = False) -> None:
+        flow = self.engine.flows.get(run.flow_id)
+        text = (
+            self._("You are part-way through “{title}”. Would you like to continue where you "
+                   "left off, or start it again?")
+            if restarting
+            else self._("Welcome back. You were part-way through “{title}”. Would you like to "
+                        "continue where you left off?")
+        ).format(title=self._(flow.title))
+        self.say(
+            text,
+            [[
+                self.button(self._("Continue"), {"act": "resume"}, run),
+                self.button(self._("Start again"), {"act": "restart"}, run),
+            ]],
+        )
+
+    # -- commands -------------------------------------------------------------
+
+    def _command(self, run: RunState | None, text: str) -> None:
+        word, _sep, argument = text.partition(" ")
+        name = word[1:].split("@", 1)[0].casefold()
+        argument = argument.strip()
+        collecting = self._may_collect(run)
+        if name == "start":
+            if self.client is not None and not collecting:
+                self.begin_consent_again()
+            elif run is not None and run.status in (RunStatus.ACTIVE, RunStatus.PAUSED):
+                self._offer_resume(run, restarting=True)
+            else:
+                self._idle()
+        elif name == "help":
+            self.say(self._help())
+            self._reask(run)
+        elif name == "stop":
+            self._pause(run)
+        elif name == "language":
+            self._language(run, argument)
+        elif name == "human":
+            self._human()
+            self._reask(run)
+        elif name == "withdraw":
+            self._offer_withdraw(run)
+        else:
+            self.say(self._("Sorry, I don't know that command.") + "\n\n" + self._help())
+            self._reask(run)
+
+    def _help(self) -> str:
+        return self._(
+            "I ask short questions for your case manager. Tap a button or type your answer.\n"
+            "/stop — pause; send any message to carry on later\n"
+            "/language — change the language\n"
+            "/human — ask your case manager to contact you\n"
+            "/withdraw — withdraw your consent\n"
+            "/help — show this message"
+        )
+
+    def _reask(self, run: RunState | None) -> None:
+        if run is not None and run.status == RunStatus.ACTIVE and run.step_id:
+            self.ask(run)
+
+    def _pause(self, run: RunState | None) -> None:
+        if run is None or run.status != RunStatus.ACTIVE:
+            self.say(self._("Nothing is running right now, so there is nothing to pause."))
+            return
+        run.status = RunStatus.PAUSED
+        self.uow.save_run(run)
+        self.say(
+            self._("Paused. Your answers so far are saved. Send any message when you'd like "
+                   "to carry on.")
+        )
+
+    def _language(self, run: RunState | None, argument: str) -> None:
+        translator = self.engine.translator
+        chosen = translator.negotiate(argument) if argument else None
+        if chosen is None:
+            rows = [[
+                self.button(translator.language_name(code), {"act": "lang", "locale": code})
+                for code in translator.locales
+            ]]
+            self.say(self._("Which language would you like?"), rows)
+            return
+        self._set_language(run, chosen)
+
+    def _set_language(self, run: RunState | None, locale: str) -> None:
+        assert self.client is not None
+        self.uow.set_client(self.client.client_id, locale=locale)
+        self.client.locale = locale
+        self.locale = locale
+        self.say(self._("Okay, I will write in English from now on."))
+        if run is not None:
+            run.locale = locale
+            self.uow.save_run(run)
+            self._reask(run)
+
+    def _human(self) -> None:
+        assert self.client is not None
+        if self.uow.open_flag_exists(self.client.client_id, "client_asked_for_contact"):
+            self.say(self._("Your case manager already knows you'd like to talk. "
+                             "They will contact you."))
+            return
+        self.flag(
+            Severity.ROUTINE,
+            "Client asked for their case manager to contact them",
+            rule_id="client_asked_for_contact",
+            dedupe_key=f"human:{self.client.client_id}:{self.inbound_id}",
+        )
+        self.say(self._("I've let your case manager know you'd like to talk. They will contact you."))
+
+    def _offer_withdraw(self, run: RunState | None) -> None:
+        assert self.client is not None
+        if self.client.status in (ClientStatus.WITHDRAWN, ClientStatus.DECLINED):
+            self._not_collecting()
+            return
+        self.say(
+            self._("Do you want to withdraw your consent? I will stop asking questions and "
+                   "stop contacting you, and your case manager will be told."),
+            [[
+                self.button(self._("Yes, withdraw"), {"act": "withdraw"}),
+                self.button(self._("No, keep going"), {"act": "keep"}),
+            ]],
+        )
+
+    def _withdraw(self) -> None:
+        client = self.client
+        assert client is not None
+        consent = self.engine.consent_flow
+        run = self.uow.current_run(client.client_id)
+        if run is not None:
+            run.status = RunStatus.ENDED
+            self.uow.save_run(run, ended=True)
+        self.uow.record_consent(
+            client,
+            action="withdrawn",
+            flow_id=consent.id if consent else "consent",
+            version=consent.version if consent else 0,
+            text_sha256="",
+            locale=self.locale,
+            decisions={},
+            inbound_id=self.inbound_id,
+        )
+        self.uow.set_client(client.client_id, status=ClientStatus.WITHDRAWN)
+        client.status = ClientStatus.WITHDRAWN
+        cancelled = self.uow.cancel_contacts(client.client_id, "opted_out")
+        self.flag(
+            Severity.ROUTINE,
+            "Client withdrew consent; collection and scheduled contacts stopped",
+            rule_id="consent_withdrawn",
+            dedupe_key=f"withdrawn:{client.client_id}:{self.inbound_id}",
+        )
+        self.uow.audit(f"client:{client.client_id}", "consent_withdrawn", client.case_id,
+                       cancelled=cancelled)
+        self.say(
+            self._("Your consent is withdrawn. I won't ask you anything else or contact you again. "
+                   "Your case manager has been told. If you change your mind, send /start.")
+        )
+
+    def begin_consent_again(self) -> None:
+        consent = self.engine.consent_flow
+        if consent is None:
+            self._not_collecting()
+            return
+        self.begin(consent, {})
+
+    # -- buttons --------------------------------------------------------------
+
+    def _button(self, run: RunState | None) -> None:
+        assert self.client is not None and self.inbound is not None
+        token = self.uow.resolve_token(self.inbound.payload or "")
+        if token is None or token.client_id != self.client.client_id:
+            self.uow.audit(
+                f"client:{self.client.client_id}", "unknown_button", self.client.case_id,
+                foreign=token is not None,
+            )
+            self._closed(run)
+            return
+        value = token.value if isinstance(token.value, dict) else {}
+        action = value.get("act")
+        if token.run_id is None:
+            self._runless_action(run, action, value)
+            return
+        if run is None or token.run_id != run.run_id or token.prompt_seq != run.prompt_seq:
+            self._closed(run)
+            return
+        if action == "resume":
+            run.status = RunStatus.ACTIVE
+            self.uow.save_run(run)
+            self.ask(run)
+        elif action == "restart":
+            self.begin(self.engine.flows.get(run.flow_id), dict(run.context))
+        elif run.status != RunStatus.ACTIVE:
+            self._offer_resume(run)
+        elif not self._may_collect(run):
+            self._not_collecting()
+        elif action == "skip":
+            self._skip(run)
+        elif action == "human":
+            self._human()
+            self.ask(run)
+        elif action == "toggle":
+            self._toggle(run, int(value.get("i", -1)))
+        elif action == "done":
+            self._done_selecting(run)
+        elif "a" in value:
+            self.accept(run, value["a"])
+        else:
+            self._closed(run)
+
+    def _runless_action(self, run: RunState | None, action: object, value: Mapping[str, Any]) -> None:
+        if action == "lang":
+            locale = self.engine.translator.negotiate(str(value.get("locale", "")))
+            if locale:
+                self._set_language(run, locale)
+        elif action == "withdraw":
+            if self.client is not None and self.client.status not in (
+                ClientStatus.WITHDRAWN, ClientStatus.DECLINED
+            ):
+                self._withdraw()
+        elif action == "keep":
+            self.say(self._("Thank you. Nothing has changed."))
+            self._reask(run)
+
+    def _closed(self, run: RunState | None) -> None:
+        self.say(self._("That question has closed."))
+        if run is not None and run.status == RunStatus.PAUSED:
+            self._offer_resume(run)
+        else:
+            self._reask(run)
+
+    def _not_an_answer(self, run: RunState | None) -> None:
+        assert self.inbound is not None
+        if self.inbound.kind is InboundKind.FORWARDED:
+            self.say(self._("Please type your own answer rather than forwarding a message."))
+        else:
+            self.say(self._("I can only read typed messages and button taps. "
+                            "Please answer by typing or tapping a button."))
+        self._reask(run)
+
+    # -- walking a flow -----------------------------------------------------------
+
+    def begin(self, flow: Flow, context: dict[str, Any]) -> None:
+        assert self.client is not None
+        run = self.uow.start_run(self.client, flow.id, flow.version, self.locale, context)
+        self.walk(run, flow, flow.start_step)
+
+    def step_text(self, run: RunState, step: MessageStep | QuestionStep) -> str:
+        return _fill(self._(step.text), run.context)
+
+    def walk(self, run: RunState, flow: Flow, step_id: str) -> None:
+        """Say message steps and skip skipped ones until a question is reached or the flow ends."""
+        for _hop in range(len(flow.steps) + 1):
+            if step_id == END:
+                self.finish(run, flow, RunStatus.COMPLETED)
+                return
+            step = flow.step(step_id)
+            scores = self.scores(run, flow)
+            if step.skip_if and holds(step.skip_if, answers=run.answers, scores=scores,
+                                      context=run.context):
+                step_id = self.successor(run, flow, step, scores)
+                continue
+            if isinstance(step, MessageStep):
+                self.say(self.step_text(run, step))
+                step_id = self.successor(run, flow, step, scores)
+                continue
+            run.step_id = step.id
+            run.prompt_seq += 1
+            run.bad_attempts = 0
+            run.context.pop("selection", None)
+            self.uow.save_run(run)
+            self.ask(run)
+            return
+        raise RuntimeError(f"flow {flow.id} loops without asking anything")
+
+    def successor(
+        self, run: RunState, flow: Flow, step: MessageStep | QuestionStep, scores: Mapping[str, Any]
+    ) -> str:
+        if step.next is None:
+            return flow.following(step.id)
+        if isinstance(step.next, str):
+            return step.next
+        return _branch(step.next, run, scores)
+
+    def current_step(self, run: RunState) -> tuple[Flow, QuestionStep]:
+        flow = self.engine.flows.get(run.flow_id)
+        step = flow.step(run.step_id or flow.start_step)
+        assert not isinstance(step, MessageStep)
+        return flow, step
+
+    def ask(self, run: RunState, preface: str | None = None, offer_help: bool = False) -> None:
+        """Send the current question (again), with its buttons bound to this prompt."""
+        _flow, step = self.current_step(run)
+        text = self.step_text(run, step)
+        rows: list[list[Button]] = []
+        if isinstance(step, ChoiceStep):
+            selection = set(run.context.get("selection", []))
+            for index, option in enumerate(step.options):
+                label = label_of(option, self._)
+                if step.multiple:
+                    mark = "✓ " if index in selection else ""
+                    rows.append([self.button(mark + label, {"act": "toggle", "i": index}, run)])
+                else:
+                    rows.append([self.button(label, {"a": option.value}, run)])
+            if step.multiple:
+                text += "\n" + self._("(Choose all that apply, then tap Done.)")
+                rows.append([self.button(self._("Done"), {"act": "done"}, run)])
+        elif isinstance(step, YesNoStep):
+            rows.append([
+                self.button(self._("Yes"), {"a": True}, run),
+                self.button(self._("No"), {"a": False}, run),
+            ])
+        elif isinstance(step, ScaleStep):
+            values = list(range(step.min, step.max + 1))
+            for start in range(0, len(values), BUTTONS_PER_ROW):
+                rows.append([self.button(str(v), {"a": v}, run)
+                             for v in values[start:start + BUTTONS_PER_ROW]])
+            if step.min_label and step.max_label:
+                text += "\n" + self._("({low} = {low_label}, {high} = {high_label})").format(
+                    low=step.min, high=step.max,
+                    low_label=self._(step.min_label), high_label=self._(step.max_label),
+                )
+        elif isinstance(step, IntegerStep):
+            text += "\n" + self._("(Please type a whole number from {low} to {high}.)").format(
+                low=step.min, high=step.max)
+        elif isinstance(step, DateStep):
+            text += "\n" + self._("(Please type a date like 2025-03-31.)")
+        elif isinstance(step, TextStep) and step.max_length < 500:
+            text += "\n" + self._("(Please keep it under {limit} characters.)").format(
+                limit=step.max_length)
+        extra: list[Button] = []
+        if step.skippable:
+            extra.append(self.button(self._("Skip this question"), {"act": "skip"}, run))
+        if offer_help:
+            extra.append(self.button(self._("Talk to my case manager"), {"act": "human"}, run))
+        if extra:
+            rows.append(extra)
+        if preface:
+            text = preface + "\n\n" + text
+        self.say(text, rows)
+
+    def _answer_text(self, run: RunState, text: str) -> None:
+        _flow, step = self.current_step(run)
+        outcome = parse_text(step, text, self._, lambda o: label_of(o, self._))
+        if isinstance(outcome, Rejected):
+            self.reject(run, outcome.reason)
+        else:
+            assert isinstance(outcome, Accepted)
+            self.accept(run, outcome.value)
+
+    def reject(self, run: RunState, reason: str) -> None:
+        """Re-ask kindly; the step does not move. After a few tries offer a way out."""
+        run.bad_attempts += 1
+        self.uow.save_run(run)
+        self.ask(run, preface=reason, offer_help=run.bad_attempts >= self.engine.config.max_bad_answers)
+
+    def _toggle(self, run: RunState, index: int) -> None:
+        _flow, step = self.current_step(run)
+        if not isinstance(step, ChoiceStep) or not step.multiple or not 0 <= index < len(step.options):
+            self._closed(run)
+            return
+        selection: list[int] = list(run.context.get("selection", []))
+        if index in selection:
+            selection.remove(index)
+        else:
+            selection.append(index)
+        run.context["selection"] = sorted(selection)
+        self.uow.save_run(run)
+        self.ask(run)
+
+    def _done_selecting(self, run: RunState) -> None:
+        _flow, step = self.current_step(run)
+        if not isinstance(step, ChoiceStep):
+            self._closed(run)
+            return
+        picked = [step.options[i] for i in run.context.get("selection", [])]
+        outcome = check_selection(step, picked, self._)
+        if isinstance(outcome, Rejected):
+            self.reject(run, outcome.reason)
+        else:
+            assert isinstance(outcome, Accepted)
+            self.accept(run, outcome.value)
+
+    def _skip(self, run: RunState) -> None:
+        flow, step = self.current_step(run)
+        if not step.skippable:
+            self._closed(run)
+            return
+        self._store_and_advance(run, flow, step, None)
+
+    def accept(self, run: RunState, value: Any) -> None:
+        flow, step = self.current_step(run)
+        if isinstance(step, ChoiceStep) and not step.multiple and value not in [
+            o.value for o in step.options
+        ]:
+            self._closed(run)
+            return
+        self._store_and_advance(run, flow, step, value)
+
+    def _store_and_advance(self, run: RunState, flow: Flow, step: QuestionStep, value: Any) -> None:
+        assert self.client is not None
+        run.answers[step.key] = value
+        if flow.kind is not FlowKind.CONSENT:
+            # Consent decisions are kept in the consent record, nothing else before consent.
+            self.uow.add_response(
+                self.client, run, step.id, step.key, value, self.step_text(run, step), self.inbound_id
+            )
+        scores = self.scores(run, flow)
+        if self.fire_rules(run, flow, scores, step.key, value, step):
+            self.finish(run, flow, RunStatus.ENDED)
+            return
+        self.walk(run, flow, self.successor(run, flow, step, scores))
+
+    # -- scores, flags, the end ------------------------------------------------------
+
+    def scores(self, run: RunState, flow: Flow) -> dict[str, Any]:
+        """Every score that can be computed from the answers so far (invalid ones are absent)."""
+        results: dict[str, Any] = {}
+        for declared in flow.scores:
+            if declared.instrument is not None:
+                answers = dict(run.answers)
+                for item, key in declared.items.items():
+                    answers[item] = run.answers.get(key)
+                result = score_instrument(declared.instrument, answers, age=run.context.get("age"))
+                if result.get("valid"):
+                    results[declared.id] = result
+            elif declared.expr is not None:
+                try:
+                    value = evaluate(declared.expr, answers=run.answers, scores=results,
+                                     context=run.context)
+                except (TypeError, KeyError, AttributeError, ZeroDivisionError):
+                    continue
+                if isinstance(value, bool) or not isinstance(value, int | float):
+                    continue
+                band = next((b.band for b in declared.bands if b.max is None or value <= b.max), None)
+                results[declared.id] = {"valid": True, "score": value, "band": band}
+        return results
+
+    def fire_rules(
+        self,
+        run: RunState,
+        flow: Flow,
+        scores: Mapping[str, Any],
+        source_key: str | None,
+        source_value: Any,
+        step: QuestionStep | None,
+    ) -> bool:
+        """Raise each flag whose rule now holds (once per run); True if one ends the flow."""
+        end = False
+        for rule in flow.flags:
+            if rule.id in run.fired_flags:
+                continue
+            if not holds(rule.when, answers=run.answers, scores=scores, context=run.context):
+                continue
+            run.fired_flags.append(rule.id)
+            shown_value = None if isinstance(step, TextStep) else source_value  # minimum necessary
+            self.flag(
+                rule.severity,
+                rule.reason,
+                rule_id=f"{flow.id}.{rule.id}",
+                dedupe_key=f"run:{run.run_id}:{rule.id}",
+                source_key=source_key,
+                source_value=shown_value,
+            )
+            if rule.message:
+                self.say(_fill(self._(rule.message), run.context), priority=_PRIORITY[rule.severity])
+            end = end or rule.then == "end"
+        self.uow.save_run(run)
+        return end
+
+    def flag(
+        self,
+        severity: Severity,
+        reason: str,
+        *,
+        rule_id: str,
+        dedupe_key: str,
+        source_key: str | None = None,
+        source_value: Any = None,
+    ) -> None:
+        """Raise a flag and tell the client's case manager through the outbox."""
+        client = self.client
+        assert client is not None
+        flag_id = self.uow.raise_flag(
+            client, severity=severity, reason=reason, rule_id=rule_id, dedupe_key=dedupe_key,
+            source_key=source_key, source_value=source_value,
+        )
+        if flag_id is None:
+            return
+        for target in self.uow.staff_targets(client):
+            translator = self.engine.translator
+            _ = translator.get(target.locale).gettext
+            lines = [
+                _("{severity} flag — case {ref}").format(
+                    severity=_(severity.value.capitalize()), ref=client.case_ref or "—"),
+                _("Reason: {reason}").format(reason=_(reason)),
+            ]
+            if source_key:
+                answer = "—" if source_value is None else str(source_value)
+                lines.append(_("Question: {key} — answer: {answer}").format(
+                    key=source_key, answer=answer))
+            message = Outbound(
+                channel=target.channel,
+                chat_id=target.chat_id,
+                text="\n".join(lines),
+                priority=_PRIORITY[severity],
+            )
+            self.outbox_ids.append(
+                self.uow.enqueue(message, staff_id=target.staff_id, flag_id=flag_id,
+                                 inbound_id=self.inbound_id)
+            )
+
+    def finish(self, run: RunState, flow: Flow, status: RunStatus) -> None:
+        """Close the run: store its scores, record consent, and move on to what is next."""
+        assert self.client is not None
+        scores = self.scores(run, flow)
+        if flow.kind is not FlowKind.CONSENT:
+            for declared in flow.scores:
+                if declared.id in scores:
+                    self.uow.save_score(self.client, run, declared.id, declared.instrument,
+                                        scores[declared.id])
+        run.status = status
+        run.step_id = None
+        self.uow.save_run(run, ended=True)
+        if flow.kind is FlowKind.CONSENT:
+            if not self._record_consent(run, flow):
+                return
+        if status is RunStatus.COMPLETED:
+            following = self._next_flow()
+            if following is not None:
+                self.begin(following, {})
+
+    def _record_consent(self, run: RunState, flow: Flow) -> bool:
+        """Write the consent record; True when every required purpose was agreed to."""
+        client = self.client
+        assert client is not None
+        decisions: dict[str, Any] = {}
+        for purpose in flow.purposes:
+            step = flow.step(purpose.step)
+            decisions[purpose.purpose] = None if isinstance(step, MessageStep) else run.answers.get(
+                step.key)
+        granted = all(decisions.get(p.purpose) is True for p in flow.purposes if p.required)
+        shown = "\n\n".join(self.step_text(run, step) for step in flow.steps)
+        self.uow.record_consent(
+            client,
+            action="granted" if granted else "declined",
+            flow_id=flow.id,
+            version=flow.version,
+            text_sha256=hashlib.sha256(f"{run.locale}\n{shown}".encode()).hexdigest(),
+            locale=run.locale,
+            decisions=decisions,
+            inbound_id=self.inbound_id,
+        )
+        if granted:
+            if client.status != ClientStatus.ACTIVE:
+                self.uow.set_client(client.client_id, status=ClientStatus.ACTIVE)
+                client.status = ClientStatus.ACTIVE
+            return True
+        self.uow.set_client(client.client_id, status=ClientStatus.DECLINED)
+        client.status = ClientStatus.DECLINED
+        self.uow.cancel_contacts(client.client_id, "declined")
+        self.flag(
+            Severity.ROUTINE,
+            "Client declined consent; nothing else is collected",
+            rule_id="consent_declined",
+            dedupe_key=f"declined:{run.run_id}",
+        )
+        return False
+
+
+def _branch(branches: Sequence[Branch], run: RunState, scores: Mapping[str, Any]) -> str:
+    for branch in branches:
+        if branch.when is None or holds(branch.when, answers=run.answers, scores=scores,
+                                        context=run.context):
+            return branch.goto
+    raise RuntimeError("no branch matched")  # the loader rejects flows where this can happen
+
+
+__all__ = ["ConversationEngine", "EngineConfig", "Handled", "Token"]

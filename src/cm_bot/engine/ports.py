@@ -1,0 +1,203 @@
+"""What the engine needs from the outside world, as Protocols.
+
+The engine holds no SQL: :mod:`cm_bot.storage` implements these over SQLModel.
+One :class:`UnitOfWork` is one database transaction, so everything the engine
+writes for one inbound event commits together or not at all.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from contextlib import AbstractContextManager
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Protocol
+
+from cm_bot.domain import Inbound, Outbound, Severity
+
+
+@dataclass(slots=True)
+class ClientView:
+    """The client as the engine sees it: ids, language and whether we may collect."""
+
+    client_id: int
+    status: str
+    locale: str | None
+    channel: str
+    chat_id: str
+    case_id: int | None
+    case_ref: str | None
+    manager_id: int | None
+
+
+@dataclass(slots=True)
+class RunState:
+    """The client's place in one flow; saved in the same transaction as each answer."""
+
+    run_id: int
+    flow_id: str
+    flow_version: int
+    status: str
+    step_id: str | None
+    prompt_seq: int
+    bad_attempts: int
+    locale: str
+    answers: dict[str, Any] = field(default_factory=dict)
+    context: dict[str, Any] = field(default_factory=dict)
+    fired_flags: list[str] = field(default_factory=list)
+    case_id: int | None = None
+    updated_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Token:
+    """A button payload resolved server-side: which prompt it belongs to and what it means."""
+
+    client_id: int
+    run_id: int | None
+    prompt_seq: int
+    value: Any
+
+
+@dataclass(frozen=True, slots=True)
+class StaffTarget:
+    """Where a staff notice goes: a bound staff member's chat and language."""
+
+    staff_id: int
+    channel: str
+    chat_id: str
+    locale: str | None
+
+
+class UnitOfWork(Protocol):
+    """Reads and writes of one transaction."""
+
+    def record_inbound(self, inbound: Inbound) -> int | None:
+        """Insert the inbound update; ``None`` if this (channel, external id) was seen before."""
+
+    def finish_inbound(self, inbound_id: int, client_id: int | None) -> None:
+        """Mark the update handled and drop its text (the answer, if any, is in a response)."""
+
+    def client_for(self, channel: str, external_user_id: str, *, lock: bool) -> ClientView | None:
+        """The client bound to this channel account; ``lock`` serialises one client's updates."""
+
+    def set_client(self, client_id: int, *, locale: str | None = None, status: str | None = None) -> None:
+        """Change a client's language or status."""
+
+    def current_run(self, client_id: int) -> RunState | None:
+        """The client's active or paused run, if any."""
+
+    def start_run(
+        self, client: ClientView, flow_id: str, flow_version: int, locale: str, context: Mapping[str, Any]
+    ) -> RunState:
+        """Create a new active run (any other open run is abandoned)."""
+
+    def save_run(self, run: RunState, *, ended: bool = False) -> None:
+        """Persist the run's state."""
+
+    def finished_flows(self, client_id: int) -> set[str]:
+        """Ids of flows this client has completed."""
+
+    def add_response(
+        self,
+        client: ClientView,
+        run: RunState,
+        step_id: str,
+        key: str,
+        value: Any,
+        question: str,
+        inbound_id: int | None,
+    ) -> None:
+        """Store one answer against the case."""
+
+    def save_score(
+        self, client: ClientView, run: RunState, score_id: str, instrument: str | None, result: Mapping[str, Any]
+    ) -> None:
+        """Store (or replace) a computed score of this run."""
+
+    def raise_flag(
+        self,
+        client: ClientView,
+        *,
+        severity: Severity,
+        reason: str,
+        rule_id: str,
+        dedupe_key: str,
+        source_key: str | None = None,
+        source_value: Any = None,
+    ) -> int | None:
+        """Create a flag; ``None`` if one with this dedupe key exists (raised once, ever)."""
+
+    def open_flag_exists(self, client_id: int, rule_id: str) -> bool:
+        """Whether an unresolved flag of this rule exists for the client."""
+
+    def staff_targets(self, client: ClientView) -> list[StaffTarget]:
+        """The bound staff who must hear about this client's flags (their case manager)."""
+
+    def enqueue(
+        self,
+        message: Outbound,
+        *,
+        client_id: int | None = None,
+        staff_id: int | None = None,
+        flag_id: int | None = None,
+        inbound_id: int | None = None,
+    ) -> int:
+        """Write a message to the outbox."""
+
+    def token(self, client_id: int, run_id: int | None, prompt_seq: int, value: Any) -> str:
+        """An opaque payload for one button of the current prompt (stable while the prompt is)."""
+
+    def resolve_token(self, payload: str) -> Token | None:
+        """What a button payload means, or ``None`` if unknown (forged or long expired)."""
+
+    def record_consent(
+        self,
+        client: ClientView,
+        *,
+        action: str,
+        flow_id: str,
+        version: int,
+        text_sha256: str,
+        locale: str,
+        decisions: Mapping[str, Any],
+        inbound_id: int | None,
+    ) -> None:
+        """Append a consent record (granted, declined or withdrawn)."""
+
+    def consent_version(self, client_id: int, flow_id: str) -> int | None:
+        """The version of the client's current consent grant, ``None`` if none stands."""
+
+    def cancel_contacts(self, client_id: int, outcome: str) -> int:
+        """Cancel the client's pending scheduled contacts; return how many."""
+
+    def audit(self, actor: str, action: str, case_id: int | None = None, **detail: Any) -> None:
+        """Append an audit row (no message text, ever)."""
+
+    def already_told_chat(self, channel: str, chat_id: str, since: datetime | None = None) -> bool:
+        """Whether the outbox held a message to this chat (since a time): one hint, not a reply each."""
+
+
+class Store(Protocol):
+    """Opens units of work."""
+
+    def unit(self) -> AbstractContextManager[UnitOfWork]:
+        """A transaction: commits when the block ends, rolls back if it raises."""
+
+
+class Clock(Protocol):
+    """Now, injectable so tests control time without sleeping."""
+
+    def now(self) -> datetime:
+        """The current time, timezone-aware UTC."""
+
+
+__all__ = [
+    "ClientView",
+    "Clock",
+    "RunState",
+    "StaffTarget",
+    "Store",
+    "Token",
+    "UnitOfWork",
+]

@@ -1,0 +1,30 @@
+"""Hunger Vital Sign: two food-insecurity items, at risk if either is affirmative."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from cm_bot.scoring.base import ChoiceItem, Result, read_answers
+
+# instruments.md §4.2 options; §4.3 (HL7 SDOHCC HVS Questionnaire; Hager et al. 2010;
+# Children's HealthWatch 2014): "often" and "sometimes" are at risk, "dont_know" is not.
+_ITEM = ChoiceItem(
+    codes=("often", "sometimes", "never", "dont_know"),
+    positive=frozenset({"often", "sometimes"}),
+)
+HVS_ITEMS: tuple[str, ...] = ("hvs.q1", "hvs.q2")
+
+
+def score_hvs(answers: Mapping[str, object]) -> Result:
+    """Score the HVS; raises InvalidAnswersError unless both items are answered (§0.2)."""
+    answered = read_answers(answers, dict.fromkeys(HVS_ITEMS, _ITEM), required=HVS_ITEMS)
+    # instruments.md §4.3: "either or both" items affirmative; one is enough.
+    at_risk = any(answered[item_id] in _ITEM.positive for item_id in HVS_ITEMS)
+    # instruments.md §0.1 / §4.3: no score field, no urgent rule.
+    return {
+        "instrument": "hvs",
+        "valid": True,
+        "band": "at_risk" if at_risk else "no_risk",
+        "positive": at_risk,
+        "urgent": False,
+    }

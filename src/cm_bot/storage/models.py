@@ -1,0 +1,306 @@
+"""The case record as SQLModel tables.
+
+Every answer, state change, flag and outgoing message is a row, written in the
+transaction that handles the inbound event that caused it. Times are UTC.
+Only this package imports SQL.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from typing import Any
+
+from sqlalchemy import JSON, Column, Index, MetaData, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+# Stable constraint names, so Alembic batch migrations on SQLite can find them.
+SQLModel.metadata.naming_convention = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+metadata: MetaData = SQLModel.metadata
+
+
+def utcnow() -> datetime:
+    """Now, in UTC, timezone-aware."""
+    return datetime.now(UTC)
+
+
+def _json() -> Any:
+    return Field(default=None, sa_column=Column(JSON, nullable=True))
+
+
+class Staff(SQLModel, table=True):
+    """A person on the program's staff; only bound staff may use staff commands."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(index=True, unique=True)
+    role: str  # case_manager | supervisor | admin
+    telegram_user_id: str | None = Field(default=None, unique=True)
+    active: bool = True
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class Client(SQLModel, table=True):
+    """A person the bot talks to; holds no name, only what the conversation needs."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    locale: str | None = None
+    timezone: str | None = None
+    status: str = "active"  # ClientStatus
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class ChannelIdentity(SQLModel, table=True):
+    """A channel account bound to a client (Telegram user id, never the username)."""
+
+    __table_args__ = (UniqueConstraint("channel", "external_user_id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    client_id: int = Field(foreign_key="client.id", index=True)
+    channel: str
+    external_user_id: str
+    chat_id: str
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class Case(SQLModel, table=True):
+    """A client's case: the unit staff work with, referred to as ``C-0001``."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    ref: str = Field(unique=True, index=True)
+    client_id: int | None = Field(default=None, foreign_key="client.id", index=True)
+    manager_id: int | None = Field(default=None, foreign_key="staff.id", index=True)
+    status: str = "intake"  # CaseStatus
+    opened_at: datetime = Field(default_factory=utcnow)
+    exited_at: datetime | None = None
+    followup_outcome: str | None = None
+
+
+class FlowRun(SQLModel, table=True):
+    """One walk through one flow; the active run *is* the client's conversation state."""
+
+    __table_args__ = (Index("ix_flowrun_client_status", "client_id", "status"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    client_id: int = Field(foreign_key="client.id")
+    case_id: int | None = Field(default=None, foreign_key="case.id")
+    flow_id: str
+    flow_version: int
+    status: str = "active"  # RunStatus
+    step_id: str | None = None
+    prompt_seq: int = 0  # bumped whenever a question is asked; binds buttons to this prompt
+    bad_attempts: int = 0
+    locale: str = "en"
+    answers: dict[str, Any] | None = _json()
+    context: dict[str, Any] | None = _json()
+    fired_flags: list[str] | None = _json()
+    scheduled_contact_id: int | None = Field(default=None, foreign_key="scheduledcontact.id")
+    started_at: datetime = Field(default_factory=utcnow)
+    updated_at: datetime = Field(default_factory=utcnow)
+    ended_at: datetime | None = None
+
+
+class InboundMessage(SQLModel, table=True):
+    """The inbox: every update, unique on (channel, external id), so a re-delivery is a no-op."""
+
+    __table_args__ = (
+        UniqueConstraint("channel", "external_id"),
+        Index("ix_inbound_chat_status", "channel", "chat_id", "status"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    channel: str
+    external_id: str
+    external_user_id: str
+    chat_id: str
+    chat_type: str = "private"
+    kind: str
+    text: str | None = None  # cleared once handled: the answer lives in Response
+    payload: str | None = None
+    language: str | None = None
+    is_bot: bool = False
+    client_id: int | None = Field(default=None, foreign_key="client.id")
+    status: str = "pending"  # pending | done | dead
+    attempts: int = 0
+    received_at: datetime = Field(default_factory=utcnow)
+    handled_at: datetime | None = None
+
+
+class Response(SQLModel, table=True):
+    """One stored answer, with the question exactly as the client saw it."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    case_id: int | None = Field(default=None, foreign_key="case.id", index=True)
+    client_id: int = Field(foreign_key="client.id", index=True)
+    run_id: int = Field(foreign_key="flowrun.id", index=True)
+    flow_id: str
+    flow_version: int
+    step_id: str
+    key: str = Field(index=True)
+    value: Any = Field(default=None, sa_column=Column(JSON, nullable=True))
+    question: str
+    locale: str
+    goal_id: int | None = Field(default=None, foreign_key="goal.id")
+    inbound_id: int | None = Field(default=None, foreign_key="inboundmessage.id")
+    answered_at: datetime = Field(default_factory=utcnow)
+
+
+class ScoreResult(SQLModel, table=True):
+    """A computed score (sum, band, positive domains ...) for a run."""
+
+    __table_args__ = (UniqueConstraint("run_id", "score_id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    case_id: int | None = Field(default=None, foreign_key="case.id", index=True)
+    client_id: int = Field(foreign_key="client.id")
+    run_id: int = Field(foreign_key="flowrun.id")
+    flow_id: str
+    score_id: str
+    instrument: str | None = None
+    value: float | None = None
+    band: str | None = None
+    result: dict[str, Any] | None = _json()
+    computed_at: datetime = Field(default_factory=utcnow)
+
+
+class Flag(SQLModel, table=True):
+    """Something a human must look at; unique per (run, rule) so it is raised once."""
+
+    __table_args__ = (UniqueConstraint("dedupe_key"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    case_id: int | None = Field(default=None, foreign_key="case.id", index=True)
+    client_id: int | None = Field(default=None, foreign_key="client.id")
+    severity: str  # Severity
+    reason: str
+    rule_id: str
+    dedupe_key: str
+    source_key: str | None = None  # the answer key that raised it (minimum necessary)
+    source_value: Any = Field(default=None, sa_column=Column(JSON, nullable=True))
+    status: str = "open"  # FlagStatus
+    created_at: datetime = Field(default_factory=utcnow)
+    acknowledged_at: datetime | None = None
+    acknowledged_by: int | None = Field(default=None, foreign_key="staff.id")
+    resolved_at: datetime | None = None
+    resolved_by: int | None = Field(default=None, foreign_key="staff.id")
+    escalated_at: datetime | None = None
+
+
+class Goal(SQLModel, table=True):
+    """A goal in the case plan, set by the case manager."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    case_id: int = Field(foreign_key="case.id", index=True)
+    text: str
+    cadence: str = "weekly"  # weekly | fortnightly | monthly
+    target_date: date | None = None
+    status: str = "active"
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class ConsentRecord(SQLModel, table=True):
+    """Append-only: what consent text (version, hash, locale) was shown and what was decided."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    client_id: int = Field(foreign_key="client.id", index=True)
+    case_id: int | None = Field(default=None, foreign_key="case.id")
+    action: str  # granted | declined | withdrawn
+    flow_id: str
+    version: int
+    text_sha256: str
+    locale: str
+    decisions: dict[str, Any] | None = _json()
+    inbound_id: int | None = Field(default=None, foreign_key="inboundmessage.id")
+    recorded_at: datetime = Field(default_factory=utcnow)
+
+
+class ScheduledContact(SQLModel, table=True):
+    """A contact the bot owes a client at a time: the schedule itself, not APScheduler's."""
+
+    __table_args__ = (Index("ix_contact_status_due", "status", "due_at"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    case_id: int = Field(foreign_key="case.id", index=True)
+    client_id: int | None = Field(default=None, foreign_key="client.id")
+    flow_id: str
+    kind: str  # checkin | followup
+    goal_id: int | None = Field(default=None, foreign_key="goal.id")
+    due_at: datetime
+    status: str = "pending"
+    attempts: int = 0
+    outcome: str | None = None
+    dedupe_key: str | None = Field(default=None, unique=True)
+    created_at: datetime = Field(default_factory=utcnow)
+    updated_at: datetime = Field(default_factory=utcnow)
+
+
+class Outbox(SQLModel, table=True):
+    """Every message the bot will send; marked sent only after the channel accepted it."""
+
+    __table_args__ = (Index("ix_outbox_status_priority", "status", "priority", "id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    channel: str
+    chat_id: str
+    client_id: int | None = Field(default=None, foreign_key="client.id")
+    staff_id: int | None = Field(default=None, foreign_key="staff.id")
+    flag_id: int | None = Field(default=None, foreign_key="flag.id")
+    inbound_id: int | None = Field(default=None, foreign_key="inboundmessage.id")
+    text: str
+    buttons: list[Any] | None = _json()
+    priority: int = 50
+    status: str = "pending"  # pending | sending | sent | unknown | failed | cancelled
+    attempts: int = 0
+    next_attempt_at: datetime | None = None
+    external_message_id: str | None = None
+    error: str | None = None
+    created_at: datetime = Field(default_factory=utcnow)
+    sent_at: datetime | None = None
+
+
+class PromptToken(SQLModel, table=True):
+    """Opaque button payloads bound server-side to one chat and one prompt (stale/forged → refused)."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    token: str = Field(unique=True, index=True)
+    client_id: int = Field(foreign_key="client.id", index=True)
+    run_id: int | None = Field(default=None, foreign_key="flowrun.id")
+    prompt_seq: int
+    value: Any = Field(default=None, sa_column=Column(JSON, nullable=True))
+    value_key: str = Field(index=True)  # canonical JSON of (run, prompt, value): get-or-create
+
+
+class AuditLog(SQLModel, table=True):
+    """Append-only record of access and of acts on a case; never updated or deleted."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    at: datetime = Field(default_factory=utcnow)
+    actor: str  # "staff:3", "client:7", "system", "cli"
+    action: str
+    case_id: int | None = None
+    detail: dict[str, Any] | None = _json()
+
+
+__all__ = [
+    "AuditLog",
+    "Case",
+    "ChannelIdentity",
+    "Client",
+    "ConsentRecord",
+    "Flag",
+    "FlowRun",
+    "Goal",
+    "InboundMessage",
+    "Outbox",
+    "PromptToken",
+    "Response",
+    "ScheduledContact",
+    "ScoreResult",
+    "Staff",
+    "metadata",
+    "utcnow",
+]
