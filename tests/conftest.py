@@ -43,7 +43,7 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
         try:
             with admin.begin() as conn:
                 conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-        except Exception as exc:  # noqa: BLE001 - any failure means "no PostgreSQL here"
+        except Exception as exc:
             admin.dispose()
             pytest.skip(f"PostgreSQL not reachable at {PG_URL}: {exc.__class__.__name__}")
         sep = "&" if "?" in PG_URL else "?"
@@ -76,6 +76,8 @@ def test_flows_dir() -> Path:
 @pytest.fixture
 def engine(db: Engine, translator: Translator, test_flows_dir: Path) -> ConversationEngine:
     return ConversationEngine(
-        SqlStore(db), load_flows(test_flows_dir), translator,
+        SqlStore(db),
+        load_flows(test_flows_dir),
+        translator,
         config=EngineConfig(intake_flows=("intake",)),
     )

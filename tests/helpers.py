@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 from dataclasses import dataclass, field
 from typing import Any
@@ -32,8 +33,15 @@ class Person:
     buttons: list[Button] = field(default_factory=list)
 
     def inbound(self, kind: InboundKind = InboundKind.TEXT, **kwargs: Any) -> Inbound:
-        return Inbound(channel=self.channel, external_id=f"u{next(_ids)}", user_id=self.user_id,
-                       chat_id=self.user_id, kind=kind, language=self.language, **kwargs)
+        return Inbound(
+            channel=self.channel,
+            external_id=f"u{next(_ids)}",
+            user_id=self.user_id,
+            chat_id=self.user_id,
+            kind=kind,
+            language=self.language,
+            **kwargs,
+        )
 
     def deliver(self, inbound: Inbound) -> list[Outbound]:
         self.engine.handle(inbound)
@@ -60,10 +68,15 @@ class Person:
 
     def step(self) -> str | None:
         with transaction(self.db) as session:
-            run = session.execute(
-                select(FlowRun).where(col(FlowRun.status).in_(("active", "paused")))
-                .order_by(col(FlowRun.id).desc())
-            ).scalars().first()
+            run = (
+                session.execute(
+                    select(FlowRun)
+                    .where(col(FlowRun.status).in_(("active", "paused")))
+                    .order_by(col(FlowRun.id).desc())
+                )
+                .scalars()
+                .first()
+            )
             return None if run is None else f"{run.flow_id}.{run.step_id}"
 
 
@@ -71,12 +84,11 @@ def texts(messages: list[Outbound]) -> str:
     return "\n---\n".join(m.text for m in messages)
 
 
-def make_client(engine: ConversationEngine, db: Engine, user_id: str = "alice",
-                manager: str = "Maria") -> Person:
-    try:
+def make_client(
+    engine: ConversationEngine, db: Engine, user_id: str = "alice", manager: str = "Maria"
+) -> Person:
+    with contextlib.suppress(ValueError):
         add_staff(db, manager, "case_manager")
-    except ValueError:
-        pass
     case = new_case(db, manager)
     link_client(db, case.ref, "console", user_id, user_id)
     return Person(engine, db, user_id)

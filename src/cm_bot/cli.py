@@ -49,7 +49,11 @@ def chat(
         if ref:
             typer.echo(f"Created demo case {ref}. Type /help for commands, Ctrl-D to leave.")
         ConsoleChannel(
-            application.engine, application.db, stdin=sys.stdin, stdout=sys.stdout, language=language
+            application.engine,
+            application.db,
+            stdin=sys.stdin,
+            stdout=sys.stdout,
+            language=language,
         ).run()
     finally:
         application.close()
@@ -147,7 +151,9 @@ def staff_add(
 @case_app.command("new")
 def case_new(
     manager: Annotated[str, typer.Option(help="The case manager's name.")],
-    ref: Annotated[str | None, typer.Option(help="A ref such as C-0042 (default: the next).")] = None,
+    ref: Annotated[
+        str | None, typer.Option(help="A ref such as C-0042 (default: the next).")
+    ] = None,
 ) -> None:
     """Open a case and print its reference."""
     from cm_bot.storage.admin import AdminError, new_case

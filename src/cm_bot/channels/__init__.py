@@ -1,1 +1,1 @@
-"""Channel adapters: the only code that knows a transport (terminal, aiogram, python-telegram-bot)."""
+"""Channel adapters: the only code that knows a transport (terminal, aiogram, PTB)."""

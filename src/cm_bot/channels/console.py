@@ -17,8 +17,8 @@ from sqlmodel import col
 from cm_bot.domain import Button, Inbound, InboundKind, Outbound
 from cm_bot.engine import ConversationEngine
 from cm_bot.storage import outbox
-from cm_bot.storage.db import transaction
 from cm_bot.storage.admin import add_staff, has_any_case, link_client, new_case
+from cm_bot.storage.db import transaction
 from cm_bot.storage.models import Flag
 
 CHANNEL = "console"
@@ -114,13 +114,17 @@ class ConsoleChannel:
 
     def _last_flag_id(self) -> int:
         with transaction(self.db) as session:
-            return int(session.execute(select(col(Flag.id)).order_by(col(Flag.id).desc())).scalar() or 0)
+            return int(
+                session.execute(select(col(Flag.id)).order_by(col(Flag.id).desc())).scalar() or 0
+            )
 
     def _new_flags(self) -> list[Flag]:
         with transaction(self.db) as session:
-            flags = list(session.execute(
-                select(Flag).where(col(Flag.id) > self._seen_flag).order_by(col(Flag.id))
-            ).scalars())
+            flags = list(
+                session.execute(
+                    select(Flag).where(col(Flag.id) > self._seen_flag).order_by(col(Flag.id))
+                ).scalars()
+            )
         if flags:
             self._seen_flag = flags[-1].id or self._seen_flag
         return flags

@@ -84,7 +84,9 @@ def match_option(step: ChoiceStep, text: str, label: Callable[[Option], str]) ->
     return None
 
 
-def parse_text(step: QuestionStep, text: str, _: Gettext, label: Callable[[Option], str]) -> Outcome:
+def parse_text(
+    step: QuestionStep, text: str, _: Gettext, label: Callable[[Option], str]
+) -> Outcome:
     """Validate typed text against a question step."""
     if isinstance(step, ChoiceStep):
         return _choice(step, text, _, label)
@@ -122,8 +124,11 @@ def check_selection(step: ChoiceStep, picked: list[Option], _: Gettext) -> Outco
     if not picked:
         return Rejected(_("Please choose at least one option."))
     if len(picked) > 1 and any(o.exclusive for o in picked):
-        return Rejected(_("“{option}” cannot be combined with other options.").format(
-            option=label_of(next(o for o in picked if o.exclusive), _)))
+        return Rejected(
+            _("“{option}” cannot be combined with other options. Please choose again.").format(
+                option=label_of(next(o for o in picked if o.exclusive), _)
+            )
+        )
     order = {id(o): i for i, o in enumerate(step.options)}
     return Accepted([o.value for o in sorted(picked, key=lambda o: order[id(o)])])
 
@@ -185,7 +190,9 @@ def _date(step: DateStep, text: str, _: Gettext, today: dt.date | None = None) -
     today = today or dt.datetime.now(dt.UTC).date()
     if (step.past_only and parsed > today) or (step.future_only and parsed < today):
         return Rejected(_("That date is not possible for this question. ") + hint)
-    if (step.not_before and parsed < step.not_before) or (step.not_after and parsed > step.not_after):
+    if (step.not_before and parsed < step.not_before) or (
+        step.not_after and parsed > step.not_after
+    ):
         return Rejected(_("That date is not possible for this question. ") + hint)
     return Accepted(parsed.isoformat())
 

@@ -169,7 +169,11 @@ class _Turn:
     """Everything that happens for one event, inside one unit of work."""
 
     def __init__(
-        self, engine: ConversationEngine, uow: UnitOfWork, inbound: Inbound | None, inbound_id: int | None
+        self,
+        engine: ConversationEngine,
+        uow: UnitOfWork,
+        inbound: Inbound | None,
+        inbound_id: int | None,
     ) -> None:
         self.engine = engine
         self.uow = uow
@@ -250,8 +254,12 @@ class _Turn:
             self.client.status = ClientStatus.ACTIVE
         run = self.uow.current_run(self.client.client_id)
         if inbound.kind is InboundKind.EDITED:
-            self.say(self._("I've kept your original answer. If something needs correcting, "
-                            "please tell your case manager."))
+            self.say(
+                self._(
+                    "I've kept your original answer. If something needs correcting, "
+                    "please tell your case manager."
+                )
+            )
             return
         if inbound.kind in (InboundKind.MEDIA, InboundKind.FORWARDED):
             self._not_an_answer(run)
@@ -289,8 +297,10 @@ class _Turn:
         if not self.uow.already_told_chat(inbound.channel, inbound.chat_id):
             self.locale = self.engine.translator.locale_for(inbound.language)
             self._reply_to_chat(
-                self._("Please message me privately. I only talk one-to-one, "
-                       "to keep what you share private.")
+                self._(
+                    "Please message me privately. I only talk one-to-one, "
+                    "to keep what you share private."
+                )
             )
 
     def _unknown_person(self) -> None:
@@ -302,8 +312,10 @@ class _Turn:
             return
         self.locale = self.engine.translator.locale_for(inbound.language)
         self._reply_to_chat(
-            self._("Hello. This service is for clients of our case-management program. "
-                   "To get started, please ask your case manager for your personal link.")
+            self._(
+                "Hello. This service is for clients of our case-management program. "
+                "To get started, please ask your case manager for your personal link."
+            )
         )
 
     def _blocked(self) -> None:
@@ -317,7 +329,9 @@ class _Turn:
             rule_id="blocked",
             dedupe_key=f"blocked:{client.client_id}:{self.inbound_id}",
         )
-        self.uow.audit(f"client:{client.client_id}", "blocked_bot", client.case_id, cancelled=cancelled)
+        self.uow.audit(
+            f"client:{client.client_id}", "blocked_bot", client.case_id, cancelled=cancelled
+        )
 
     # -- consent gate ----------------------------------------------------------
 
@@ -339,9 +353,11 @@ class _Turn:
 
     def _not_collecting(self) -> None:
         self.say(
-            self._("You've asked us not to collect your answers, so I'm not keeping anything you "
-                   "send. To give your consent again, send /start. To talk to your case "
-                   "manager, please contact them directly.")
+            self._(
+                "You've asked us not to collect your answers, so I'm not keeping anything you "
+                "send. To give your consent again, send /start. To talk to your case "
+                "manager, please contact them directly."
+            )
         )
 
     # -- idle, resume ------------------------------------------------------------
@@ -359,28 +375,31 @@ class _Turn:
     def _idle(self) -> None:
         flow = self._next_flow()
         if flow is None:
-            self.say(
-                self._("Thank you. There is nothing for you to answer right now. Your case "
-                       "manager will be in touch. Send /help to see what I can do.")
-            )
+            self.say(self._all_done())
             return
         self.begin(flow, {})
 
     def _offer_resume(self, run: RunState, *, restarting: bool = False) -> None:
         flow = self.engine.flows.get(run.flow_id)
         text = (
-            self._("You are part-way through “{title}”. Would you like to continue where you "
-                   "left off, or start it again?")
+            self._(
+                "You are part-way through “{title}”. Would you like to continue where you "
+                "left off, or start it again?"
+            )
             if restarting
-            else self._("Welcome back. You were part-way through “{title}”. Would you like to "
-                        "continue where you left off?")
+            else self._(
+                "Welcome back. You were part-way through “{title}”. Would you like to "
+                "continue where you left off?"
+            )
         ).format(title=self._(flow.title))
         self.say(
             text,
-            [[
-                self.button(self._("Continue"), {"act": "resume"}, run),
-                self.button(self._("Start again"), {"act": "restart"}, run),
-            ]],
+            [
+                [
+                    self.button(self._("Continue"), {"act": "resume"}, run),
+                    self.button(self._("Start again"), {"act": "restart"}, run),
+                ]
+            ],
         )
 
     # -- commands -------------------------------------------------------------
@@ -434,18 +453,22 @@ class _Turn:
         run.status = RunStatus.PAUSED
         self.uow.save_run(run)
         self.say(
-            self._("Paused. Your answers so far are saved. Send any message when you'd like "
-                   "to carry on.")
+            self._(
+                "Paused. Your answers so far are saved. Send any message when you'd like "
+                "to carry on."
+            )
         )
 
     def _language(self, run: RunState | None, argument: str) -> None:
         translator = self.engine.translator
         chosen = translator.negotiate(argument) if argument else None
         if chosen is None:
-            rows = [[
-                self.button(translator.language_name(code), {"act": "lang", "locale": code})
-                for code in translator.locales
-            ]]
+            rows = [
+                [
+                    self.button(translator.language_name(code), {"act": "lang", "locale": code})
+                    for code in translator.locales
+                ]
+            ]
             self.say(self._("Which language would you like?"), rows)
             return
         self._set_language(run, chosen)
@@ -464,8 +487,9 @@ class _Turn:
     def _human(self) -> None:
         assert self.client is not None
         if self.uow.open_flag_exists(self.client.client_id, "client_asked_for_contact"):
-            self.say(self._("Your case manager already knows you'd like to talk. "
-                             "They will contact you."))
+            self.say(
+                self._("Your case manager already knows you'd like to talk. They will contact you.")
+            )
             return
         self.flag(
             Severity.ROUTINE,
@@ -473,7 +497,9 @@ class _Turn:
             rule_id="client_asked_for_contact",
             dedupe_key=f"human:{self.client.client_id}:{self.inbound_id}",
         )
-        self.say(self._("I've let your case manager know you'd like to talk. They will contact you."))
+        self.say(
+            self._("I've let your case manager know you'd like to talk. They will contact you.")
+        )
 
     def _offer_withdraw(self, run: RunState | None) -> None:
         assert self.client is not None
@@ -481,12 +507,16 @@ class _Turn:
             self._not_collecting()
             return
         self.say(
-            self._("Do you want to withdraw your consent? I will stop asking questions and "
-                   "stop contacting you, and your case manager will be told."),
-            [[
-                self.button(self._("Yes, withdraw"), {"act": "withdraw"}),
-                self.button(self._("No, keep going"), {"act": "keep"}),
-            ]],
+            self._(
+                "Do you want to withdraw your consent? I will stop asking questions and "
+                "stop contacting you, and your case manager will be told."
+            ),
+            [
+                [
+                    self.button(self._("Yes, withdraw"), {"act": "withdraw"}),
+                    self.button(self._("No, keep going"), {"act": "keep"}),
+                ]
+            ],
         )
 
     def _withdraw(self) -> None:
@@ -516,11 +546,14 @@ class _Turn:
             rule_id="consent_withdrawn",
             dedupe_key=f"withdrawn:{client.client_id}:{self.inbound_id}",
         )
-        self.uow.audit(f"client:{client.client_id}", "consent_withdrawn", client.case_id,
-                       cancelled=cancelled)
+        self.uow.audit(
+            f"client:{client.client_id}", "consent_withdrawn", client.case_id, cancelled=cancelled
+        )
         self.say(
-            self._("Your consent is withdrawn. I won't ask you anything else or contact you again. "
-                   "Your case manager has been told. If you change your mind, send /start.")
+            self._(
+                "Your consent is withdrawn. I won't ask you anything else or contact you again. "
+                "Your case manager has been told. If you change your mind, send /start."
+            )
         )
 
     def begin_consent_again(self) -> None:
@@ -537,7 +570,9 @@ class _Turn:
         token = self.uow.resolve_token(self.inbound.payload or "")
         if token is None or token.client_id != self.client.client_id:
             self.uow.audit(
-                f"client:{self.client.client_id}", "unknown_button", self.client.case_id,
+                f"client:{self.client.client_id}",
+                "unknown_button",
+                self.client.case_id,
                 foreign=token is not None,
             )
             self._closed(run)
@@ -574,14 +609,17 @@ class _Turn:
         else:
             self._closed(run)
 
-    def _runless_action(self, run: RunState | None, action: object, value: Mapping[str, Any]) -> None:
+    def _runless_action(
+        self, run: RunState | None, action: object, value: Mapping[str, Any]
+    ) -> None:
         if action == "lang":
             locale = self.engine.translator.negotiate(str(value.get("locale", "")))
             if locale:
                 self._set_language(run, locale)
         elif action == "withdraw":
             if self.client is not None and self.client.status not in (
-                ClientStatus.WITHDRAWN, ClientStatus.DECLINED
+                ClientStatus.WITHDRAWN,
+                ClientStatus.DECLINED,
             ):
                 self._withdraw()
         elif action == "keep":
@@ -600,8 +638,12 @@ class _Turn:
         if self.inbound.kind is InboundKind.FORWARDED:
             self.say(self._("Please type your own answer rather than forwarding a message."))
         else:
-            self.say(self._("I can only read typed messages and button taps. "
-                            "Please answer by typing or tapping a button."))
+            self.say(
+                self._(
+                    "I can only read typed messages and button taps. "
+                    "Please answer by typing or tapping a button."
+                )
+            )
         self._reask(run)
 
     # -- walking a flow -----------------------------------------------------------
@@ -622,8 +664,9 @@ class _Turn:
                 return
             step = flow.step(step_id)
             scores = self.scores(run, flow)
-            if step.skip_if and holds(step.skip_if, answers=run.answers, scores=scores,
-                                      context=run.context):
+            if step.skip_if and holds(
+                step.skip_if, answers=run.answers, scores=scores, context=run.context
+            ):
                 step_id = self.successor(run, flow, step, scores)
                 continue
             if isinstance(step, MessageStep):
@@ -672,28 +715,38 @@ class _Turn:
                 text += "\n" + self._("(Choose all that apply, then tap Done.)")
                 rows.append([self.button(self._("Done"), {"act": "done"}, run)])
         elif isinstance(step, YesNoStep):
-            rows.append([
-                self.button(self._("Yes"), {"a": True}, run),
-                self.button(self._("No"), {"a": False}, run),
-            ])
+            rows.append(
+                [
+                    self.button(self._("Yes"), {"a": True}, run),
+                    self.button(self._("No"), {"a": False}, run),
+                ]
+            )
         elif isinstance(step, ScaleStep):
             values = list(range(step.min, step.max + 1))
             for start in range(0, len(values), BUTTONS_PER_ROW):
-                rows.append([self.button(str(v), {"a": v}, run)
-                             for v in values[start:start + BUTTONS_PER_ROW]])
+                rows.append(
+                    [
+                        self.button(str(v), {"a": v}, run)
+                        for v in values[start : start + BUTTONS_PER_ROW]
+                    ]
+                )
             if step.min_label and step.max_label:
                 text += "\n" + self._("({low} = {low_label}, {high} = {high_label})").format(
-                    low=step.min, high=step.max,
-                    low_label=self._(step.min_label), high_label=self._(step.max_label),
+                    low=step.min,
+                    high=step.max,
+                    low_label=self._(step.min_label),
+                    high_label=self._(step.max_label),
                 )
         elif isinstance(step, IntegerStep):
             text += "\n" + self._("(Please type a whole number from {low} to {high}.)").format(
-                low=step.min, high=step.max)
+                low=step.min, high=step.max
+            )
         elif isinstance(step, DateStep):
             text += "\n" + self._("(Please type a date like 2025-03-31.)")
         elif isinstance(step, TextStep) and step.max_length < 500:
             text += "\n" + self._("(Please keep it under {limit} characters.)").format(
-                limit=step.max_length)
+                limit=step.max_length
+            )
         extra: list[Button] = []
         if step.skippable:
             extra.append(self.button(self._("Skip this question"), {"act": "skip"}, run))
@@ -718,11 +771,17 @@ class _Turn:
         """Re-ask kindly; the step does not move. After a few tries offer a way out."""
         run.bad_attempts += 1
         self.uow.save_run(run)
-        self.ask(run, preface=reason, offer_help=run.bad_attempts >= self.engine.config.max_bad_answers)
+        self.ask(
+            run, preface=reason, offer_help=run.bad_attempts >= self.engine.config.max_bad_answers
+        )
 
     def _toggle(self, run: RunState, index: int) -> None:
         _flow, step = self.current_step(run)
-        if not isinstance(step, ChoiceStep) or not step.multiple or not 0 <= index < len(step.options):
+        if (
+            not isinstance(step, ChoiceStep)
+            or not step.multiple
+            or not 0 <= index < len(step.options)
+        ):
             self._closed(run)
             return
         selection: list[int] = list(run.context.get("selection", []))
@@ -756,9 +815,11 @@ class _Turn:
 
     def accept(self, run: RunState, value: Any) -> None:
         flow, step = self.current_step(run)
-        if isinstance(step, ChoiceStep) and not step.multiple and value not in [
-            o.value for o in step.options
-        ]:
+        if (
+            isinstance(step, ChoiceStep)
+            and not step.multiple
+            and value not in [o.value for o in step.options]
+        ):
             self._closed(run)
             return
         self._store_and_advance(run, flow, step, value)
@@ -769,7 +830,13 @@ class _Turn:
         if flow.kind is not FlowKind.CONSENT:
             # Consent decisions are kept in the consent record, nothing else before consent.
             self.uow.add_response(
-                self.client, run, step.id, step.key, value, self.step_text(run, step), self.inbound_id
+                self.client,
+                run,
+                step.id,
+                step.key,
+                value,
+                self.step_text(run, step),
+                self.inbound_id,
             )
         scores = self.scores(run, flow)
         if self.fire_rules(run, flow, scores, step.key, value, step):
@@ -792,13 +859,16 @@ class _Turn:
                     results[declared.id] = result
             elif declared.expr is not None:
                 try:
-                    value = evaluate(declared.expr, answers=run.answers, scores=results,
-                                     context=run.context)
+                    value = evaluate(
+                        declared.expr, answers=run.answers, scores=results, context=run.context
+                    )
                 except (TypeError, KeyError, AttributeError, ZeroDivisionError):
                     continue
                 if isinstance(value, bool) or not isinstance(value, int | float):
                     continue
-                band = next((b.band for b in declared.bands if b.max is None or value <= b.max), None)
+                band = next(
+                    (b.band for b in declared.bands if b.max is None or value <= b.max), None
+                )
                 results[declared.id] = {"valid": True, "score": value, "band": band}
         return results
 
@@ -829,7 +899,9 @@ class _Turn:
                 source_value=shown_value,
             )
             if rule.message:
-                self.say(_fill(self._(rule.message), run.context), priority=_PRIORITY[rule.severity])
+                self.say(
+                    _fill(self._(rule.message), run.context), priority=_PRIORITY[rule.severity]
+                )
             end = end or rule.then == "end"
         self.uow.save_run(run)
         return end
@@ -848,8 +920,13 @@ class _Turn:
         client = self.client
         assert client is not None
         flag_id = self.uow.raise_flag(
-            client, severity=severity, reason=reason, rule_id=rule_id, dedupe_key=dedupe_key,
-            source_key=source_key, source_value=source_value,
+            client,
+            severity=severity,
+            reason=reason,
+            rule_id=rule_id,
+            dedupe_key=dedupe_key,
+            source_key=source_key,
+            source_value=source_value,
         )
         if flag_id is None:
             return
@@ -858,13 +935,15 @@ class _Turn:
             _ = translator.get(target.locale).gettext
             lines = [
                 _("{severity} flag — case {ref}").format(
-                    severity=_(severity.value.capitalize()), ref=client.case_ref or "—"),
+                    severity=_(severity.value.capitalize()), ref=client.case_ref or "—"
+                ),
                 _("Reason: {reason}").format(reason=_(reason)),
             ]
             if source_key:
                 answer = "—" if source_value is None else str(source_value)
-                lines.append(_("Question: {key} — answer: {answer}").format(
-                    key=source_key, answer=answer))
+                lines.append(
+                    _("Question: {key} — answer: {answer}").format(key=source_key, answer=answer)
+                )
             message = Outbound(
                 channel=target.channel,
                 chat_id=target.chat_id,
@@ -872,8 +951,9 @@ class _Turn:
                 priority=_PRIORITY[severity],
             )
             self.outbox_ids.append(
-                self.uow.enqueue(message, staff_id=target.staff_id, flag_id=flag_id,
-                                 inbound_id=self.inbound_id)
+                self.uow.enqueue(
+                    message, staff_id=target.staff_id, flag_id=flag_id, inbound_id=self.inbound_id
+                )
             )
 
     def finish(self, run: RunState, flow: Flow, status: RunStatus) -> None:
@@ -883,18 +963,26 @@ class _Turn:
         if flow.kind is not FlowKind.CONSENT:
             for declared in flow.scores:
                 if declared.id in scores:
-                    self.uow.save_score(self.client, run, declared.id, declared.instrument,
-                                        scores[declared.id])
+                    self.uow.save_score(
+                        self.client, run, declared.id, declared.instrument, scores[declared.id]
+                    )
         run.status = status
         run.step_id = None
         self.uow.save_run(run, ended=True)
-        if flow.kind is FlowKind.CONSENT:
-            if not self._record_consent(run, flow):
-                return
+        if flow.kind is FlowKind.CONSENT and not self._record_consent(run, flow):
+            return
         if status is RunStatus.COMPLETED:
             following = self._next_flow()
             if following is not None:
                 self.begin(following, {})
+            else:
+                self.say(self._all_done())
+
+    def _all_done(self) -> str:
+        return self._(
+            "Thank you. There is nothing for you to answer right now. Your case "
+            "manager will be in touch. Send /help to see what I can do."
+        )
 
     def _record_consent(self, run: RunState, flow: Flow) -> bool:
         """Write the consent record; True when every required purpose was agreed to."""
@@ -903,8 +991,9 @@ class _Turn:
         decisions: dict[str, Any] = {}
         for purpose in flow.purposes:
             step = flow.step(purpose.step)
-            decisions[purpose.purpose] = None if isinstance(step, MessageStep) else run.answers.get(
-                step.key)
+            decisions[purpose.purpose] = (
+                None if isinstance(step, MessageStep) else run.answers.get(step.key)
+            )
         granted = all(decisions.get(p.purpose) is True for p in flow.purposes if p.required)
         shown = "\n\n".join(self.step_text(run, step) for step in flow.steps)
         self.uow.record_consent(
@@ -936,8 +1025,9 @@ class _Turn:
 
 def _branch(branches: Sequence[Branch], run: RunState, scores: Mapping[str, Any]) -> str:
     for branch in branches:
-        if branch.when is None or holds(branch.when, answers=run.answers, scores=scores,
-                                        context=run.context):
+        if branch.when is None or holds(
+            branch.when, answers=run.answers, scores=scores, context=run.context
+        ):
             return branch.goto
     raise RuntimeError("no branch matched")  # the loader rejects flows where this can happen
 

@@ -81,14 +81,21 @@ class UnitOfWork(Protocol):
     def client_for(self, channel: str, external_user_id: str, *, lock: bool) -> ClientView | None:
         """The client bound to this channel account; ``lock`` serialises one client's updates."""
 
-    def set_client(self, client_id: int, *, locale: str | None = None, status: str | None = None) -> None:
+    def set_client(
+        self, client_id: int, *, locale: str | None = None, status: str | None = None
+    ) -> None:
         """Change a client's language or status."""
 
     def current_run(self, client_id: int) -> RunState | None:
         """The client's active or paused run, if any."""
 
     def start_run(
-        self, client: ClientView, flow_id: str, flow_version: int, locale: str, context: Mapping[str, Any]
+        self,
+        client: ClientView,
+        flow_id: str,
+        flow_version: int,
+        locale: str,
+        context: Mapping[str, Any],
     ) -> RunState:
         """Create a new active run (any other open run is abandoned)."""
 
@@ -111,7 +118,12 @@ class UnitOfWork(Protocol):
         """Store one answer against the case."""
 
     def save_score(
-        self, client: ClientView, run: RunState, score_id: str, instrument: str | None, result: Mapping[str, Any]
+        self,
+        client: ClientView,
+        run: RunState,
+        score_id: str,
+        instrument: str | None,
+        result: Mapping[str, Any],
     ) -> None:
         """Store (or replace) a computed score of this run."""
 
@@ -175,7 +187,7 @@ class UnitOfWork(Protocol):
         """Append an audit row (no message text, ever)."""
 
     def already_told_chat(self, channel: str, chat_id: str, since: datetime | None = None) -> bool:
-        """Whether the outbox held a message to this chat (since a time): one hint, not a reply each."""
+        """Whether the outbox held a message to this chat (since a time): one hint, not many."""
 
 
 class Store(Protocol):

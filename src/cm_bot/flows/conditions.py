@@ -84,14 +84,20 @@ def check(expression: str) -> References:
     refs: dict[str, set[str]] = {name: set() for name in NAMES}
     for node in ast.walk(tree):
         if isinstance(node, ast.Name):
-            if node.id not in NAMES and node.id not in FUNCTIONS and node.id not in (
-                "True",
-                "False",
-                "None",
+            if (
+                node.id not in NAMES
+                and node.id not in FUNCTIONS
+                and node.id
+                not in (
+                    "True",
+                    "False",
+                    "None",
+                )
             ):
                 raise ExpressionError(
                     f"unknown name {node.id!r} in {expression!r} "
-                    f"(use answers[...], scores[...], context[...] or {', '.join(sorted(FUNCTIONS))})"
+                    "(use answers[...], scores[...], context[...] or "
+                    f"{', '.join(sorted(FUNCTIONS))})"
                 )
         elif isinstance(node, ast.Attribute) and node.attr.startswith("_"):
             raise ExpressionError(f"private attribute {node.attr!r} in {expression!r}")

@@ -92,7 +92,7 @@ def _read(path: Path) -> tuple[Any, _Lines]:
 
 
 def load_flow(path: Path) -> Flow:
-    """Load and fully check one flow file; raise :class:`FlowDefinitionError` listing every problem."""
+    """Load and fully check one flow file; :class:`FlowDefinitionError` lists every problem."""
     where = str(path)
     try:
         data, lines = _read(path)
@@ -103,7 +103,9 @@ def load_flow(path: Path) -> Flow:
     except OSError as exc:
         raise FlowDefinitionError([FlowProblem(where, 1, f"cannot read: {exc}")]) from None
     if not isinstance(data, dict):
-        raise FlowDefinitionError([FlowProblem(where, 1, "a flow file is a mapping with id, steps ...")])
+        raise FlowDefinitionError(
+            [FlowProblem(where, 1, "a flow file is a mapping with id, steps ...")]
+        )
     try:
         flow = Flow.model_validate(data)
     except ValidationError as exc:
@@ -147,7 +149,7 @@ def _expressions(flow: Flow) -> Iterator[tuple[Path_, str]]:
         yield ("flags", f, "when"), rule.when
 
 
-def _semantic_problems(flow: Flow) -> Iterator[tuple[Path_, str]]:  # noqa: C901 - one list of rules
+def _semantic_problems(flow: Flow) -> Iterator[tuple[Path_, str]]:
     ids: dict[str, int] = {}
     keys: dict[str, int] = {}
     for i, step in enumerate(flow.steps):
@@ -158,8 +160,12 @@ def _semantic_problems(flow: Flow) -> Iterator[tuple[Path_, str]]:  # noqa: C901
         ids.setdefault(step.id, i)
         if not isinstance(step, MessageStep):
             if step.key in keys:
-                yield ("steps", i, "key"), (
-                    f"duplicate store key '{step.key}' (also step {flow.steps[keys[step.key]].id})"
+                yield (
+                    ("steps", i, "key"),
+                    (
+                        f"duplicate store key '{step.key}' "
+                        f"(also step {flow.steps[keys[step.key]].id})"
+                    ),
                 )
             keys.setdefault(step.key, i)
         yield from _step_problems(step, i)
@@ -174,9 +180,12 @@ def _semantic_problems(flow: Flow) -> Iterator[tuple[Path_, str]]:  # noqa: C901
                 yield loc, f"unknown step '{target}'"
             edges[step.id].add(target)
         if isinstance(step.next, list) and step.next[-1].when is not None:
-            yield ("steps", i, "next"), (
-                "dead end: the last branch has a 'when', so no branch may match; "
-                "end the list with a plain 'goto'"
+            yield (
+                ("steps", i, "next"),
+                (
+                    "dead end: the last branch has a 'when', so no branch may match; "
+                    "end the list with a plain 'goto'"
+                ),
             )
     reachable = _reachable(flow.start_step, edges)
     for i, step in enumerate(flow.steps):
@@ -187,10 +196,10 @@ def _semantic_problems(flow: Flow) -> Iterator[tuple[Path_, str]]:  # noqa: C901
 
     score_ids = {s.id for s in flow.scores}
     yield from _score_problems(flow)
-    for s, score in enumerate(flow.scores):
-        for item, key in score.items.items():
+    for index, declared in enumerate(flow.scores):
+        for item, key in declared.items.items():
             if key not in keys:
-                yield ("scores", s, "items", item), f"unknown answer key '{key}'"
+                yield ("scores", index, "items", item), f"unknown answer key '{key}'"
     for loc, expression in _expressions(flow):
         try:
             refs = check(expression)
@@ -247,8 +256,9 @@ def _score_problems(flow: Flow) -> Iterator[tuple[Path_, str]]:
             yield ("scores", s), "a score has exactly one of 'instrument' or 'expr'"
         if score.instrument is not None:
             if score.instrument not in INSTRUMENTS:
-                yield ("scores", s, "instrument"), (
-                    f"unknown instrument '{score.instrument}' (known: {', '.join(INSTRUMENTS)})"
+                yield (
+                    ("scores", s, "instrument"),
+                    (f"unknown instrument '{score.instrument}' (known: {', '.join(INSTRUMENTS)})"),
                 )
             if score.bands:
                 yield ("scores", s, "bands"), "an instrument's bands come from its scorer"
@@ -328,7 +338,9 @@ def load_flows(path: Path) -> FlowRegistry:
             continue
         if flow.id in first_file:
             problems.append(
-                FlowProblem(str(file), 1, f"flow id '{flow.id}' is also used by {first_file[flow.id]}")
+                FlowProblem(
+                    str(file), 1, f"flow id '{flow.id}' is also used by {first_file[flow.id]}"
+                )
             )
             continue
         first_file[flow.id] = str(file)

@@ -34,7 +34,9 @@ def add_staff(engine: Engine, name: str, role: str) -> Staff:
 
 def staff_by_name(session: Session, name: str) -> Staff:
     """The staff member with this name."""
-    staff = session.execute(select(Staff).where(col(Staff.name) == name)).scalars().first()
+    staff: Staff | None = (
+        session.execute(select(Staff).where(col(Staff.name) == name)).scalars().first()
+    )
     if staff is None:
         raise AdminError(f"no staff member called {name!r} (add one with: cm-bot staff add)")
     return staff
@@ -42,7 +44,7 @@ def staff_by_name(session: Session, name: str) -> Staff:
 
 def next_ref(session: Session) -> str:
     """The next free ``C-0001`` style reference."""
-    refs = session.execute(select(Case.ref)).scalars()
+    refs = session.execute(select(col(Case.ref))).scalars()
     numbers = [int(r[2:]) for r in refs if _REF.match(r)]
     return f"C-{(max(numbers) + 1) if numbers else 1:04d}"
 
@@ -74,12 +76,21 @@ def link_client(engine: Engine, ref: str, channel: str, external_user_id: str, c
             session.add(client)
             session.flush()
             case.client_id = client.id
-        assert case.client_id is not None
-        session.add(ChannelIdentity(client_id=case.client_id, channel=channel,
-                                    external_user_id=external_user_id, chat_id=chat_id))
-        session.add(AuditLog(actor="cli", action="client_linked", case_id=case.id,
-                             detail={"channel": channel}))
-        return case.client_id
+        client_id: int = case.client_id
+        session.add(
+            ChannelIdentity(
+                client_id=case.client_id,
+                channel=channel,
+                external_user_id=external_user_id,
+                chat_id=chat_id,
+            )
+        )
+        session.add(
+            AuditLog(
+                actor="cli", action="client_linked", case_id=case.id, detail={"channel": channel}
+            )
+        )
+        return client_id
 
 
 def has_any_case(engine: Engine) -> bool:
@@ -88,4 +99,12 @@ def has_any_case(engine: Engine) -> bool:
         return bool(session.execute(select(func.count()).select_from(Case)).scalar_one())
 
 
-__all__ = ["ROLES", "AdminError", "add_staff", "has_any_case", "link_client", "new_case", "next_ref"]
+__all__ = [
+    "ROLES",
+    "AdminError",
+    "add_staff",
+    "has_any_case",
+    "link_client",
+    "new_case",
+    "next_ref",
+]

@@ -47,7 +47,9 @@ def create_db_engine(url: str, *, echo: bool = False) -> Engine:
     if url.startswith("sqlite"):
         kwargs["connect_args"] = {"check_same_thread": False, "timeout": 30}
         if ":memory:" in url or url.rstrip("/") == "sqlite:":
-            raise ValueError("use a SQLite file, not :memory: (each connection would see its own database)")
+            raise ValueError(
+                "use a SQLite file, not :memory: (each connection would see its own database)"
+            )
     else:
         kwargs["pool_pre_ping"] = True
     engine = create_engine(url, **kwargs)
@@ -77,15 +79,15 @@ def _configure_sqlite(engine: Engine) -> None:
 @contextmanager
 def transaction(engine: Engine) -> Iterator[Session]:
     """One unit of work: commit on success, roll back on any exception."""
-    with Session(engine, expire_on_commit=False) as session:
-        with session.begin():
-            yield session
+    with Session(engine, expire_on_commit=False) as session, session.begin():
+        yield session
 
 
-def _alembic_config(engine: Engine) -> Config:
+def _alembic_config() -> Config:
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS))
-    config.set_main_option("sqlalchemy.url", engine.url.render_as_string(hide_password=False))
+    # The URL is not set here: migrations run on the connection we hand Alembic (and a
+    # URL with '%' in it would trip configparser interpolation).
     return config
 
 
@@ -97,12 +99,12 @@ def current_revision(engine: Engine) -> str | None:
 
 def head_revision(engine: Engine) -> str | None:
     """The newest migration shipped with this code."""
-    return ScriptDirectory.from_config(_alembic_config(engine)).get_current_head()
+    return ScriptDirectory.from_config(_alembic_config()).get_current_head()
 
 
 def upgrade(engine: Engine, revision: str = "head") -> None:
     """Apply migrations up to ``revision``."""
-    config = _alembic_config(engine)
+    config = _alembic_config()
     with engine.begin() as connection:
         config.attributes["connection"] = connection
         command.upgrade(config, revision)
@@ -110,7 +112,7 @@ def upgrade(engine: Engine, revision: str = "head") -> None:
 
 def downgrade(engine: Engine, revision: str) -> None:
     """Roll migrations back to ``revision`` (``base`` for an empty database)."""
-    config = _alembic_config(engine)
+    config = _alembic_config()
     with engine.begin() as connection:
         config.attributes["connection"] = connection
         command.downgrade(config, revision)

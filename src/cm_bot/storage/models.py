@@ -263,7 +263,7 @@ class Outbox(SQLModel, table=True):
 
 
 class PromptToken(SQLModel, table=True):
-    """Opaque button payloads bound server-side to one chat and one prompt (stale/forged → refused)."""
+    """Opaque button payloads bound server-side to one chat and prompt; stale or forged: refused."""
 
     id: int | None = Field(default=None, primary_key=True)
     token: str = Field(unique=True, index=True)

@@ -37,7 +37,11 @@ def _message(row: Outbox) -> Outbound:
 
 
 def claim(
-    engine: Engine, channel: str, *, limit: int = 100, chat_id: str | None = None,
+    engine: Engine,
+    channel: str,
+    *,
+    limit: int = 100,
+    chat_id: str | None = None,
     now: datetime | None = None,
 ) -> list[OutboxItem]:
     """Take due pending messages, most urgent first, marking them ``sending``.
@@ -72,8 +76,12 @@ def mark_sent(engine: Engine, outbox_id: int, external_message_id: str | None) -
     """The channel accepted the message."""
     with transaction(engine) as session:
         session.execute(
-            update(Outbox).where(col(Outbox.id) == outbox_id).values(
-                status="sent", sent_at=utcnow(), external_message_id=external_message_id,
+            update(Outbox)
+            .where(col(Outbox.id) == outbox_id)
+            .values(
+                status="sent",
+                sent_at=utcnow(),
+                external_message_id=external_message_id,
                 error=None,
             )
         )
@@ -83,9 +91,9 @@ def mark_retry(engine: Engine, outbox_id: int, at: datetime, error: str) -> None
     """Not sent, safe to try again at ``at`` (429, connection refused, 5xx)."""
     with transaction(engine) as session:
         session.execute(
-            update(Outbox).where(col(Outbox.id) == outbox_id).values(
-                status="pending", next_attempt_at=at, error=error[:200]
-            )
+            update(Outbox)
+            .where(col(Outbox.id) == outbox_id)
+            .values(status="pending", next_attempt_at=at, error=error[:200])
         )
 
 
@@ -93,7 +101,9 @@ def mark_final(engine: Engine, outbox_id: int, status: str, error: str) -> None:
     """Stop trying: ``failed`` (permanent) or ``unknown`` (may have been delivered)."""
     with transaction(engine) as session:
         session.execute(
-            update(Outbox).where(col(Outbox.id) == outbox_id).values(status=status, error=error[:200])
+            update(Outbox)
+            .where(col(Outbox.id) == outbox_id)
+            .values(status=status, error=error[:200])
         )
 
 

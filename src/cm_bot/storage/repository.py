@@ -75,7 +75,7 @@ class SqlUnitOfWork:
                 received_at=inbound.received_at,
             )
             .on_conflict_do_nothing(index_elements=["channel", "external_id"])
-            .returning(InboundMessage.id)  # type: ignore[arg-type]
+            .returning(col(InboundMessage.id))
         )
         row = self.session.execute(statement).first()
         return None if row is None else int(row[0])
@@ -85,8 +85,9 @@ class SqlUnitOfWork:
         self.session.execute(
             update(InboundMessage)
             .where(col(InboundMessage.id) == inbound_id)
-            .values(status="done", text=None, payload=None, client_id=client_id,
-                    handled_at=utcnow())
+            .values(
+                status="done", text=None, payload=None, client_id=client_id, handled_at=utcnow()
+            )
         )
 
     # -- clients and runs ------------------------------------------------------------
@@ -102,7 +103,7 @@ class SqlUnitOfWork:
             )
         )
         if lock:
-            statement = statement.with_for_update(of=Client)  # type: ignore[arg-type]
+            statement = statement.with_for_update(of=Client)
         row = self.session.execute(statement).first()
         if row is None:
             return None
@@ -121,9 +122,13 @@ class SqlUnitOfWork:
         return None if row is None else self._view(row[0], row[1])
 
     def _view(self, client: Client, identity: ChannelIdentity) -> ClientView:
-        case = self.session.execute(
-            select(Case).where(col(Case.client_id) == client.id).order_by(col(Case.id).desc())
-        ).scalars().first()
+        case = (
+            self.session.execute(
+                select(Case).where(col(Case.client_id) == client.id).order_by(col(Case.id).desc())
+            )
+            .scalars()
+            .first()
+        )
         assert client.id is not None
         return ClientView(
             client_id=client.id,
@@ -136,7 +141,9 @@ class SqlUnitOfWork:
             manager_id=case.manager_id if case else None,
         )
 
-    def set_client(self, client_id: int, *, locale: str | None = None, status: str | None = None) -> None:
+    def set_client(
+        self, client_id: int, *, locale: str | None = None, status: str | None = None
+    ) -> None:
         """Change a client's language or status."""
         values: dict[str, Any] = {}
         if locale is not None:
@@ -148,15 +155,23 @@ class SqlUnitOfWork:
 
     def current_run(self, client_id: int) -> RunState | None:
         """The client's open (active or paused) run."""
-        row = self.session.execute(
-            select(FlowRun)
-            .where(col(FlowRun.client_id) == client_id, col(FlowRun.status).in_(OPEN_RUN))
-            .order_by(col(FlowRun.id).desc())
-        ).scalars().first()
+        row = (
+            self.session.execute(
+                select(FlowRun)
+                .where(col(FlowRun.client_id) == client_id, col(FlowRun.status).in_(OPEN_RUN))
+                .order_by(col(FlowRun.id).desc())
+            )
+            .scalars()
+            .first()
+        )
         return None if row is None else _state(row)
 
     def start_run(
-        self, client: ClientView, flow_id: str, flow_version: int, locale: str,
+        self,
+        client: ClientView,
+        flow_id: str,
+        flow_version: int,
+        locale: str,
         context: Mapping[str, Any],
     ) -> RunState:
         """Abandon any open run and start a new one."""
@@ -202,18 +217,26 @@ class SqlUnitOfWork:
     def finished_flows(self, client_id: int) -> set[str]:
         """Flows this client completed at least once."""
         rows = self.session.execute(
-            select(FlowRun.flow_id).where(
+            select(col(FlowRun.flow_id))
+            .where(
                 col(FlowRun.client_id) == client_id,
                 col(FlowRun.status) == RunStatus.COMPLETED.value,
-            ).distinct()
+            )
+            .distinct()
         ).scalars()
         return set(rows)
 
     # -- answers, scores, flags -----------------------------------------------------
 
     def add_response(
-        self, client: ClientView, run: RunState, step_id: str, key: str, value: Any,
-        question: str, inbound_id: int | None,
+        self,
+        client: ClientView,
+        run: RunState,
+        step_id: str,
+        key: str,
+        value: Any,
+        question: str,
+        inbound_id: int | None,
     ) -> None:
         """Store one answer with the question as shown and the locale it was asked in."""
         goal_id = run.context.get("goal_id")
@@ -235,7 +258,11 @@ class SqlUnitOfWork:
         )
 
     def save_score(
-        self, client: ClientView, run: RunState, score_id: str, instrument: str | None,
+        self,
+        client: ClientView,
+        run: RunState,
+        score_id: str,
+        instrument: str | None,
         result: Mapping[str, Any],
     ) -> None:
         """Store a run's score once (a re-computation replaces it)."""
@@ -253,7 +280,8 @@ class SqlUnitOfWork:
                 flow_id=run.flow_id,
                 score_id=score_id,
                 instrument=instrument,
-                value=float(value) if isinstance(value, int | float) and not isinstance(value, bool)
+                value=float(value)
+                if isinstance(value, int | float) and not isinstance(value, bool)
                 else None,
                 band=result.get("band") if isinstance(result.get("band"), str) else None,
                 result=dict(result),
@@ -261,8 +289,15 @@ class SqlUnitOfWork:
         )
 
     def raise_flag(
-        self, client: ClientView, *, severity: Severity, reason: str, rule_id: str,
-        dedupe_key: str, source_key: str | None = None, source_value: Any = None,
+        self,
+        client: ClientView,
+        *,
+        severity: Severity,
+        reason: str,
+        rule_id: str,
+        dedupe_key: str,
+        source_key: str | None = None,
+        source_value: Any = None,
     ) -> int | None:
         """Insert the flag unless its dedupe key exists."""
         statement = (
@@ -280,20 +315,24 @@ class SqlUnitOfWork:
                 created_at=utcnow(),
             )
             .on_conflict_do_nothing(index_elements=["dedupe_key"])
-            .returning(Flag.id)  # type: ignore[arg-type]
+            .returning(col(Flag.id))
         )
         row = self.session.execute(statement).first()
         return None if row is None else int(row[0])
 
     def open_flag_exists(self, client_id: int, rule_id: str) -> bool:
         """Whether an unresolved flag of this rule exists for the client."""
-        return bool(self.session.execute(
-            select(exists().where(
-                col(Flag.client_id) == client_id,
-                col(Flag.rule_id) == rule_id,
-                col(Flag.status) != "resolved",
-            ))
-        ).scalar())
+        return bool(
+            self.session.execute(
+                select(
+                    exists().where(
+                        col(Flag.client_id) == client_id,
+                        col(Flag.rule_id) == rule_id,
+                        col(Flag.status) != "resolved",
+                    )
+                )
+            ).scalar()
+        )
 
     def staff_targets(self, client: ClientView) -> list[StaffTarget]:
         """The client's case manager, if bound to Telegram."""
@@ -308,8 +347,13 @@ class SqlUnitOfWork:
     # -- outbox, buttons --------------------------------------------------------------
 
     def enqueue(
-        self, message: Outbound, *, client_id: int | None = None, staff_id: int | None = None,
-        flag_id: int | None = None, inbound_id: int | None = None,
+        self,
+        message: Outbound,
+        *,
+        client_id: int | None = None,
+        staff_id: int | None = None,
+        flag_id: int | None = None,
+        inbound_id: int | None = None,
     ) -> int:
         """Write a message to the outbox."""
         row = Outbox(
@@ -320,7 +364,9 @@ class SqlUnitOfWork:
             flag_id=flag_id,
             inbound_id=inbound_id,
             text=message.text,
-            buttons=[[{"label": b.label, "payload": b.payload} for b in r] for r in message.buttons],
+            buttons=[
+                [{"label": b.label, "payload": b.payload} for b in r] for r in message.buttons
+            ],
             priority=int(message.priority),
         )
         self.session.add(row)
@@ -329,10 +375,10 @@ class SqlUnitOfWork:
         return row.id
 
     def token(self, client_id: int, run_id: int | None, prompt_seq: int, value: Any) -> str:
-        """A random payload bound to this client and prompt; the same one while the prompt stands."""
+        """A random payload bound to this client and prompt; stable while the prompt stands."""
         key = _value_key({"r": run_id, "s": prompt_seq, "v": value})
         existing = self.session.execute(
-            select(PromptToken.token).where(
+            select(col(PromptToken.token)).where(
                 col(PromptToken.client_id) == client_id, col(PromptToken.value_key) == key
             )
         ).scalar()
@@ -344,13 +390,21 @@ class SqlUnitOfWork:
                 delete(PromptToken).where(
                     col(PromptToken.client_id) == client_id,
                     col(PromptToken.run_id).is_not(None),
-                    or_(col(PromptToken.run_id) != run_id, col(PromptToken.prompt_seq) < prompt_seq),
+                    or_(
+                        col(PromptToken.run_id) != run_id, col(PromptToken.prompt_seq) < prompt_seq
+                    ),
                 )
             )
         token = secrets.token_urlsafe(12)
         self.session.add(
-            PromptToken(token=token, client_id=client_id, run_id=run_id, prompt_seq=prompt_seq,
-                        value=value, value_key=key)
+            PromptToken(
+                token=token,
+                client_id=client_id,
+                run_id=run_id,
+                prompt_seq=prompt_seq,
+                value=value,
+                value_key=key,
+            )
         )
         return token
 
@@ -358,9 +412,11 @@ class SqlUnitOfWork:
         """What a payload means, if we issued it."""
         if not payload or len(payload) > 64:
             return None
-        row = self.session.execute(
-            select(PromptToken).where(col(PromptToken.token) == payload)
-        ).scalars().first()
+        row = (
+            self.session.execute(select(PromptToken).where(col(PromptToken.token) == payload))
+            .scalars()
+            .first()
+        )
         if row is None:
             return None
         return Token(row.client_id, row.run_id, row.prompt_seq, row.value)
@@ -368,39 +424,59 @@ class SqlUnitOfWork:
     # -- consent, contacts, audit ---------------------------------------------------------
 
     def record_consent(
-        self, client: ClientView, *, action: str, flow_id: str, version: int, text_sha256: str,
-        locale: str, decisions: Mapping[str, Any], inbound_id: int | None,
+        self,
+        client: ClientView,
+        *,
+        action: str,
+        flow_id: str,
+        version: int,
+        text_sha256: str,
+        locale: str,
+        decisions: Mapping[str, Any],
+        inbound_id: int | None,
     ) -> None:
         """Append a consent record."""
         self.session.add(
             ConsentRecord(
-                client_id=client.client_id, case_id=client.case_id, action=action,
-                flow_id=flow_id, version=version, text_sha256=text_sha256, locale=locale,
-                decisions=dict(decisions), inbound_id=inbound_id,
+                client_id=client.client_id,
+                case_id=client.case_id,
+                action=action,
+                flow_id=flow_id,
+                version=version,
+                text_sha256=text_sha256,
+                locale=locale,
+                decisions=dict(decisions),
+                inbound_id=inbound_id,
             )
         )
         self.session.flush()
 
     def consent_version(self, client_id: int, flow_id: str) -> int | None:
         """The version of the standing grant, if the latest record is a grant."""
-        row = self.session.execute(
-            select(ConsentRecord)
-            .where(col(ConsentRecord.client_id) == client_id)
-            .order_by(col(ConsentRecord.id).desc())
-        ).scalars().first()
+        row: ConsentRecord | None = (
+            self.session.execute(
+                select(ConsentRecord)
+                .where(col(ConsentRecord.client_id) == client_id)
+                .order_by(col(ConsentRecord.id).desc())
+            )
+            .scalars()
+            .first()
+        )
         if row is None or row.action != "granted" or row.flow_id != flow_id:
             return None
         return row.version
 
     def cancel_contacts(self, client_id: int, outcome: str) -> int:
         """Cancel pending contacts of the client's cases."""
-        case_ids = select(Case.id).where(col(Case.client_id) == client_id)
+        case_ids = select(col(Case.id)).where(col(Case.client_id) == client_id)
         result = self.session.execute(
             update(ScheduledContact)
             .where(
                 col(ScheduledContact.status) == "pending",
-                or_(col(ScheduledContact.client_id) == client_id,
-                    col(ScheduledContact.case_id).in_(case_ids)),
+                or_(
+                    col(ScheduledContact.client_id) == client_id,
+                    col(ScheduledContact.case_id).in_(case_ids),
+                ),
             )
             .values(status="cancelled", outcome=outcome, updated_at=utcnow())
         )
@@ -408,7 +484,9 @@ class SqlUnitOfWork:
 
     def audit(self, actor: str, action: str, case_id: int | None = None, **detail: Any) -> None:
         """Append an audit row."""
-        self.session.add(AuditLog(actor=actor, action=action, case_id=case_id, detail=detail or None))
+        self.session.add(
+            AuditLog(actor=actor, action=action, case_id=case_id, detail=detail or None)
+        )
 
     def already_told_chat(self, channel: str, chat_id: str, since: datetime | None = None) -> bool:
         """Whether we wrote to this chat (since a time)."""
