@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -85,10 +86,8 @@ class ConsoleProcess:
         self._reader.join(timeout=10)
         for stream in (self.proc.stdin, self.proc.stdout):
             if stream is not None and not stream.closed:
-                try:
+                with contextlib.suppress(BrokenPipeError):
                     stream.close()
-                except BrokenPipeError:
-                    pass
 
 
 def test_sigkill_mid_flow_then_restart_continues_from_the_same_step_with_no_answer_lost(
@@ -127,7 +126,7 @@ def test_sigkill_mid_flow_then_restart_continues_from_the_same_step_with_no_answ
 
 
 def test_kill_during_many_quick_answers_loses_and_duplicates_nothing(database_url: str) -> None:
-    """Answers typed faster than they are handled: kill, restart, every valid answer is there once."""
+    """Answers typed faster than handled: kill, restart, every valid answer is there once."""
     proc = ConsoleProcess(database_url)
     for line in ("Yes", "Yes", "Yes", "Good"):
         proc.type(line)
