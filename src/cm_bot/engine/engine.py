@@ -75,6 +75,9 @@ class EngineConfig:
     intake_flows: tuple[str, ...] = ()
     max_bad_answers: int = 3
     unknown_user_reply_every: timedelta = timedelta(hours=24)
+    # Someone who comes back after this long is asked before their message is taken as an
+    # answer: "hi" days later is a greeting, not a reply to the question left open.
+    resume_after: timedelta = timedelta(hours=6)
 
 
 @dataclass(slots=True)
@@ -276,10 +279,17 @@ class _Turn:
             return
         if run is None:
             self._idle()
-        elif run.status == RunStatus.PAUSED:
+        elif run.status == RunStatus.PAUSED or self._been_away(run):
             self._offer_resume(run)
         else:
             self._answer_text(run, text)
+
+    def _been_away(self, run: RunState) -> bool:
+        assert self.inbound is not None
+        if run.updated_at is None:
+            return False
+        last = run.updated_at if run.updated_at.tzinfo else run.updated_at.replace(tzinfo=UTC)
+        return self.inbound.received_at - last > self.engine.config.resume_after
 
     def _client_locale(self) -> str:
         assert self.client is not None and self.inbound is not None
