@@ -21,10 +21,13 @@ flows_app = typer.Typer(help="Check conversation flow files.", no_args_is_help=T
 db_app = typer.Typer(help="Database schema migrations.", no_args_is_help=True)
 staff_app = typer.Typer(help="Program staff.", no_args_is_help=True)
 case_app = typer.Typer(help="Client cases.", no_args_is_help=True)
+i18n_app = typer.Typer(help="Translation catalogues.", no_args_is_help=True)
 app.add_typer(flows_app, name="flows")
 app.add_typer(db_app, name="db")
 app.add_typer(staff_app, name="staff")
 app.add_typer(case_app, name="case")
+app.add_typer(i18n_app, name="i18n")
+_ROOT = Path(__file__).resolve().parents[2]
 
 
 def _fail(message: str, code: int = 1) -> typer.Exit:
@@ -165,6 +168,28 @@ def case_new(
         raise _fail(str(exc)) from None
     finally:
         application.close()
+
+
+@i18n_app.command("extract")
+def i18n_extract() -> None:
+    """Rewrite locales/messages.pot from the sources and merge it into every catalogue."""
+    from cm_bot.i18n.catalog import update
+
+    update(_ROOT)
+    typer.echo("locales/messages.pot and catalogues updated")
+
+
+@i18n_app.command("check")
+def i18n_check() -> None:
+    """Fail if the template is stale or any catalogue has untranslated or fuzzy entries."""
+    from cm_bot.i18n.catalog import check
+
+    problems = check(_ROOT)
+    for problem in problems:
+        typer.echo(problem)
+    if problems:
+        raise typer.Exit(1)
+    typer.echo("catalogues complete")
 
 
 def main() -> None:

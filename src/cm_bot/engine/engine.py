@@ -55,12 +55,18 @@ from cm_bot.flows.schema import (
     TextStep,
     YesNoStep,
 )
-from cm_bot.i18n.translator import Translator
+from cm_bot.i18n.translator import N_, Translator
 from cm_bot.scoring import score as score_instrument
 
 log = logging.getLogger(__name__)
 
 BUTTONS_PER_ROW = 6
+LONG_LABEL = 40  # longer option labels are listed in the message; buttons carry their numbers
+_SEVERITY_NAMES = {
+    Severity.URGENT: N_("Urgent"),
+    Severity.HIGH: N_("High"),
+    Severity.ROUTINE: N_("Routine"),
+}
 _PRIORITY = {
     Severity.URGENT: Priority.URGENT,
     Severity.HIGH: Priority.HIGH,
@@ -335,7 +341,7 @@ class _Turn:
         cancelled = self.uow.cancel_contacts(client.client_id, "unreachable")
         self.flag(
             Severity.ROUTINE,
-            "Client blocked the bot; scheduled contacts cancelled",
+            N_("Client blocked the bot; scheduled contacts cancelled"),
             rule_id="blocked",
             dedupe_key=f"blocked:{client.client_id}:{self.inbound_id}",
         )
@@ -503,7 +509,7 @@ class _Turn:
             return
         self.flag(
             Severity.ROUTINE,
-            "Client asked for their case manager to contact them",
+            N_("Client asked for their case manager to contact them"),
             rule_id="client_asked_for_contact",
             dedupe_key=f"human:{self.client.client_id}:{self.inbound_id}",
         )
@@ -535,7 +541,7 @@ class _Turn:
         consent = self.engine.consent_flow
         run = self.uow.current_run(client.client_id)
         if run is not None:
-            run.status = RunStatus.ENDED
+            run.status = RunStatus.ABANDONED  # may be offered again after a new consent
             self.uow.save_run(run, ended=True)
         self.uow.record_consent(
             client,
@@ -552,7 +558,7 @@ class _Turn:
         cancelled = self.uow.cancel_contacts(client.client_id, "opted_out")
         self.flag(
             Severity.ROUTINE,
-            "Client withdrew consent; collection and scheduled contacts stopped",
+            N_("Client withdrew consent; collection and scheduled contacts stopped"),
             rule_id="consent_withdrawn",
             dedupe_key=f"withdrawn:{client.client_id}:{self.inbound_id}",
         )
@@ -714,13 +720,21 @@ class _Turn:
         rows: list[list[Button]] = []
         if isinstance(step, ChoiceStep):
             selection = set(run.context.get("selection", []))
-            for index, option in enumerate(step.options):
-                label = label_of(option, self._)
+            labels = [label_of(option, self._) for option in step.options]
+            numbered = any(len(label) > LONG_LABEL for label in labels)
+            if numbered:
+                # A phone cuts long button text: list the options, put their numbers on buttons.
+                text += "\n" + "\n".join(f"{i}. {label}" for i, label in enumerate(labels, 1))
+                labels = [str(i) for i in range(1, len(labels) + 1)]
+            buttons: list[Button] = []
+            for index, (option, label) in enumerate(zip(step.options, labels, strict=True)):
                 if step.multiple:
                     mark = "✓ " if index in selection else ""
-                    rows.append([self.button(mark + label, {"act": "toggle", "i": index}, run)])
+                    buttons.append(self.button(mark + label, {"act": "toggle", "i": index}, run))
                 else:
-                    rows.append([self.button(label, {"a": option.value}, run)])
+                    buttons.append(self.button(label, {"a": option.value}, run))
+            per_row = BUTTONS_PER_ROW if numbered else 1
+            rows.extend(buttons[i : i + per_row] for i in range(0, len(buttons), per_row))
             if step.multiple:
                 text += "\n" + self._("(Choose all that apply, then tap Done.)")
                 rows.append([self.button(self._("Done"), {"act": "done"}, run)])
@@ -945,7 +959,7 @@ class _Turn:
             _ = translator.get(target.locale).gettext
             lines = [
                 _("{severity} flag — case {ref}").format(
-                    severity=_(severity.value.capitalize()), ref=client.case_ref or "—"
+                    severity=_(_SEVERITY_NAMES[severity]), ref=client.case_ref or "—"
                 ),
                 _("Reason: {reason}").format(reason=_(reason)),
             ]
@@ -1026,7 +1040,7 @@ class _Turn:
         self.uow.cancel_contacts(client.client_id, "declined")
         self.flag(
             Severity.ROUTINE,
-            "Client declined consent; nothing else is collected",
+            N_("Client declined consent; nothing else is collected"),
             rule_id="consent_declined",
             dedupe_key=f"declined:{run.run_id}",
         )

@@ -103,7 +103,7 @@ class UnitOfWork(Protocol):
         """Persist the run's state."""
 
     def finished_flows(self, client_id: int) -> set[str]:
-        """Ids of flows this client has completed."""
+        """Ids of flows this client completed or a rule ended (not offered again)."""
 
     def add_response(
         self,

@@ -84,4 +84,9 @@ def supported(translator: Translator, tags: Iterable[str]) -> list[str]:
     return [t for t in tags if translator.negotiate(t)]
 
 
-__all__ = ["DOMAIN", "SOURCE_LOCALE", "Translator", "supported"]
+def N_(message: str) -> str:
+    """Mark a string for extraction where it is translated later, with the reader's locale."""
+    return message
+
+
+__all__ = ["DOMAIN", "N_", "SOURCE_LOCALE", "Translator", "supported"]

@@ -215,12 +215,12 @@ class SqlUnitOfWork:
         self.session.execute(update(FlowRun).where(col(FlowRun.id) == run.run_id).values(**values))
 
     def finished_flows(self, client_id: int) -> set[str]:
-        """Flows this client completed at least once."""
+        """Flows this client completed, or that a rule ended (a crisis stop is not re-offered)."""
         rows = self.session.execute(
             select(col(FlowRun.flow_id))
             .where(
                 col(FlowRun.client_id) == client_id,
-                col(FlowRun.status) == RunStatus.COMPLETED.value,
+                col(FlowRun.status).in_((RunStatus.COMPLETED.value, RunStatus.ENDED.value)),
             )
             .distinct()
         ).scalars()

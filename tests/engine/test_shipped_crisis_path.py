@@ -1,0 +1,107 @@
+"""With the shipped flows: consent, then PHQ-2 → PHQ-9, item 9 answered 'Several days'."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from sqlalchemy import Engine, func, select
+
+from cm_bot.bootstrap import App, build_app
+from cm_bot.domain import InboundKind
+from cm_bot.settings import Settings
+from cm_bot.storage.db import transaction
+from cm_bot.storage.models import Flag, FlowRun, Outbox, Response, ScoreResult
+from tests.conftest import ROOT
+from tests.helpers import Person, make_client, texts
+
+
+@pytest.fixture
+def app(database_url: str) -> Iterator[App]:
+    application = build_app(
+        Settings(
+            database_url=database_url,
+            flows_dir=ROOT / "conversations",
+            locales_dir=ROOT / "locales",
+            intake_flows=["screening_phq", "screening_gad"],
+        )
+    )
+    yield application
+    application.close()
+
+
+def _tap_twice(person: Person, label: str) -> None:
+    """Tap a button, then have the same update re-delivered (a webhook retry)."""
+    button = next(b for b in person.buttons if b.label == label)
+    update = person.inbound(InboundKind.BUTTON, payload=button.payload)
+    person.deliver(update)
+    assert person.engine.handle(update).duplicate
+
+
+def _count(db: Engine, table: type, **where: object) -> int:
+    with transaction(db) as session:
+        query = select(func.count()).select_from(table)
+        for name, value in where.items():
+            query = query.where(getattr(table, name) == value)
+        return int(session.execute(query).scalar_one())
+
+
+def test_item_9_several_days_gives_crisis_resources_and_one_urgent_flag_exactly_once(
+    app: App,
+) -> None:
+    person = make_client(app.engine, app.db)
+    first = texts(person.say("hello"))
+    assert "May I send you messages" in first
+    for _ in range(3):
+        _tap_twice(person, "Yes")
+    assert "Little interest or pleasure" in texts(person.seen[-1:])
+    _tap_twice(person, "Nearly every day")  # phq2.q1 = 3 → positive, step up to the PHQ-9
+    _tap_twice(person, "Not at all")
+    for _ in range(6):  # PHQ-9 items 3-8
+        _tap_twice(person, "Not at all")
+    assert "better off dead" in person.seen[-1].text
+    before = len(person.seen)
+    _tap_twice(person, "Several days")  # item 9 = 1
+
+    said = texts(person.seen[before:])
+    assert "emergency" in said.lower()
+    assert _count(app.db, Flag, severity="urgent") == 1
+    assert _count(app.db, Response, key="phq9.q9") == 1
+    with transaction(app.db) as session:
+        phq_run = (
+            session.execute(select(FlowRun).where(FlowRun.flow_id == "screening_phq"))
+            .scalars()
+            .one()
+        )
+        crisis = (
+            session.execute(
+                select(Outbox).where(Outbox.text.contains("emergency"))  # type: ignore[attr-defined]
+            )
+            .scalars()
+            .all()
+        )
+        phq9 = (
+            session.execute(select(ScoreResult).where(ScoreResult.score_id == "phq9"))
+            .scalars()
+            .one()
+        )
+    assert phq_run.status == "ended"  # the screening does not carry on as if nothing was said
+    assert len(crisis) == 1 and crisis[0].priority == 0
+    assert phq9.result is not None and phq9.result["urgent"] is True
+
+    # The next message does not start the PHQ again.
+    later = texts(person.say("hello again"))
+    assert "better off dead" not in later
+    assert "Little interest" not in later
+    assert _count(app.db, Flag, severity="urgent") == 1
+
+
+def test_phq2_of_2_does_not_step_up(app: App) -> None:
+    person = make_client(app.engine, app.db)
+    person.say("hello")
+    for _ in range(3):
+        person.tap("Yes")
+    person.tap("Several days")
+    person.tap("Several days")
+    assert _count(app.db, Response, key="phq9.q3") == 0
+    assert "nervous" in person.seen[-1].text.lower()  # on to the GAD-2
