@@ -84,6 +84,7 @@ class EngineConfig:
     # Someone who comes back after this long is asked before their message is taken as an
     # answer: "hi" days later is a greeting, not a reply to the question left open.
     resume_after: timedelta = timedelta(hours=6)
+    max_attempts: int = 3  # an update that fails this often is dead-lettered
 
 
 @dataclass(slots=True)
@@ -142,8 +143,8 @@ class ConversationEngine:
         consent = flows.of_kind(FlowKind.CONSENT)
         self.consent_flow: Flow | None = consent[0] if consent else None
 
-    def _lock(self, inbound: Inbound) -> threading.Lock:
-        key = (inbound.channel, inbound.user_id)
+    def _lock(self, channel: str, chat_id: str) -> threading.Lock:
+        key = (channel, chat_id)
         with self._locks_guard:
             lock = self._locks.get(key)
             if lock is None:
@@ -152,16 +153,65 @@ class ConversationEngine:
             return lock
 
     def handle(self, inbound: Inbound) -> Handled:
-        """Handle one inbound event exactly once; a re-delivered update changes nothing."""
-        lock = self._lock(inbound)
-        with lock, self.store.unit() as uow:
+        """Record and handle one update in one transaction; a re-delivery changes nothing.
+
+        For channels that acknowledge updates themselves (the terminal). Telegram
+        adapters use :meth:`accept` then :meth:`process`, so the update is durable
+        before Telegram is told it arrived.
+        """
+        with self._lock(inbound.channel, inbound.chat_id), self.store.unit() as uow:
             inbound_id = uow.record_inbound(inbound)
             if inbound_id is None:
                 return Handled(duplicate=True)
+            return self._turn(uow, inbound, inbound_id)
+
+    def accept(self, inbound: Inbound) -> int | None:
+        """Commit the update to the inbox; ``None`` if it was seen before (a re-delivery)."""
+        with self.store.unit() as uow:
+            return uow.record_inbound(inbound)
+
+    def process(self, channel: str, chat_id: str) -> list[Handled]:
+        """Handle every pending update of one chat, oldest first, each in its own transaction.
+
+        A pending row is one that was accepted but not yet handled (also after a
+        crash). An update that fails every time is dead-lettered after
+        ``max_attempts`` so the chat's later messages still get through.
+        """
+        results: list[Handled] = []
+        with self._lock(channel, chat_id):
+            with self.store.unit() as uow:
+                pending = uow.pending_inbound(channel, chat_id)
+            for inbound_id in pending:
+                try:
+                    with self.store.unit() as uow:
+                        inbound = uow.claim_inbound(inbound_id)
+                        if inbound is None:  # another worker did it
+                            continue
+                        results.append(self._turn(uow, inbound, inbound_id))
+                except Exception:
+                    log.exception("update %s failed", inbound_id)
+                    self._failed(inbound_id)
+        return results
+
+    def pending_chats(self) -> list[tuple[str, str]]:
+        """Chats with accepted but unhandled updates (work left over from a crash)."""
+        with self.store.unit() as uow:
+            return uow.pending_chats()
+
+    def _failed(self, inbound_id: int) -> None:
+        with self.store.unit() as uow:
+            inbound = uow.fail_inbound(inbound_id, self.config.max_attempts)
+            if inbound is None:
+                return
+            # Dead-lettered: tell the person and their case manager instead of retrying forever.
             turn = _Turn(self, uow, inbound, inbound_id)
-            turn.run()
-            uow.finish_inbound(inbound_id, turn.client.client_id if turn.client else None)
-            return Handled(duplicate=False, outbox_ids=turn.outbox_ids)
+            turn.dead_letter()
+
+    def _turn(self, uow: UnitOfWork, inbound: Inbound, inbound_id: int) -> Handled:
+        turn = _Turn(self, uow, inbound, inbound_id)
+        turn.run()
+        uow.finish_inbound(inbound_id, turn.client.client_id if turn.client else None)
+        return Handled(duplicate=False, outbox_ids=turn.outbox_ids)
 
     def start_flow(
         self, client: ClientView, flow_id: str, context: Mapping[str, Any] | None = None
@@ -347,6 +397,27 @@ class _Turn:
         )
         self.uow.audit(
             f"client:{client.client_id}", "blocked_bot", client.case_id, cancelled=cancelled
+        )
+
+    def dead_letter(self) -> None:
+        """An update we could not handle: say so kindly and tell a human, once."""
+        inbound = self.inbound
+        assert inbound is not None
+        self.client = self.uow.client_for(inbound.channel, inbound.user_id, lock=False)
+        if self.client is None:
+            return
+        self.locale = self._client_locale()
+        self.flag(
+            Severity.ROUTINE,
+            N_("A message from the client could not be processed"),
+            rule_id="dead_letter",
+            dedupe_key=f"dead:{self.inbound_id}",
+        )
+        self.say(
+            self._(
+                "Sorry, something went wrong with your last message. Your case manager "
+                "has been told. Please send your answer again."
+            )
         )
 
     # -- consent gate ----------------------------------------------------------

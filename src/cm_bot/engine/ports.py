@@ -75,6 +75,18 @@ class UnitOfWork(Protocol):
     def record_inbound(self, inbound: Inbound) -> int | None:
         """Insert the inbound update; ``None`` if this (channel, external id) was seen before."""
 
+    def pending_inbound(self, channel: str, chat_id: str) -> list[int]:
+        """Ids of the chat's accepted, unhandled updates, oldest first."""
+
+    def claim_inbound(self, inbound_id: int) -> Inbound | None:
+        """Lock a pending update for handling; ``None`` if it is no longer pending."""
+
+    def fail_inbound(self, inbound_id: int, max_attempts: int) -> Inbound | None:
+        """Count a failed attempt; returns the update if it is now dead-lettered."""
+
+    def pending_chats(self) -> list[tuple[str, str]]:
+        """(channel, chat id) of every chat with pending updates."""
+
     def finish_inbound(self, inbound_id: int, client_id: int | None) -> None:
         """Mark the update handled and drop its text (the answer, if any, is in a response)."""
 

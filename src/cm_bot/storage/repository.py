@@ -13,7 +13,7 @@ from sqlalchemy import Engine, delete, exists, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, col
 
-from cm_bot.domain import Inbound, Outbound, RunStatus, Severity
+from cm_bot.domain import Inbound, InboundKind, Outbound, RunStatus, Severity
 from cm_bot.engine.ports import ClientView, RunState, StaffTarget, Token
 from cm_bot.storage.db import transaction
 from cm_bot.storage.models import (
@@ -71,7 +71,7 @@ class SqlUnitOfWork:
                 language=inbound.language,
                 is_bot=inbound.is_bot,
                 status="pending",
-                attempts=1,
+                attempts=0,
                 received_at=inbound.received_at,
             )
             .on_conflict_do_nothing(index_elements=["channel", "external_id"])
@@ -79,6 +79,60 @@ class SqlUnitOfWork:
         )
         row = self.session.execute(statement).first()
         return None if row is None else int(row[0])
+
+    def pending_inbound(self, channel: str, chat_id: str) -> list[int]:
+        """The chat's pending updates, in arrival order."""
+        return [
+            int(i)
+            for i in self.session.execute(
+                select(col(InboundMessage.id))
+                .where(
+                    col(InboundMessage.channel) == channel,
+                    col(InboundMessage.chat_id) == chat_id,
+                    col(InboundMessage.status) == "pending",
+                )
+                .order_by(col(InboundMessage.id))
+            ).scalars()
+        ]
+
+    def claim_inbound(self, inbound_id: int) -> Inbound | None:
+        """Lock the row; a row another worker already handled comes back ``None``."""
+        row: InboundMessage | None = (
+            self.session.execute(
+                select(InboundMessage)
+                .where(
+                    col(InboundMessage.id) == inbound_id, col(InboundMessage.status) == "pending"
+                )
+                .with_for_update()
+            )
+            .scalars()
+            .first()
+        )
+        return None if row is None else _inbound(row)
+
+    def fail_inbound(self, inbound_id: int, max_attempts: int) -> Inbound | None:
+        """Count the failure; dead-letter the row (and drop its text) after the last attempt."""
+        row = self.session.get(InboundMessage, inbound_id, with_for_update=True)
+        if row is None or row.status != "pending":
+            return None
+        row.attempts += 1
+        if row.attempts < max_attempts:
+            return None
+        inbound = _inbound(row)
+        row.status = "dead"
+        row.text = None
+        row.payload = None
+        row.handled_at = utcnow()
+        return inbound
+
+    def pending_chats(self) -> list[tuple[str, str]]:
+        """Every chat with pending updates."""
+        rows = self.session.execute(
+            select(col(InboundMessage.channel), col(InboundMessage.chat_id))
+            .where(col(InboundMessage.status) == "pending")
+            .distinct()
+        ).all()
+        return [(str(channel), str(chat)) for channel, chat in rows]
 
     def finish_inbound(self, inbound_id: int, client_id: int | None) -> None:
         """Mark handled; the raw text is dropped because the answer now lives in a response."""
@@ -494,6 +548,22 @@ class SqlUnitOfWork:
         if since is not None:
             conditions.append(col(Outbox.created_at) >= since)
         return bool(self.session.execute(select(exists().where(*conditions))).scalar())
+
+
+def _inbound(row: InboundMessage) -> Inbound:
+    return Inbound(
+        channel=row.channel,
+        external_id=row.external_id,
+        user_id=row.external_user_id,
+        chat_id=row.chat_id,
+        kind=InboundKind(row.kind),
+        text=row.text,
+        payload=row.payload,
+        language=row.language,
+        chat_type=row.chat_type,
+        is_bot=row.is_bot,
+        received_at=row.received_at,
+    )
 
 
 def _state(row: FlowRun) -> RunState:
