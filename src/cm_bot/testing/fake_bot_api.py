@@ -1115,8 +1115,12 @@ class FakeBotAPI:
         self.filtered_updates.clear()
         self.api_calls.clear()
 
-    async def wait_until(  # noqa: ASYNC109 - a deadline is the point of a test wait
-        self, predicate: Callable[[], bool], *, timeout: float = 5.0, what: str = "condition"
+    async def wait_until(
+        self,
+        predicate: Callable[[], bool],
+        *,
+        timeout: float = 5.0,  # noqa: ASYNC109 - a deadline is the point of a test wait
+        what: str = "condition",
     ) -> None:
         """Wait, event-driven, until ``predicate()`` holds; it is re-checked on every change.
 
@@ -1135,8 +1139,12 @@ class FakeBotAPI:
         except TimeoutError:
             raise TimeoutError(f"timed out after {timeout}s waiting for {what}") from None
 
-    async def wait_for_sent(  # noqa: ASYNC109 - a deadline is the point of a test wait
-        self, count: int, *, chat_id: int | None = None, timeout: float = 5.0
+    async def wait_for_sent(
+        self,
+        count: int,
+        *,
+        chat_id: int | None = None,
+        timeout: float = 5.0,  # noqa: ASYNC109 - a deadline is the point of a test wait
     ) -> list[SentMessage]:
         """Wait until at least ``count`` messages were sent (to ``chat_id``, if given).
 
@@ -1160,8 +1168,12 @@ class FakeBotAPI:
             ) from None
         return list(matching())
 
-    async def wait_for_calls(  # noqa: ASYNC109 - a deadline is the point of a test wait
-        self, method: str, count: int = 1, *, timeout: float = 5.0
+    async def wait_for_calls(
+        self,
+        method: str,
+        count: int = 1,
+        *,
+        timeout: float = 5.0,  # noqa: ASYNC109 - a deadline is the point of a test wait
     ) -> None:
         """Wait until ``method`` was requested ``count`` times (e.g. polling has begun).
 

@@ -1,0 +1,188 @@
+"""Telegram updates (as Bot API JSON) to :class:`~cm_bot.domain.Inbound`, and keyboards back.
+
+Both adapters hand this module the update as the plain JSON dict Telegram sent
+(aiogram's ``model_dump``, PTB's ``to_dict``), so aiogram and python-telegram-bot
+turn the same update into the same event by construction.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+from cm_bot.domain import Button, Inbound, InboundKind
+
+CHANNEL = "telegram"
+MAX_CALLBACK_DATA = 64  # bytes, Telegram's limit
+MEDIA_FIELDS = (
+    "sticker",
+    "photo",
+    "voice",
+    "video",
+    "video_note",
+    "animation",
+    "audio",
+    "document",
+    "dice",
+    "poll",
+    "location",
+    "venue",
+    "contact",
+    "game",
+    "story",
+    "invoice",
+)
+ALLOWED_UPDATES = ("message", "edited_message", "callback_query", "my_chat_member")
+
+
+def _when(value: object) -> datetime:
+    if isinstance(value, int | float):
+        return datetime.fromtimestamp(value, UTC)
+    if isinstance(value, datetime):
+        return value if value.tzinfo else value.replace(tzinfo=UTC)
+    return datetime.now(UTC)
+
+
+def _person(sender: Mapping[str, Any] | None) -> tuple[str, bool, str | None]:
+    sender = sender or {}
+    return str(sender.get("id", "")), bool(sender.get("is_bot", False)), sender.get("language_code")
+
+
+def decode(update: Mapping[str, Any]) -> Inbound:
+    """Turn one Bot API update into an :class:`Inbound`; unknown shapes become ``OTHER``.
+
+    The external id combines ``update_id`` with the inner message or callback id:
+    Telegram may restart ``update_id`` at a random value after a quiet week, and a
+    bare id could then collide with one seen long ago.
+    """
+    update_id = update.get("update_id", "")
+    if message := update.get("message"):
+        return _message(update_id, message, InboundKind.TEXT)
+    if message := update.get("edited_message"):
+        return _message(update_id, message, InboundKind.EDITED)
+    if query := update.get("callback_query"):
+        user, is_bot, language = _person(query.get("from"))
+        chat = (query.get("message") or {}).get("chat") or {}
+        return Inbound(
+            channel=CHANNEL,
+            external_id=f"{update_id}:c{query.get('id', '')}",
+            user_id=user,
+            chat_id=str(chat.get("id", user)),
+            chat_type=str(chat.get("type", "private")),
+            kind=InboundKind.BUTTON,
+            payload=str(query.get("data") or "")[:MAX_CALLBACK_DATA],
+            language=language,
+            is_bot=is_bot,
+        )
+    if member := update.get("my_chat_member"):
+        user, is_bot, language = _person(member.get("from"))
+        chat = member.get("chat") or {}
+        status = (member.get("new_chat_member") or {}).get("status")
+        kind = {"kicked": InboundKind.BLOCKED, "member": InboundKind.UNBLOCKED}.get(
+            str(status), InboundKind.OTHER
+        )
+        return Inbound(
+            channel=CHANNEL,
+            external_id=f"{update_id}:s{member.get('date', '')}",
+            user_id=user,
+            chat_id=str(chat.get("id", user)),
+            chat_type=str(chat.get("type", "private")),
+            kind=kind if chat.get("type", "private") == "private" else InboundKind.OTHER,
+            is_bot=is_bot,
+            received_at=_when(member.get("date")),
+        )
+    return Inbound(
+        channel=CHANNEL,
+        external_id=f"{update_id}:o",
+        user_id="",
+        chat_id="",
+        chat_type="unknown",
+        kind=InboundKind.OTHER,
+    )
+
+
+def _message(update_id: object, message: Mapping[str, Any], kind: InboundKind) -> Inbound:
+    user, is_bot, language = _person(message.get("from"))
+    chat = message.get("chat") or {}
+    text = message.get("text")
+    if kind is InboundKind.TEXT:
+        if (
+            message.get("forward_origin")
+            or message.get("forward_from")
+            or message.get("forward_date")
+        ):
+            kind = InboundKind.FORWARDED
+        elif text is None:
+            # Photos with captions too: a caption is not taken as an answer (B-02).
+            kind = (
+                InboundKind.MEDIA
+                if any(f in message for f in MEDIA_FIELDS) or message.get("caption") is not None
+                else InboundKind.OTHER
+            )
+    if message.get("sender_chat") and not user:
+        is_bot = True  # anonymous group admins and channels speak as a chat, not a person
+    return Inbound(
+        channel=CHANNEL,
+        external_id=f"{update_id}:m{message.get('message_id', '')}",
+        user_id=user or str((message.get("sender_chat") or {}).get("id", "")),
+        chat_id=str(chat.get("id", user)),
+        chat_type=str(chat.get("type", "private")),
+        kind=kind,
+        text=text if kind in (InboundKind.TEXT, InboundKind.EDITED) else None,
+        language=language,
+        is_bot=is_bot,
+        received_at=_when(message.get("edit_date") or message.get("date")),
+    )
+
+
+def keyboard(buttons: tuple[tuple[Button, ...], ...]) -> dict[str, Any] | None:
+    """Buttons as a Bot API ``InlineKeyboardMarkup`` dict (``None`` when there are none)."""
+    if not buttons:
+        return None
+    for row in buttons:
+        for button in row:
+            if len(button.payload.encode()) > MAX_CALLBACK_DATA:
+                raise ValueError("callback data longer than Telegram's 64 bytes")
+    return {
+        "inline_keyboard": [
+            [{"text": b.label, "callback_data": b.payload} for b in row] for row in buttons
+        ]
+    }
+
+
+def split_text(text: str, limit: int = 4096) -> list[str]:
+    """Split text into parts of at most ``limit`` UTF-16 units, on line or word boundaries.
+
+    Telegram counts UTF-16 units, so an emoji is two; a cut never splits one.
+    """
+    parts: list[str] = []
+    rest = text
+    while _units(rest) > limit:
+        cut = _fit(rest, limit)
+        window = rest[:cut]
+        boundary = max(window.rfind("\n"), window.rfind(" "))
+        if boundary > cut // 2:
+            cut = boundary
+        parts.append(rest[:cut].rstrip())
+        rest = rest[cut:].lstrip()
+    if rest or not parts:
+        parts.append(rest)
+    return parts
+
+
+def _units(text: str) -> int:
+    return len(text.encode("utf-16-le")) // 2
+
+
+def _fit(text: str, limit: int) -> int:
+    """The longest prefix (in code points) whose UTF-16 length is within ``limit``."""
+    total = 0
+    for index, char in enumerate(text):
+        total += 2 if ord(char) > 0xFFFF else 1
+        if total > limit:
+            return index
+    return len(text)
+
+
+__all__ = ["ALLOWED_UPDATES", "CHANNEL", "decode", "keyboard", "split_text"]
