@@ -44,7 +44,7 @@ def claim(
     chat_id: str | None = None,
     now: datetime | None = None,
 ) -> list[OutboxItem]:
-    """Take due pending messages, most urgent first, marking them ``sending``.
+    """Take due pending messages, most urgent first, marking them ``claimed``.
 
     On PostgreSQL the claim skips rows another worker holds (``SKIP LOCKED``), so
     no message is taken twice; on SQLite the write lock does the same.
@@ -66,10 +66,19 @@ def claim(
             statement = statement.where(col(Outbox.chat_id) == chat_id)
         rows = list(session.execute(statement).scalars())
         for row in rows:
-            row.status = "sending"
-            row.attempts += 1
+            row.status = "claimed"
         session.flush()
         return [OutboxItem(row.id, _message(row), row.attempts) for row in rows if row.id]
+
+
+def mark_sending(engine: Engine, outbox_id: int) -> None:
+    """About to call the channel: from here on a crash means "outcome unknown"."""
+    with transaction(engine) as session:
+        session.execute(
+            update(Outbox)
+            .where(col(Outbox.id) == outbox_id)
+            .values(status="sending", attempts=col(Outbox.attempts) + 1)
+        )
 
 
 def mark_sent(engine: Engine, outbox_id: int, external_message_id: str | None) -> None:
@@ -107,15 +116,37 @@ def mark_final(engine: Engine, outbox_id: int, status: str, error: str) -> None:
         )
 
 
-def release_stale(engine: Engine, older_than: datetime) -> int:
-    """After a crash, rows left ``sending`` have an unknown outcome: never resend them blindly."""
+def recover(engine: Engine, channel: str) -> tuple[int, int]:
+    """After a crash, requeue claimed-but-untried rows; rows being sent become ``unknown``.
+
+    Telegram may have delivered a message whose send was interrupted, so it is
+    never resent blindly: a person decides.
+
+    Returns (requeued, unknown).
+    """
     with transaction(engine) as session:
-        result = session.execute(
+        requeued = session.execute(
             update(Outbox)
-            .where(col(Outbox.status) == "sending", col(Outbox.created_at) < older_than)
+            .where(col(Outbox.channel) == channel, col(Outbox.status) == "claimed")
+            .values(status="pending")
+        )
+        unknown = session.execute(
+            update(Outbox)
+            .where(col(Outbox.channel) == channel, col(Outbox.status) == "sending")
             .values(status="unknown", error="interrupted while sending")
         )
-        return int(getattr(result, "rowcount", 0) or 0)
+        return (
+            int(getattr(requeued, "rowcount", 0) or 0),
+            int(getattr(unknown, "rowcount", 0) or 0),
+        )
 
 
-__all__ = ["OutboxItem", "claim", "mark_final", "mark_retry", "mark_sent", "release_stale"]
+__all__ = [
+    "OutboxItem",
+    "claim",
+    "mark_final",
+    "mark_retry",
+    "mark_sending",
+    "mark_sent",
+    "recover",
+]

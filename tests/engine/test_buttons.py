@@ -1,0 +1,304 @@
+"""Button taps: only the current prompt's buttons of this client count, exactly once."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import Engine, func, select
+from sqlmodel import col
+
+from cm_bot.domain import InboundKind
+from cm_bot.engine import ConversationEngine, EngineConfig
+from cm_bot.flows import load_flows
+from cm_bot.i18n import Translator
+from cm_bot.storage import SqlStore, create_db_engine
+from cm_bot.storage.db import transaction
+from cm_bot.storage.models import AuditLog, ChannelIdentity, FlowRun, Response
+from tests.helpers import Person, make_client, responses
+
+CLOSED = "That question has closed."
+
+
+def _consent(person: Person) -> None:
+    person.say("hello")
+    person.tap("Yes")
+    person.tap("Yes")
+    person.tap("No")
+
+
+def _client_id(db: Engine, user_id: str) -> int:
+    with transaction(db) as session:
+        return int(
+            session.execute(
+                select(ChannelIdentity.client_id).where(
+                    col(ChannelIdentity.external_user_id) == user_id
+                )
+            ).scalar_one()
+        )
+
+
+def _step(db: Engine, user_id: str) -> str | None:
+    """The open step of this person (``Person.step`` looks at any client's run)."""
+    client_id = _client_id(db, user_id)
+    with transaction(db) as session:
+        run = (
+            session.execute(
+                select(FlowRun)
+                .where(
+                    col(FlowRun.client_id) == client_id,
+                    col(FlowRun.status).in_(("active", "paused")),
+                )
+                .order_by(col(FlowRun.id).desc())
+            )
+            .scalars()
+            .first()
+        )
+        return None if run is None else f"{run.flow_id}.{run.step_id}"
+
+
+def _answers_of(db: Engine, user_id: str) -> dict[str, Any]:
+    client_id = _client_id(db, user_id)
+    with transaction(db) as session:
+        rows = session.execute(
+            select(Response).where(col(Response.client_id) == client_id).order_by(col(Response.id))
+        ).scalars()
+        return {r.key: r.value for r in rows}
+
+
+def _response_count(db: Engine) -> int:
+    with transaction(db) as session:
+        return int(session.execute(select(func.count()).select_from(Response)).scalar_one())
+
+
+def _unknown_button_audits(db: Engine) -> list[AuditLog]:
+    with transaction(db) as session:
+        return list(
+            session.execute(
+                select(AuditLog)
+                .where(col(AuditLog.action) == "unknown_button")
+                .order_by(col(AuditLog.id))
+            ).scalars()
+        )
+
+
+def _press(person: Person, payload: str) -> list[Any]:
+    return person.deliver(person.inbound(InboundKind.BUTTON, payload=payload))
+
+
+def _payload(person: Person, label: str) -> str:
+    return next(b.payload for b in person.buttons if b.label.lstrip("✓ ") == label)
+
+
+# -- stale buttons --------------------------------------------------------------------------------
+
+
+def test_a_button_from_an_earlier_question_is_refused_and_the_current_question_re_asked(
+    engine: ConversationEngine, db: Engine
+) -> None:
+    person = make_client(engine, db)
+    _consent(person)
+    good = _payload(person, "Good")
+    person.tap("Okay")
+    assert person.step() == "intake.worry"
+
+    replies = _press(person, good)
+
+    assert replies[0].text == CLOSED
+    assert "How worried are you?" in replies[1].text
+    assert len(replies) == 2
+    assert person.step() == "intake.worry"
+    assert responses(db) == {"intake.mood": "okay"}
+
+
+def test_a_consent_button_tapped_after_intake_began_is_refused(
+    engine: ConversationEngine, db: Engine
+) -> None:
+    person = make_client(engine, db)
+    person.say("hello")
+    consent_no = _payload(person, "No")
+    person.tap("Yes")
+    person.tap("Yes")
+    person.tap("Yes")
+    assert person.step() == "intake.mood"
+
+    replies = _press(person, consent_no)
+
+    assert replies[0].text == CLOSED
+    assert "How are you today?" in replies[-1].text
+    assert person.step() == "intake.mood"
+    assert responses(db) == {}
+
+
+def test_a_button_of_the_last_question_after_the_flow_finished_stores_nothing(
+    engine: ConversationEngine, db: Engine
+) -> None:
+    person = make_client(engine, db)
+    _consent(person)
+    for answer in ("Good", "2", "1", "yes", "2", "2020-01-01"):
+        person.say(answer)
+    skip = _payload(person, "Skip this question")
+    person.say("All fine")
+    stored = responses(db)
+
+    replies = _press(person, skip)
+
+    assert replies[0].text == CLOSED
+    assert responses(db) == stored
+    assert _response_count(db) == len(stored)
+
+
+# -- forged payloads -----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("payload", ["not-a-real-token", "", "x" * 500, "' OR 1=1 --", "{}"])
+def test_a_forged_payload_is_refused_and_audited(
+    engine: ConversationEngine, db: Engine, payload: str
+) -> None:
+    person = make_client(engine, db)
+    _consent(person)
+    person.tap("Good")
+
+    replies = _press(person, payload)
+
+    assert replies[0].text == CLOSED
+    assert "How worried are you?" in replies[1].text
+    assert person.step() == "intake.worry"
+    assert responses(db) == {"intake.mood": "good"}
+    audits = _unknown_button_audits(db)
+    assert len(audits) == 1
+    assert audits[0].actor == f"client:{_client_id(db, 'alice')}"
+    assert audits[0].detail == {"foreign": False}
+
+
+def test_another_clients_real_button_is_refused_for_both_and_audited(
+    engine: ConversationEngine, db: Engine
+) -> None:
+    alice = make_client(engine, db, "alice")
+    bob = make_client(engine, db, "bob")
+    _consent(alice)
+    _consent(bob)
+    alice.tap("Good")
+    bobs_bad = _payload(bob, "Bad")
+
+    replies = _press(alice, bobs_bad)
+
+    assert replies[0].text == CLOSED
+    assert "How worried are you?" in replies[1].text
+    assert _step(db, "alice") == "intake.worry"
+    assert _step(db, "bob") == "intake.mood"
+    assert _answers_of(db, "alice") == {"intake.mood": "good"}
+    assert _answers_of(db, "bob") == {}
+    audits = _unknown_button_audits(db)
+    assert len(audits) == 1
+    assert audits[0].actor == f"client:{_client_id(db, 'alice')}"
+    assert audits[0].detail == {"foreign": True}
+    assert bob.read() == []  # nothing was said to Bob
+
+    # Bob's own button still works for Bob.
+    bob.tap("Bad")
+    assert _answers_of(db, "bob") == {"intake.mood": "bad"}
+
+
+# -- taps that count once ---------------------------------------------------------------------------
+
+
+def test_a_double_tap_stores_one_answer(engine: ConversationEngine, db: Engine) -> None:
+    person = make_client(engine, db)
+    _consent(person)
+    good = _payload(person, "Good")
+
+    first = _press(person, good)
+    second = _press(person, good)
+
+    assert "How worried are you?" in first[-1].text
+    assert second[0].text == CLOSED
+    assert person.step() == "intake.worry"
+    assert responses(db) == {"intake.mood": "good"}
+    assert _response_count(db) == 1
+
+
+def test_a_double_tap_of_done_stores_one_selection(engine: ConversationEngine, db: Engine) -> None:
+    person = make_client(engine, db)
+    _consent(person)
+    person.tap("Good")
+    person.tap("4")
+    person.tap("Mold")
+    done = _payload(person, "Done")
+
+    _press(person, done)
+    second = _press(person, done)
+
+    assert second[0].text == CLOSED
+    assert person.step() == "intake.safe"
+    assert _response_count(db) == 3
+    assert responses(db)["intake.housing"] == ["mold"]
+
+
+# -- re-prompts and restarts --------------------------------------------------------------------------
+
+
+def test_buttons_of_a_re_prompt_after_a_bad_answer_still_work(
+    engine: ConversationEngine, db: Engine
+) -> None:
+    person = make_client(engine, db)
+    _consent(person)
+    first_prompt = [b.payload for b in person.buttons]
+
+    replies = person.say("great!!")
+
+    assert "Please tap one of the buttons" in replies[0].text
+    assert [b.payload for b in person.buttons] == first_prompt  # the same prompt
+    person.tap("Bad")
+    assert responses(db) == {"intake.mood": "bad"}
+    assert person.step() == "intake.worry"
+
+
+def test_buttons_of_the_first_asking_still_work_after_several_re_prompts(
+    engine: ConversationEngine, db: Engine
+) -> None:
+    person = make_client(engine, db)
+    _consent(person)
+    okay = _payload(person, "Okay")
+    for bad in ("great!!", "7", "/help"):
+        person.say(bad)
+
+    _press(person, okay)
+
+    assert responses(db) == {"intake.mood": "okay"}
+
+
+def test_buttons_still_work_after_a_process_restart(
+    engine: ConversationEngine,
+    db: Engine,
+    database_url: str,
+    translator: Translator,
+    test_flows_dir: Path,
+) -> None:
+    person = make_client(engine, db)
+    _consent(person)
+    person.tap("Okay")
+    shown = list(person.buttons)
+    db.dispose()
+
+    # A new process: new database connections, new engine, nothing kept in memory.
+    db2 = create_db_engine(database_url)
+    try:
+        engine2 = ConversationEngine(
+            SqlStore(db2),
+            load_flows(test_flows_dir),
+            translator,
+            config=EngineConfig(intake_flows=("intake",)),
+        )
+        again = Person(engine2, db2, "alice", buttons=shown)
+
+        replies = again.tap("8")
+
+        assert "Any problems at home?" in replies[-1].text
+        assert responses(db2) == {"intake.mood": "okay", "intake.worry": 8}
+        again.tap("Pests")
+        again.tap("Done")
+        assert responses(db2)["intake.housing"] == ["pests"]
+    finally:
+        db2.dispose()
