@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+import asyncio
+import uuid
 from dataclasses import dataclass
 
 from sqlalchemy import Engine
 
+from cm_bot.channels.telegram_codec import CHANNEL
+from cm_bot.channels.telegram_runtime import TelegramBackend, TelegramRuntime
+from cm_bot.domain import Inbound, InboundKind
 from cm_bot.engine import ConversationEngine, EngineConfig
 from cm_bot.flows import FlowRegistry, load_flows
 from cm_bot.i18n import Translator
+from cm_bot.notify.sender import OutboxSender
 from cm_bot.settings import Settings
 from cm_bot.storage import SqlStore, create_db_engine, ensure_schema
 
@@ -50,4 +56,38 @@ def build_app(settings: Settings | None = None, *, migrate: bool = True) -> App:
     return App(settings, db, store, flows, translator, engine)
 
 
-__all__ = ["App", "build_app"]
+def build_telegram(app: App) -> TelegramRuntime:
+    """Wire the configured Telegram backend, its outbox sender and the shared runtime."""
+    settings = app.settings
+    if settings.telegram_token is None:
+        raise ValueError("CM_BOT_TELEGRAM_TOKEN is not set")
+    token = settings.telegram_token.get_secret_value()
+    backend: TelegramBackend
+    if settings.backend == "ptb":
+        from cm_bot.channels.ptb_adapter import PTBBackend
+
+        backend = PTBBackend(token, settings.telegram_api_url)
+    else:
+        from cm_bot.channels.aiogram_adapter import AiogramBackend
+
+        backend = AiogramBackend(token, settings.telegram_api_url)
+
+    async def on_unreachable(channel: str, chat_id: str) -> None:
+        # A 403 on send is the person blocking us: the same event as my_chat_member "kicked".
+        blocked = Inbound(
+            channel=channel,
+            external_id=f"403:{uuid.uuid4().hex}",
+            user_id=chat_id,
+            chat_id=chat_id,
+            kind=InboundKind.BLOCKED,
+        )
+        await asyncio.to_thread(app.engine.handle, blocked)
+
+    sender = OutboxSender(app.db, CHANNEL, backend, on_unreachable=on_unreachable)
+    secret = settings.webhook_secret.get_secret_value() if settings.webhook_secret else None
+    return TelegramRuntime(
+        app.engine, backend, sender, webhook_secret=secret, poll_timeout=settings.poll_timeout
+    )
+
+
+__all__ = ["App", "build_app", "build_telegram"]

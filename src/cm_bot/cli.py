@@ -62,6 +62,49 @@ def chat(
         application.close()
 
 
+@app.command()
+def run() -> None:
+    """Run the Telegram bot: long polling, or a webhook when CM_BOT_WEBHOOK_URL is set."""
+    import asyncio
+    import signal
+    from urllib.parse import urlparse
+
+    from cm_bot import logsetup
+    from cm_bot.bootstrap import build_app, build_telegram
+
+    settings = Settings()
+    if settings.telegram_token is None:
+        raise _fail("CM_BOT_TELEGRAM_TOKEN is not set (try `cm-bot chat` to use the terminal)")
+    secrets = [
+        s.get_secret_value() for s in (settings.telegram_token, settings.webhook_secret) if s
+    ]
+    logsetup.configure(secrets=secrets)
+    if settings.webhook_url and not settings.webhook_secret:
+        raise _fail("CM_BOT_WEBHOOK_SECRET must be set in webhook mode")
+    try:
+        application = build_app(settings)
+    except FlowDefinitionError as exc:
+        raise _fail(str(exc)) from None
+    runtime = build_telegram(application)
+
+    async def main() -> None:
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(signum, runtime.stopping.set)
+        if settings.webhook_url:
+            path = urlparse(settings.webhook_url).path or "/telegram"
+            await runtime.run_webhook(
+                settings.webhook_url, settings.webhook_listen, settings.webhook_port, path
+            )
+        else:
+            await runtime.run_polling()
+
+    try:
+        asyncio.run(main())
+    finally:
+        application.close()
+
+
 @flows_app.command("check")
 def flows_check(
     path: Annotated[Path | None, typer.Argument(help="A flow file or a folder of them.")] = None,

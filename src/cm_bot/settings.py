@@ -36,6 +36,9 @@ class Settings(BaseSettings):
     default_locale: str = "en"
     webhook_url: str | None = None
     webhook_secret: SecretStr | None = None
+    webhook_listen: str = "127.0.0.1"  # put a TLS-terminating proxy in front
+    webhook_port: int = 8080
+    poll_timeout: int = 30
     flows_dir: Path = Field(default_factory=lambda: _default_dir("conversations"))
     locales_dir: Path = Field(default_factory=lambda: _default_dir("locales"))
     intake_flows: list[str] = Field(

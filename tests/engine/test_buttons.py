@@ -91,7 +91,7 @@ def _payload(person: Person, label: str) -> str:
     return next(b.payload for b in person.buttons if b.label.lstrip("✓ ") == label)
 
 
-# -- stale buttons --------------------------------------------------------------------------------
+# -- stale buttons ---------------------------------------------------------------------------------
 
 
 def test_a_button_from_an_earlier_question_is_refused_and_the_current_question_re_asked(
@@ -149,7 +149,7 @@ def test_a_button_of_the_last_question_after_the_flow_finished_stores_nothing(
     assert _response_count(db) == len(stored)
 
 
-# -- forged payloads -----------------------------------------------------------------------------------
+# -- forged payloads -------------------------------------------------------------------------------
 
 
 @pytest.mark.parametrize("payload", ["not-a-real-token", "", "x" * 500, "' OR 1=1 --", "{}"])
@@ -201,7 +201,7 @@ def test_another_clients_real_button_is_refused_for_both_and_audited(
     assert _answers_of(db, "bob") == {"intake.mood": "bad"}
 
 
-# -- taps that count once ---------------------------------------------------------------------------
+# -- taps that count once --------------------------------------------------------------------------
 
 
 def test_a_double_tap_stores_one_answer(engine: ConversationEngine, db: Engine) -> None:
@@ -236,7 +236,7 @@ def test_a_double_tap_of_done_stores_one_selection(engine: ConversationEngine, d
     assert responses(db)["intake.housing"] == ["mold"]
 
 
-# -- re-prompts and restarts --------------------------------------------------------------------------
+# -- re-prompts and restarts -----------------------------------------------------------------------
 
 
 def test_buttons_of_a_re_prompt_after_a_bad_answer_still_work(

@@ -23,7 +23,6 @@ from cm_bot.storage.models import (
     ConsentRecord,
     Flag,
     FlowRun,
-    Outbox,
     Response,
     ScheduledContact,
 )
@@ -33,7 +32,7 @@ HELP_LINE = "/stop — pause"
 WORRY = "How worried are you?"
 
 
-# -- reading the record ---------------------------------------------------------------
+# -- reading the record ----------------------------------------------------------------------------
 
 
 def _ids(db: Engine, user_id: str) -> tuple[int, int]:
@@ -108,7 +107,7 @@ def _snapshot(db: Engine, user_id: str) -> dict[str, Any]:
     }
 
 
-# -- getting a person into a state --------------------------------------------------------
+# -- getting a person into a state -----------------------------------------------------------------
 
 
 def _consent(person: Person) -> None:
@@ -185,7 +184,7 @@ def _contact(db: Engine, contact_id: int) -> ScheduledContact:
         return contact
 
 
-# -- /help and unknown commands --------------------------------------------------------------
+# -- /help and unknown commands --------------------------------------------------------------------
 
 
 def test_help_mid_question_shows_help_then_asks_the_same_question_again(
@@ -255,7 +254,7 @@ def test_start_addressed_to_another_bot_gets_a_reply_and_keeps_the_conversation(
     assert responses(db) == {"intake.mood": "good"}
 
 
-# -- /stop and coming back ---------------------------------------------------------------------
+# -- /stop and coming back -------------------------------------------------------------------------
 
 
 def test_stop_pauses_and_the_next_message_offers_to_continue(
@@ -334,7 +333,7 @@ def test_stop_when_nothing_is_running_says_so(engine: ConversationEngine, db: En
     assert _snapshot(db, "alice") == before
 
 
-# -- /start mid-flow -----------------------------------------------------------------------------
+# -- /start mid-flow -------------------------------------------------------------------------------
 
 
 def test_start_mid_flow_asks_to_resume_or_restart_and_does_not_reset(
@@ -370,7 +369,7 @@ def test_start_mid_flow_then_start_again_restarts_that_flow(
     assert (run.flow_id, run.step_id, run.answers) == ("intake", "mood", {})
 
 
-# -- /language ------------------------------------------------------------------------------------
+# -- /language -------------------------------------------------------------------------------------
 
 
 def test_language_with_an_unsupported_code_shows_the_picker_and_changes_nothing(
@@ -485,7 +484,7 @@ def test_language_picker_buttons_switch_the_language(
     assert run is not None and run.locale == "en" and run.step_id == "worry"
 
 
-# -- /human -------------------------------------------------------------------------------------------
+# -- /human ----------------------------------------------------------------------------------------
 
 
 def _contact_flags(db: Engine) -> list[Flag]:
@@ -546,7 +545,7 @@ def test_human_after_the_first_request_was_resolved_raises_a_new_flag(
     assert [f.status for f in _contact_flags(db)] == ["resolved", "open"]
 
 
-# -- /withdraw ------------------------------------------------------------------------------------------
+# -- /withdraw -------------------------------------------------------------------------------------
 
 
 def test_withdraw_asks_for_confirmation_before_doing_anything(
@@ -666,4 +665,3 @@ def test_start_after_withdrawal_asks_for_consent_again(
     assert "How are you today?" in replies[-1].text
     assert person.step() == "intake.mood"
     assert _count(db, Response) == stored
-

@@ -95,7 +95,7 @@ def _consent(person: Person, share: str = "No") -> None:
     person.tap(share)
 
 
-# -- declining ------------------------------------------------------------------------------------
+# -- declining -------------------------------------------------------------------------------------
 
 
 @pytest.mark.parametrize(
@@ -189,7 +189,7 @@ def test_nothing_is_collected_while_the_consent_questions_are_open(
     assert _count(db, ConsentRecord) == 0
 
 
-# -- the consent record -----------------------------------------------------------------------------
+# -- the consent record ----------------------------------------------------------------------------
 
 
 def test_consent_record_holds_version_locale_decisions_and_a_sha256(
@@ -293,7 +293,7 @@ def test_consent_hash_differs_when_the_consent_text_was_shown_translated(
     assert a.text_sha256 != b.text_sha256
 
 
-# -- a new consent version -----------------------------------------------------------------------------
+# -- a new consent version -------------------------------------------------------------------------
 
 
 @pytest.fixture
@@ -360,4 +360,3 @@ def test_a_new_consent_version_asks_a_client_mid_flow_to_consent_again_before_st
     assert "May I message you here?" in texts(replies)
     assert _open_step(db, "alice") == "consent.contact"
     assert _count(db, Response) == stored
-

@@ -298,7 +298,8 @@ class _Turn:
         self.client = self.uow.client_for(inbound.channel, inbound.user_id, lock=True)
         if self.client is None or self.client.status == ClientStatus.ERASED:
             self.client = None
-            self._unknown_person()
+            if inbound.kind not in (InboundKind.BLOCKED, InboundKind.UNBLOCKED):
+                self._unknown_person()
             return
         self.locale = self._client_locale()
         if inbound.kind is InboundKind.BLOCKED:
@@ -387,6 +388,8 @@ class _Turn:
     def _blocked(self) -> None:
         client = self.client
         assert client is not None
+        if client.status == ClientStatus.UNREACHABLE:
+            return  # already known: one flag, not one per failed message
         self.uow.set_client(client.client_id, status=ClientStatus.UNREACHABLE)
         cancelled = self.uow.cancel_contacts(client.client_id, "unreachable")
         self.flag(
