@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dtm
 import json
+import sys
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from typing import Any
@@ -209,12 +210,18 @@ async def test_aiogram_commands_and_misc_methods(api: FakeBotAPI, aiogram_bot: B
     from aiogram.types import BotCommand, BotCommandScopeAllPrivateChats
 
     scope = BotCommandScopeAllPrivateChats()
-    commands = [BotCommand(command="start", description="Start"), BotCommand(command="help", description="Help")]
+    commands = [
+        BotCommand(command="start", description="Start"),
+        BotCommand(command="help", description="Help"),
+    ]
     assert await aiogram_bot.set_my_commands(commands, scope=scope, language_code="uk")
     assert await aiogram_bot.get_my_commands() == []
     stored = await aiogram_bot.get_my_commands(scope=scope, language_code="uk")
     assert [c.model_dump() for c in stored] == [c.model_dump() for c in commands]
-    assert api.commands(scope={"type": "all_private_chats"}, language_code="uk")[0]["command"] == "start"
+    assert (
+        api.commands(scope={"type": "all_private_chats"}, language_code="uk")[0]["command"]
+        == "start"
+    )
     assert await aiogram_bot.delete_my_commands(scope=scope, language_code="uk")
     assert await aiogram_bot.get_my_commands(scope=scope, language_code="uk") == []
     with pytest.raises(TelegramBadRequest, match="BOT_COMMAND_INVALID"):
@@ -249,7 +256,8 @@ async def test_ptb_bot_methods(api: FakeBotAPI, ptb_bot: telegram.Bot) -> None:
     update = await api.press_button(42, sent.message_id, "answer:yes")
     query_id = update["callback_query"]["id"]
     assert await ptb_bot.answer_callback_query(query_id, text="Noted", show_alert=True)
-    assert api.callback_answers[query_id]["show_alert"] == "true"  # form-encoded by PTB
+    assert api.callback_answers[query_id]["show_alert"] is True
+    assert api.callback_answers[query_id]["params"]["show_alert"] == "true"  # form-encoded
     with pytest.raises(telegram.error.BadRequest, match="Message text is empty"):
         await ptb_bot.send_message(42, "")  # PTB capitalises the first letter of errors
 
@@ -387,7 +395,9 @@ async def test_rate_limit_rejects_a_burst_of_40_to_one_chat() -> None:
 async def test_group_and_global_rate_limits() -> None:
     clock = FakeClock()
     async with FakeBotAPI(enforce_limits=True, clock=clock) as api:
-        statuses = [(await raw_call(api, "sendMessage", chat_id=-77, text="g"))[0] for _ in range(21)]
+        statuses = [
+            (await raw_call(api, "sendMessage", chat_id=-77, text="g"))[0] for _ in range(21)
+        ]
         assert statuses.count(200) == 20
         status, body = await raw_call(api, "sendMessage", chat_id=-77, text="g")
         assert status == 429 and body["parameters"]["retry_after"] == 60
@@ -419,13 +429,15 @@ async def test_get_updates_offset_limit_and_negative_offset(
         await api.post_message(5, text)
     assert [u.update_id for u in await aiogram_bot.get_updates(offset=-1)] == [6]
     assert [u["update_id"] for u in api.pending_updates] == [6]
+    assert await aiogram_bot.delete_webhook(drop_pending_updates=True)
+    assert api.pending_updates == []
 
 
 async def test_long_poll_wakes_up_when_an_update_is_posted(
     api: FakeBotAPI, aiogram_bot: Bot
 ) -> None:
     poll = asyncio.create_task(aiogram_bot.get_updates(timeout=30))
-    await api.wait_for_calls("getUpdates")
+    await api.wait_until(lambda: api.polls_waiting == 1, what="a long poll")
     assert not poll.done()
     await api.post_message(5, "wake up")
     async with asyncio.timeout(2):
@@ -453,7 +465,7 @@ async def test_update_ids_going_backwards_are_still_delivered(
 
 async def test_second_poller_terminates_the_first(api: FakeBotAPI) -> None:
     first = asyncio.create_task(raw_call(api, "getUpdates", timeout=30))
-    await api.wait_for_calls("getUpdates")
+    await api.wait_until(lambda: api.polls_waiting == 1, what="a long poll")
     status, body = await raw_call(api, "getUpdates", timeout=0)
     assert status == 200 and body["result"] == []
     async with asyncio.timeout(2):
@@ -514,7 +526,9 @@ async def test_webhook_delivers_with_secret_and_retries_after_500(
         await api.wait_until(lambda: not api.pending_updates)
         info = await aiogram_bot.get_webhook_info()
         assert info.url == url
-        assert info.last_error_message == "Wrong response from the webhook: 500 Internal Server Error"
+        assert (
+            info.last_error_message == "Wrong response from the webhook: 500 Internal Server Error"
+        )
 
         with pytest.raises(TelegramConflictError, match="webhook is active"):
             await aiogram_bot.get_updates()
@@ -568,6 +582,29 @@ async def test_webhook_gives_up_after_bounded_retries_and_runs_reply_methods() -
         assert api.sent[0].text == "inline reply"
 
 
+async def test_webhook_connection_errors_are_retried_and_reported() -> None:
+    async with FakeBotAPI(webhook_max_attempts=2, webhook_retry_delay=0.01) as api:
+        async with receiver(lambda request, n: awaitable_response()) as (url, _received):
+            pass  # the receiver is gone again: its port now refuses connections
+        await raw_call(api, "setWebhook", url=url, secret_token="abc")
+        await api.post_message(11, "nobody home")
+        await api.wait_until(lambda: len(api.webhook_attempts) == 2)
+        assert all(a.status is None and a.error for a in api.webhook_attempts)
+        await api.wait_until(lambda: not api.pending_updates)  # given up after 2 attempts
+        _, info = await raw_call(api, "getWebhookInfo")
+        assert info["result"]["url"] == url
+        assert info["result"]["last_error_message"]
+        status, body = await raw_call(api, "setWebhook", url=url, secret_token="no spaces!")
+        assert (status, body["description"]) == (
+            400,
+            "Bad Request: secret token contains unallowed characters",
+        )
+
+
+async def awaitable_response() -> web.StreamResponse:
+    return web.Response()
+
+
 # --------------------------------------------------------------------------- HTTP surface
 
 
@@ -577,7 +614,9 @@ async def test_request_encodings_and_http_errors(api: FakeBotAPI) -> None:
     async with aiohttp.ClientSession() as session:
         async with session.get(f"{base}/sendMessage", params={"chat_id": "1", "text": "q"}) as r:
             assert (await r.json())["result"]["text"] == "q"
-        async with session.post(f"{base}/SENDMESSAGE", json={"chat_id": 1, "text": "j", "reply_markup": KEYBOARD_JSON}) as r:
+        async with session.post(
+            f"{base}/SENDMESSAGE", json={"chat_id": 1, "text": "j", "reply_markup": KEYBOARD_JSON}
+        ) as r:
             assert (await r.json())["result"]["reply_markup"] == KEYBOARD_JSON
         form = aiohttp.FormData()
         form.add_field("chat_id", "1")
@@ -592,7 +631,9 @@ async def test_request_encodings_and_http_errors(api: FakeBotAPI) -> None:
             "content_type": "application/pdf",
             "size": 4,
         }
-        async with session.post(f"{base}/sendMessage", data={"chat_id": "1", "text": "x", "reply_markup": "{oops"}) as r:
+        async with session.post(
+            f"{base}/sendMessage", data={"chat_id": "1", "text": "x", "reply_markup": "{oops"}
+        ) as r:
             assert (r.status, (await r.json())["description"]) == (
                 400,
                 "Bad Request: can't parse reply keyboard markup JSON object",
@@ -603,7 +644,10 @@ async def test_request_encodings_and_http_errors(api: FakeBotAPI) -> None:
                 {"ok": False, "error_code": 401, "description": "Unauthorized"},
             )
         async with session.post(f"{base}/sendTelepathy") as r:
-            assert (r.status, (await r.json())["description"]) == (404, "Not Found: method not found")
+            assert (r.status, (await r.json())["description"]) == (
+                404,
+                "Not Found: method not found",
+            )
     assert api.calls["sendMessage"] == 4
     assert api.responses[400] == 1
 
@@ -667,9 +711,48 @@ async def test_posted_updates_parse_in_both_frameworks(api: FakeBotAPI) -> None:
     edited = telegram.Update.de_json(posted[8], None)
     assert edited.edited_message is not None and edited.edited_message.message_id == 1
     assert telegram.Update.de_json(posted[7], None).message.forward_origin.sender_user.id == 77  # type: ignore[union-attr]
-    assert posted[9]["message"]["chat"] == {"id": -1003, "type": "supergroup", "title": "Test supergroup"}
+    assert posted[9]["message"]["chat"] == {
+        "id": -1003,
+        "type": "supergroup",
+        "title": "Test supergroup",
+    }
     # A stale button press carries Telegram's "inaccessible message" (date 0).
     assert AiogramUpdate.model_validate(posted[11]).callback_query.message.date == 0  # type: ignore[union-attr]
     # Blocking the bot also makes sends fail.
     status, body = await raw_call(api, "sendMessage", chat_id=3, text="still there?")
     assert (status, body["description"]) == (403, "Forbidden: bot was blocked by the user")
+
+
+@pytest.mark.slow
+async def test_standalone_emulator_in_a_subprocess() -> None:
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "cm_bot.testing.fake_bot_api",
+        "--username",
+        "other_bot",
+        stdout=asyncio.subprocess.PIPE,
+    )
+    try:
+        assert proc.stdout is not None
+        async with asyncio.timeout(20):
+            urls = json.loads(await proc.stdout.readline())
+        async with aiohttp.ClientSession() as http:
+            async with http.post(
+                f"{urls['control_url']}/_test/message", json={"user_id": 5, "text": "hi"}
+            ) as r:
+                assert r.status == 200
+            api_url = f"{urls['base_url']}/bot{urls['token']}"
+            async with http.post(f"{api_url}/getMe") as r:
+                assert (await r.json())["result"]["username"] == "other_bot"
+            async with http.post(f"{api_url}/getUpdates") as r:
+                [update] = (await r.json())["result"]
+            assert update["message"]["text"] == "hi"
+            async with http.post(f"{api_url}/sendMessage", data={"chat_id": "5", "text": "yo"}):
+                pass
+            async with http.get(f"{urls['base_url']}/_test/sent", params={"chat_id": "5"}) as r:
+                assert [m["text"] for m in (await r.json())["result"]] == ["yo"]
+    finally:
+        proc.terminate()
+        await proc.communicate()
+    assert proc.returncode == 0

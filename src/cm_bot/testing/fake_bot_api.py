@@ -9,7 +9,8 @@ and injects the failures that production sees (429 with ``retry_after``, 5xx, 40
 slow answers, dropped connections, outages, Telegram's own flood limits).
 
 Everything the test side can do is also exposed as JSON under ``/_test/...`` so a bot
-running in a subprocess can be driven the same way.
+running in a subprocess can be driven the same way; ``python -m cm_bot.testing.fake_bot_api``
+runs the emulator standalone and prints its URLs as one JSON line.
 
 The emulator validates what is cheap to validate the way Telegram does (empty or too long
 text, ``callback_data`` over 64 bytes, malformed HTML, editing a missing or unmodified
@@ -19,6 +20,7 @@ production and a permissive fake would hide.
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import contextlib
 import dataclasses
@@ -28,6 +30,7 @@ import json
 import math
 import random
 import re
+import signal
 import time
 from collections import Counter, deque
 from collections.abc import Awaitable, Callable, Mapping, Sequence
@@ -597,7 +600,8 @@ class FakeBotAPI:
         calls: Requests per canonical method name, counted before any fault or check.
         responses: Answers per HTTP status.
         rejected_429: Requests answered with 429, injected or by the rate limiter.
-        callback_answers: ``answerCallbackQuery`` parameters keyed by callback query id.
+        callback_answers: ``answerCallbackQuery`` calls keyed by callback query id, as
+            ``{"text", "show_alert" (bool), "url", "cache_time", "params" (raw)}``.
         chat_actions: ``(chat_id, action)`` for each accepted ``sendChatAction``.
         faults_fired: Injected faults in the order they fired.
         webhook_attempts: Every webhook delivery attempt.
@@ -681,6 +685,7 @@ class FakeBotAPI:
         self._webhook: _Webhook | None = None
         self._webhook_task: asyncio.Task[None] | None = None
         self._poll_generation = 0
+        self._polls_waiting = 0
 
         self._users: dict[int, JSONDict] = {}
         self._chats: dict[int, JSONDict] = {}
@@ -826,6 +831,11 @@ class FakeBotAPI:
         self._next_update_id = update_id
 
     @property
+    def polls_waiting(self) -> int:
+        """Number of getUpdates requests long-polling right now (the bot is idle, listening)."""
+        return self._polls_waiting
+
+    @property
     def pending_updates(self) -> list[JSONDict]:
         """Updates queued and not yet confirmed, in delivery order."""
         return [entry.update for entry in self._queue]
@@ -948,7 +958,7 @@ class FakeBotAPI:
                 "file_size": 20000,
             }
         if location is not False:
-            lat, lon = location if isinstance(location, tuple) else (50.4501, 30.5234)
+            lat, lon = (50.4501, 30.5234) if location is True else location
             content["location"] = {"latitude": lat, "longitude": lon}
         if contact is not None:
             if isinstance(contact, str):
@@ -1331,7 +1341,12 @@ class FakeBotAPI:
                 :data:`FORBIDDEN_KICKED` for groups. Use :data:`FORBIDDEN_DEACTIVATED` for
                 deleted accounts.
         """
-        default = FORBIDDEN_BLOCKED if chat_id > 0 else FORBIDDEN_KICKED
+        if chat_id > 0:
+            default = FORBIDDEN_BLOCKED
+        elif str(chat_id).startswith("-100"):
+            default = FORBIDDEN_KICKED.replace("group chat", "supergroup chat")
+        else:
+            default = FORBIDDEN_KICKED
         self._blocked[chat_id] = description or default
 
     def unblock_chat(self, chat_id: int) -> None:
@@ -1791,8 +1806,14 @@ class FakeBotAPI:
             if remaining <= 0:
                 return []
             event = self._updates_event
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(event.wait(), timeout=remaining)
+            self._polls_waiting += 1
+            self._notify_state()
+            try:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(event.wait(), timeout=remaining)
+            finally:
+                self._polls_waiting -= 1
+                self._notify_state()
             if generation != self._poll_generation:
                 raise _ApiError(409, _ERR_OTHER_POLLER)
             if self._webhook is not None:
@@ -1936,7 +1957,13 @@ class FakeBotAPI:
         query_id = _param_str(params, "callback_query_id") or ""
         if query_id not in self._callback_queries or query_id in self.callback_answers:
             raise _ApiError(400, _ERR_QUERY_INVALID)
-        self.callback_answers[query_id] = dict(params)
+        self.callback_answers[query_id] = {
+            "text": _param_str(params, "text"),
+            "show_alert": _param_bool(params, "show_alert"),
+            "url": _param_str(params, "url"),
+            "cache_time": _param_int(params, "cache_time"),
+            "params": dict(params),
+        }
         self._notify_state()
         return True
 
@@ -1994,8 +2021,9 @@ class FakeBotAPI:
         text = _param_str(params, "text")
         if text is None or not text.strip():
             raise _ApiError(400, _ERR_TEXT_EMPTY)
-        plain = _plain_text(text, parse_mode)
-        if not plain.strip():
+        # Telegram trims the text it stores and echoes back.
+        plain = _plain_text(text, parse_mode).strip()
+        if not plain:
             raise _ApiError(400, _ERR_TEXT_EMPTY)
         if _utf16_len(plain) > MAX_TEXT_LENGTH:
             raise _ApiError(400, _ERR_TOO_LONG)
@@ -2120,3 +2148,46 @@ class FakeBotAPI:
                     params = {k: v for k, v in reply.items() if k != "method"}
                     self.calls[entry[0]] += 1
                     await self._run(entry[0], params)
+
+
+async def _serve(api: FakeBotAPI) -> None:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    async with api:
+        urls = {"base_url": api.base_url, "control_url": api.control_url, "token": api.token}
+        print(json.dumps(urls), flush=True)
+        await stop.wait()
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    """Run the emulator until SIGINT/SIGTERM, for bots and tests in other processes.
+
+    Prints ``{"base_url": ..., "control_url": ..., "token": ...}`` as the first stdout line.
+
+    Args:
+        argv: Command-line arguments (defaults to ``sys.argv[1:]``).
+    """
+    parser = argparse.ArgumentParser(
+        prog="python -m cm_bot.testing.fake_bot_api",
+        description="Local Telegram Bot API emulator; drive it via /_test/... endpoints.",
+    )
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=0, help="0 picks a free port")
+    parser.add_argument("--token", default=DEFAULT_TOKEN)
+    parser.add_argument("--username", default=DEFAULT_USERNAME)
+    parser.add_argument("--enforce-limits", action="store_true", help="answer 429 like Telegram")
+    args = parser.parse_args(argv)
+    api = FakeBotAPI(
+        token=args.token,
+        username=args.username,
+        host=args.host,
+        port=args.port,
+        enforce_limits=args.enforce_limits,
+    )
+    asyncio.run(_serve(api))
+
+
+if __name__ == "__main__":
+    main()
