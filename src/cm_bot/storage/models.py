@@ -40,6 +40,7 @@ class Staff(SQLModel, table=True):
     name: str = Field(index=True, unique=True)
     role: str  # case_manager | supervisor | admin
     telegram_user_id: str | None = Field(default=None, unique=True)
+    locale: str | None = None
     active: bool = True
     created_at: datetime = Field(default_factory=utcnow)
 
@@ -258,8 +259,40 @@ class Outbox(SQLModel, table=True):
     next_attempt_at: datetime | None = None
     external_message_id: str | None = None
     error: str | None = None
+    edit_of: int | None = Field(default=None, foreign_key="outbox.id")  # edit that message
     created_at: datetime = Field(default_factory=utcnow)
     sent_at: datetime | None = None
+
+
+class Invite(SQLModel, table=True):
+    """A single-use, expiring deep-link token; only its SHA-256 is stored."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    token_sha256: str = Field(unique=True, index=True)
+    kind: str  # client | staff
+    case_id: int | None = Field(default=None, foreign_key="case.id")
+    staff_id: int | None = Field(default=None, foreign_key="staff.id")
+    created_at: datetime = Field(default_factory=utcnow)
+    expires_at: datetime
+    used_at: datetime | None = None
+
+
+class CaseNote(SQLModel, table=True):
+    """A case manager's note on a case."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    case_id: int = Field(foreign_key="case.id", index=True)
+    staff_id: int | None = Field(default=None, foreign_key="staff.id")
+    text: str
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class ProgramSetting(SQLModel, table=True):
+    """Program-wide values set at run time (e.g. the team chat for urgent alerts)."""
+
+    key: str = Field(primary_key=True)
+    value: str
+    updated_at: datetime = Field(default_factory=utcnow)
 
 
 class PromptToken(SQLModel, table=True):
@@ -267,7 +300,8 @@ class PromptToken(SQLModel, table=True):
 
     id: int | None = Field(default=None, primary_key=True)
     token: str = Field(unique=True, index=True)
-    client_id: int = Field(foreign_key="client.id", index=True)
+    client_id: int | None = Field(default=None, foreign_key="client.id", index=True)
+    staff_id: int | None = Field(default=None, foreign_key="staff.id")
     run_id: int | None = Field(default=None, foreign_key="flowrun.id")
     prompt_seq: int
     value: Any = Field(default=None, sa_column=Column(JSON, nullable=True))
@@ -288,6 +322,7 @@ class AuditLog(SQLModel, table=True):
 __all__ = [
     "AuditLog",
     "Case",
+    "CaseNote",
     "ChannelIdentity",
     "Client",
     "ConsentRecord",
@@ -295,7 +330,9 @@ __all__ = [
     "FlowRun",
     "Goal",
     "InboundMessage",
+    "Invite",
     "Outbox",
+    "ProgramSetting",
     "PromptToken",
     "Response",
     "ScheduledContact",
