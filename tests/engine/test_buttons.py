@@ -15,7 +15,7 @@ from cm_bot.flows import load_flows
 from cm_bot.i18n import Translator
 from cm_bot.storage import SqlStore, create_db_engine
 from cm_bot.storage.db import transaction
-from cm_bot.storage.models import AuditLog, ChannelIdentity, FlowRun, Response
+from cm_bot.storage.models import AuditLog, ChannelIdentity, ConsentRecord, FlowRun, Response
 from tests.helpers import Person, make_client, responses
 
 CLOSED = "That question has closed."
@@ -199,6 +199,47 @@ def test_another_clients_real_button_is_refused_for_both_and_audited(
     # Bob's own button still works for Bob.
     bob.tap("Bad")
     assert _answers_of(db, "bob") == {"intake.mood": "bad"}
+
+
+# -- confirmations that were already answered -----------------------------------------------------
+
+
+def test_yes_withdraw_from_an_answered_confirmation_is_refused(
+    engine: ConversationEngine, db: Engine
+) -> None:
+    person = make_client(engine, db)
+    _consent(person)
+    person.tap("Good")
+    person.say("/withdraw")
+    yes_withdraw = _payload(person, "Yes, withdraw")
+    person.tap("No, keep going")
+    person.tap("5")
+    assert person.step() == "intake.housing"
+
+    replies = _press(person, yes_withdraw)
+
+    assert replies[0].text == CLOSED
+    assert person.step() == "intake.housing"
+    with transaction(db) as session:
+        actions = list(session.execute(select(ConsentRecord.action)).scalars())
+    assert actions == ["granted"]
+
+
+def test_a_double_tap_of_yes_withdraw_withdraws_once(
+    engine: ConversationEngine, db: Engine
+) -> None:
+    person = make_client(engine, db)
+    _consent(person)
+    person.say("/withdraw")
+    yes_withdraw = _payload(person, "Yes, withdraw")
+
+    _press(person, yes_withdraw)
+    _press(person, yes_withdraw)
+
+    with transaction(db) as session:
+        actions = list(session.execute(select(ConsentRecord.action)).scalars())
+    assert actions == ["granted", "withdrawn"]
+    assert _response_count(db) == 0
 
 
 # -- taps that count once --------------------------------------------------------------------------

@@ -340,11 +340,6 @@ def test_a_new_consent_version_asks_an_idle_client_to_consent_again(
     assert _count(db, Response) == stored
 
 
-@pytest.mark.xfail(
-    reason="engine: a client mid-flow under an outdated consent version keeps being collected "
-    "from; _may_collect only checks client status, never _needs_consent",
-    strict=True,
-)
 def test_a_new_consent_version_asks_a_client_mid_flow_to_consent_again_before_storing(
     engine: ConversationEngine, db: Engine, consent_v2_engine: ConversationEngine
 ) -> None:
@@ -360,3 +355,44 @@ def test_a_new_consent_version_asks_a_client_mid_flow_to_consent_again_before_st
     assert "May I message you here?" in texts(replies)
     assert _open_step(db, "alice") == "consent.contact"
     assert _count(db, Response) == stored
+
+
+# -- flows started by the program (scheduled contacts) ---------------------------------------------
+
+
+def _view(db: Engine, user_id: str) -> Any:
+    client_id, _case = _ids(db, user_id)
+    with SqlStore(db).unit() as uow:
+        view = uow.client_by_id(client_id)
+    assert view is not None
+    return view
+
+
+def test_a_scheduled_flow_for_a_client_who_never_consented_collects_nothing(
+    engine: ConversationEngine, db: Engine
+) -> None:
+    person = make_client(engine, db)
+
+    engine.start_flow(_view(db, "alice"), "intake")
+    person.read()
+    person.say("Good")
+    person.say("5")
+
+    assert _count(db, Response) == 0
+    assert _open_step(db, "alice") in (None, "consent.contact", "consent.store")
+
+
+def test_a_scheduled_flow_for_a_withdrawn_client_sends_nothing(
+    engine: ConversationEngine, db: Engine
+) -> None:
+    person = make_client(engine, db)
+    _consent(person)
+    person.say("/withdraw")
+    person.tap("Yes, withdraw")
+    person.read()
+
+    outbox_ids = engine.start_flow(_view(db, "alice"), "intake")
+
+    assert outbox_ids == []
+    assert person.read() == []
+    assert _status(db, "alice") == "withdrawn"

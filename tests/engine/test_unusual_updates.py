@@ -316,11 +316,6 @@ def test_a_client_who_blocked_and_writes_again_is_active_again(
     assert responses(db) == {"intake.mood": "good", "intake.worry": 5}
 
 
-@pytest.mark.xfail(
-    reason="engine: BLOCKED overwrites a withdrawn/declined status with unreachable, and the "
-    "next text then sets it to active, so the record no longer says consent was withdrawn",
-    strict=True,
-)
 def test_a_client_who_withdrew_then_blocked_and_came_back_is_still_withdrawn(
     engine: ConversationEngine, db: Engine
 ) -> None:
@@ -368,13 +363,6 @@ def test_inbound_rows_keep_no_text_or_payload_once_handled(
 # -- text that is not valid Unicode ----------------------------------------------------------------
 
 
-@pytest.mark.xfail(
-    reason="engine: a lone surrogate (the terminal reads stdin with surrogateescape) makes "
-    "handle() raise UnicodeEncodeError in record_inbound (and utf16_length on text steps): "
-    "the update is lost and `cm-bot chat` crashes",
-    raises=UnicodeEncodeError,
-    strict=True,
-)
 @pytest.mark.parametrize("typed", ["yes\udcff", "\udcc3\udca9"])
 def test_text_with_undecodable_bytes_gets_a_re_prompt_not_a_crash(
     engine: ConversationEngine, db: Engine, typed: str

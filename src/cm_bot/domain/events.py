@@ -41,6 +41,14 @@ class Inbound:
     is_bot: bool = False
     received_at: datetime = field(default_factory=lambda: datetime.now(UTC))
 
+    def __post_init__(self) -> None:
+        # Only valid UTF-8 is stored: lone surrogates (a terminal's undecodable bytes) become
+        # U+FFFD and NUL is dropped, so no text can crash the store or the length check.
+        if self.text is not None:
+            clean = self.text.encode("utf-8", "replace").decode("utf-8").replace("\x00", "")
+            if clean != self.text:
+                object.__setattr__(self, "text", clean)
+
     @property
     def dedupe_key(self) -> tuple[str, str]:
         """The unique key of this update across re-deliveries."""

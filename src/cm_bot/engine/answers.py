@@ -52,7 +52,7 @@ Outcome = Accepted | Rejected
 
 def utf16_length(text: str) -> int:
     """Length as Telegram counts it (UTF-16 code units)."""
-    return len(text.encode("utf-16-le")) // 2
+    return len(text.encode("utf-16-le", "surrogatepass")) // 2
 
 
 def normalise(text: str) -> str:

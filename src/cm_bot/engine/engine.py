@@ -216,10 +216,17 @@ class ConversationEngine:
     def start_flow(
         self, client: ClientView, flow_id: str, context: Mapping[str, Any] | None = None
     ) -> list[int]:
-        """Begin a flow for a client now (a scheduled contact); returns the outbox rows written."""
+        """Begin a flow for a client now (a scheduled contact); returns the outbox rows written.
+
+        Nothing is started (an empty list) for a client without a current consent or
+        who is withdrawn, declined or unreachable.
+        """
         with self.store.unit() as uow:
             turn = _Turn(self, uow, None, None)
             turn.client = client
+            turn.locale = self.translator.locale_for(client.locale)
+            if client.status != ClientStatus.ACTIVE or turn._needs_consent():
+                return []  # no consent, no contact: the caller records why
             turn.begin(self.flows.get(flow_id), dict(context or {}))
             return turn.outbox_ids
 
@@ -331,8 +338,7 @@ class _Turn:
         if normalise(text).startswith("/"):
             self._command(run, normalise(text))
             return
-        if not self._may_collect(run):
-            self._not_collecting()
+        if not self._gate(run):
             return
         if run is None:
             self._idle()
@@ -390,7 +396,9 @@ class _Turn:
         assert client is not None
         if client.status == ClientStatus.UNREACHABLE:
             return  # already known: one flag, not one per failed message
-        self.uow.set_client(client.client_id, status=ClientStatus.UNREACHABLE)
+        if client.status == ClientStatus.ACTIVE:
+            # A withdrawal or decline stays on record: being blocked does not overwrite it.
+            self.uow.set_client(client.client_id, status=ClientStatus.UNREACHABLE)
         cancelled = self.uow.cancel_contacts(client.client_id, "unreachable")
         self.flag(
             Severity.ROUTINE,
@@ -439,6 +447,22 @@ class _Turn:
         in_consent = run is not None and consent is not None and run.flow_id == consent.id
         if self.client.status in (ClientStatus.WITHDRAWN, ClientStatus.DECLINED):
             return in_consent
+        return True
+
+    def _gate(self, run: RunState | None) -> bool:
+        """Whether this message may be taken as an answer; if not, say why or ask for consent.
+
+        A withdrawn client is told nothing is kept. A client whose consent is out of
+        date (a new consent version) is asked again before anything else is stored.
+        """
+        if not self._may_collect(run):
+            self._not_collecting()
+            return False
+        consent = self.engine.consent_flow
+        in_consent = run is not None and consent is not None and run.flow_id == consent.id
+        if not in_consent and self._needs_consent():
+            self.begin_consent_again()
+            return False
         return True
 
     def _not_collecting(self) -> None:
@@ -683,8 +707,8 @@ class _Turn:
             self.begin(self.engine.flows.get(run.flow_id), dict(run.context))
         elif run.status != RunStatus.ACTIVE:
             self._offer_resume(run)
-        elif not self._may_collect(run):
-            self._not_collecting()
+        elif not self._gate(run):
+            pass
         elif action == "skip":
             self._skip(run)
         elif action == "human":
@@ -702,6 +726,8 @@ class _Turn:
     def _runless_action(
         self, run: RunState | None, action: object, value: Mapping[str, Any]
     ) -> None:
+        assert self.client is not None
+        self.uow.forget_buttons(self.client.client_id)  # a confirmation is answered once
         if action == "lang":
             locale = self.engine.translator.negotiate(str(value.get("locale", "")))
             if locale:

@@ -53,10 +53,65 @@ class RunState:
 class Token:
     """A button payload resolved server-side: which prompt it belongs to and what it means."""
 
-    client_id: int
+    client_id: int | None
     run_id: int | None
     prompt_seq: int
     value: Any
+    staff_id: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class StaffView:
+    """A bound staff member."""
+
+    staff_id: int
+    name: str
+    role: str  # case_manager | supervisor | admin
+    chat_id: str
+    locale: str | None
+
+    @property
+    def sees_all(self) -> bool:
+        """Supervisors and admins see every case; case managers their own caseload."""
+        return self.role in ("supervisor", "admin")
+
+
+@dataclass(frozen=True, slots=True)
+class CaseView:
+    """A case as staff commands see it."""
+
+    case_id: int
+    ref: str
+    status: str
+    manager_id: int | None
+    client_id: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class FlagView:
+    """A flag with what a notice about it shows."""
+
+    flag_id: int
+    case_id: int | None
+    case_ref: str | None
+    manager_id: int | None
+    severity: str
+    reason: str
+    source_key: str | None
+    source_value: Any
+    status: str
+    created_at: datetime
+    acted_by: str | None = None
+    acted_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class InviteOutcome:
+    """What redeeming a deep-link token did."""
+
+    result: str  # bound_client | bound_staff | used | expired | unknown | already_bound
+    case_id: int | None = None
+    staff_name: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -172,6 +227,9 @@ class UnitOfWork(Protocol):
     def token(self, client_id: int, run_id: int | None, prompt_seq: int, value: Any) -> str:
         """An opaque payload for one button of the current prompt (stable while the prompt is)."""
 
+    def forget_buttons(self, client_id: int) -> None:
+        """Retire the client's buttons that belong to no question (confirmations, pickers)."""
+
     def resolve_token(self, payload: str) -> Token | None:
         """What a button payload means, or ``None`` if unknown (forged or long expired)."""
 
@@ -202,10 +260,74 @@ class UnitOfWork(Protocol):
         """Whether the outbox held a message to this chat (since a time): one hint, not many."""
 
 
+class StaffUnitOfWork(UnitOfWork, Protocol):
+    """The staff side of a transaction: identities, cases, flags, notes, invites."""
+
+    def staff_for(self, channel: str, external_user_id: str) -> StaffView | None:
+        """The bound, active staff member behind this account, if any."""
+
+    def redeem_invite(
+        self, token: str, channel: str, external_user_id: str, chat_id: str, now: datetime
+    ) -> InviteOutcome:
+        """Use a deep-link token: bind the account to the case's client or the staff record."""
+
+    def create_invite(
+        self, kind: str, *, case_id: int | None, staff_id: int | None, expires_at: datetime
+    ) -> str:
+        """A new single-use token (only its hash is stored)."""
+
+    def case_by_ref(self, ref: str) -> CaseView | None:
+        """The case with this reference."""
+
+    def case_summary(self, case_id: int) -> dict[str, Any]:
+        """What ``/case`` shows: status, consent, scores, goals, open flags, next contact."""
+
+    def open_flags(self, staff: StaffView, limit: int) -> list[FlagView]:
+        """Open or acknowledged flags this staff member may see, most severe first."""
+
+    def flag_view(self, flag_id: int) -> FlagView | None:
+        """One flag."""
+
+    def act_on_flag(self, flag_id: int, status: str, staff_id: int, now: datetime) -> bool:
+        """Acknowledge or resolve; False when the flag is already at or past that status."""
+
+    def notices_of(self, flag_id: int) -> list[tuple[int, str, str]]:
+        """(outbox id, channel, chat id) of the notices sent about a flag, for editing."""
+
+    def add_goal(
+        self, case_id: int, text: str, cadence: str, target_date: Any, staff_id: int | None
+    ) -> int:
+        """Add a goal to the case plan."""
+
+    def add_note(self, case_id: int, staff_id: int | None, text: str) -> None:
+        """Add a case note."""
+
+    def exit_case(self, case_id: int, exited_at: datetime) -> None:
+        """Mark the case exited (follow-ups are scheduled by the scheduling layer)."""
+
+    def staff_token(self, staff_id: int | None, value: Any) -> str:
+        """An opaque payload for a staff button."""
+
+    def team_chat(self) -> str | None:
+        """The registered team chat for urgent alerts."""
+
+    def set_team_chat(self, chat_id: str) -> None:
+        """Register the team chat."""
+
+    def escalation_targets(self) -> list[StaffTarget]:
+        """Bound supervisors and admins."""
+
+    def due_escalations(self, severity: str, older_than: datetime) -> list[FlagView]:
+        """Open, unacknowledged, not yet escalated flags of a severity raised before a time."""
+
+    def mark_escalated(self, flag_id: int, now: datetime) -> None:
+        """Record that a flag was escalated (once)."""
+
+
 class Store(Protocol):
     """Opens units of work."""
 
-    def unit(self) -> AbstractContextManager[UnitOfWork]:
+    def unit(self) -> AbstractContextManager[StaffUnitOfWork]:
         """A transaction: commits when the block ends, rolls back if it raises."""
 
 
@@ -217,10 +339,15 @@ class Clock(Protocol):
 
 
 __all__ = [
+    "CaseView",
     "ClientView",
     "Clock",
+    "FlagView",
+    "InviteOutcome",
     "RunState",
     "StaffTarget",
+    "StaffUnitOfWork",
+    "StaffView",
     "Store",
     "Token",
     "UnitOfWork",

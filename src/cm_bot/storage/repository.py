@@ -15,6 +15,7 @@ from sqlmodel import Session, col
 
 from cm_bot.domain import Inbound, InboundKind, Outbound, RunStatus, Severity
 from cm_bot.engine.ports import ClientView, RunState, StaffTarget, Token
+from cm_bot.storage.casework import CaseworkMixin
 from cm_bot.storage.db import transaction
 from cm_bot.storage.models import (
     AuditLog,
@@ -47,7 +48,7 @@ def _value_key(value: Any) -> str:
     return json.dumps(value, sort_keys=True, separators=(",", ":"), default=str)
 
 
-class SqlUnitOfWork:
+class SqlUnitOfWork(CaseworkMixin):
     """Implements :class:`cm_bot.engine.ports.UnitOfWork` on one session (one transaction)."""
 
     def __init__(self, session: Session) -> None:
@@ -439,13 +440,15 @@ class SqlUnitOfWork:
         if existing is not None:
             return str(existing)
         if run_id is not None:
-            # Buttons of earlier prompts stop working: "that question has closed".
+            # Buttons of earlier prompts (and of answered confirmations) stop working:
+            # "that question has closed".
             self.session.execute(
                 delete(PromptToken).where(
                     col(PromptToken.client_id) == client_id,
-                    col(PromptToken.run_id).is_not(None),
                     or_(
-                        col(PromptToken.run_id) != run_id, col(PromptToken.prompt_seq) < prompt_seq
+                        col(PromptToken.run_id).is_(None),
+                        col(PromptToken.run_id) != run_id,
+                        col(PromptToken.prompt_seq) < prompt_seq,
                     ),
                 )
             )
@@ -462,6 +465,14 @@ class SqlUnitOfWork:
         )
         return token
 
+    def forget_buttons(self, client_id: int) -> None:
+        """Delete the client's question-less buttons."""
+        self.session.execute(
+            delete(PromptToken).where(
+                col(PromptToken.client_id) == client_id, col(PromptToken.run_id).is_(None)
+            )
+        )
+
     def resolve_token(self, payload: str) -> Token | None:
         """What a payload means, if we issued it."""
         if not payload or len(payload) > 64:
@@ -473,7 +484,7 @@ class SqlUnitOfWork:
         )
         if row is None:
             return None
-        return Token(row.client_id, row.run_id, row.prompt_seq, row.value)
+        return Token(row.client_id, row.run_id, row.prompt_seq, row.value, row.staff_id)
 
     # -- consent, contacts, audit ---------------------------------------------------------
 

@@ -1,0 +1,461 @@
+"""The staff side of a unit of work: identities by invitation, cases, flags, notes, goals."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlmodel import Session, col
+
+from cm_bot.engine.ports import CaseView, FlagView, InviteOutcome, StaffTarget, StaffView
+from cm_bot.storage.models import (
+    AuditLog,
+    Case,
+    CaseNote,
+    ChannelIdentity,
+    Client,
+    ConsentRecord,
+    Flag,
+    Goal,
+    Invite,
+    Outbox,
+    ProgramSetting,
+    PromptToken,
+    Response,
+    ScheduledContact,
+    ScoreResult,
+    Staff,
+    utcnow,
+)
+
+SEVERITY_ORDER = {"urgent": 0, "high": 1, "routine": 2}
+TEAM_CHAT = "team_chat_id"
+
+
+def token_hash(token: str) -> str:
+    """How an invite token is stored: never the token itself."""
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def _aware(moment: datetime) -> datetime:
+    from datetime import UTC
+
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+class CaseworkMixin:
+    """Staff-side reads and writes, mixed into :class:`~cm_bot.storage.repository.SqlUnitOfWork`."""
+
+    session: Session
+
+    # -- identities ------------------------------------------------------------------
+
+    def staff_for(self, channel: str, external_user_id: str) -> StaffView | None:
+        """Only Telegram accounts are bound to staff."""
+        if channel != "telegram":
+            return None
+        staff: Staff | None = (
+            self.session.execute(
+                select(Staff).where(
+                    col(Staff.telegram_user_id) == external_user_id, col(Staff.active).is_(True)
+                )
+            )
+            .scalars()
+            .first()
+        )
+        if staff is None or staff.id is None:
+            return None
+        return StaffView(staff.id, staff.name, staff.role, external_user_id, staff.locale)
+
+    def create_invite(
+        self, kind: str, *, case_id: int | None, staff_id: int | None, expires_at: datetime
+    ) -> str:
+        """A deep-link token: 22 URL-safe characters, fits Telegram's 64-character start payload."""
+        token = secrets.token_urlsafe(16)
+        self.session.add(
+            Invite(
+                token_sha256=token_hash(token),
+                kind=kind,
+                case_id=case_id,
+                staff_id=staff_id,
+                expires_at=expires_at,
+            )
+        )
+        self.session.flush()
+        return token
+
+    def redeem_invite(
+        self, token: str, channel: str, external_user_id: str, chat_id: str, now: datetime
+    ) -> InviteOutcome:
+        """Bind on first use to the Telegram user id; used, expired or foreign: bind nothing."""
+        invite: Invite | None = (
+            self.session.execute(
+                select(Invite)
+                .where(col(Invite.token_sha256) == token_hash(token))
+                .with_for_update()
+            )
+            .scalars()
+            .first()
+        )
+        if invite is None:
+            return InviteOutcome("unknown")
+        if invite.used_at is not None:
+            return InviteOutcome("used")
+        if _aware(invite.expires_at) < now:
+            return InviteOutcome("expired")
+        if invite.kind == "staff":
+            staff = self.session.get(Staff, invite.staff_id) if invite.staff_id else None
+            taken = (
+                self.session.execute(
+                    select(Staff).where(col(Staff.telegram_user_id) == external_user_id)
+                )
+                .scalars()
+                .first()
+            )
+            if staff is None or (taken is not None and taken.id != staff.id):
+                return InviteOutcome("already_bound")
+            staff.telegram_user_id = external_user_id
+            invite.used_at = now
+            return InviteOutcome("bound_staff", staff_name=staff.name)
+        case = self.session.get(Case, invite.case_id) if invite.case_id else None
+        existing = (
+            self.session.execute(
+                select(ChannelIdentity).where(
+                    col(ChannelIdentity.channel) == channel,
+                    col(ChannelIdentity.external_user_id) == external_user_id,
+                )
+            )
+            .scalars()
+            .first()
+        )
+        if case is None or existing is not None:
+            return InviteOutcome("already_bound")
+        if case.client_id is None:
+            client = Client()
+            self.session.add(client)
+            self.session.flush()
+            case.client_id = client.id
+        else:
+            # The case's client already has an account: a forwarded link binds nothing more.
+            bound = (
+                self.session.execute(
+                    select(ChannelIdentity).where(col(ChannelIdentity.client_id) == case.client_id)
+                )
+                .scalars()
+                .first()
+            )
+            if bound is not None:
+                return InviteOutcome("already_bound")
+        assert case.client_id is not None
+        self.session.add(
+            ChannelIdentity(
+                client_id=case.client_id,
+                channel=channel,
+                external_user_id=external_user_id,
+                chat_id=chat_id,
+            )
+        )
+        invite.used_at = now
+        if case.status == "intake":
+            case.status = "active"
+        self.session.flush()
+        return InviteOutcome("bound_client", case_id=case.id)
+
+    # -- cases -----------------------------------------------------------------------
+
+    def case_by_ref(self, ref: str) -> CaseView | None:
+        """Case refs are matched case-insensitively (c-0001 is C-0001)."""
+        case: Case | None = (
+            self.session.execute(select(Case).where(col(Case.ref) == ref.strip().upper()))
+            .scalars()
+            .first()
+        )
+        if case is None or case.id is None:
+            return None
+        return CaseView(case.id, case.ref, case.status, case.manager_id, case.client_id)
+
+    def case_summary(self, case_id: int) -> dict[str, Any]:
+        """Everything ``/case`` shows, as plain values."""
+        case = self.session.get(Case, case_id)
+        assert case is not None
+        consent: ConsentRecord | None = None
+        client: Client | None = None
+        if case.client_id is not None:
+            client = self.session.get(Client, case.client_id)
+            consent = (
+                self.session.execute(
+                    select(ConsentRecord)
+                    .where(col(ConsentRecord.client_id) == case.client_id)
+                    .order_by(col(ConsentRecord.id).desc())
+                )
+                .scalars()
+                .first()
+            )
+        scores: dict[str, ScoreResult] = {}
+        for row in self.session.execute(
+            select(ScoreResult)
+            .where(col(ScoreResult.case_id) == case_id)
+            .order_by(col(ScoreResult.id))
+        ).scalars():
+            scores[row.score_id] = row  # the latest of each
+        goals = []
+        for goal in self.session.execute(
+            select(Goal).where(col(Goal.case_id) == case_id).order_by(col(Goal.id))
+        ).scalars():
+            last = (
+                self.session.execute(
+                    select(Response)
+                    .where(
+                        col(Response.goal_id) == goal.id, col(Response.key) == "checkin.progress"
+                    )
+                    .order_by(col(Response.id).desc())
+                )
+                .scalars()
+                .first()
+            )
+            goals.append(
+                {
+                    "id": goal.id,
+                    "text": goal.text,
+                    "cadence": goal.cadence,
+                    "status": goal.status,
+                    "last_progress": last.value if last else None,
+                    "last_checkin": last.answered_at if last else None,
+                }
+            )
+        flags = (
+            self.session.execute(
+                select(Flag).where(col(Flag.case_id) == case_id, col(Flag.status) != "resolved")
+            )
+            .scalars()
+            .all()
+        )
+        next_contact = (
+            self.session.execute(
+                select(ScheduledContact)
+                .where(
+                    col(ScheduledContact.case_id) == case_id,
+                    col(ScheduledContact.status) == "pending",
+                )
+                .order_by(col(ScheduledContact.due_at))
+            )
+            .scalars()
+            .first()
+        )
+        return {
+            "ref": case.ref,
+            "status": case.status,
+            "client_status": client.status if client else None,
+            "opened_at": case.opened_at,
+            "exited_at": case.exited_at,
+            "followup_outcome": case.followup_outcome,
+            "consent": None
+            if consent is None
+            else {
+                "action": consent.action,
+                "version": consent.version,
+                "at": consent.recorded_at,
+                "decisions": consent.decisions or {},
+            },
+            "scores": [
+                {
+                    "id": s.score_id,
+                    "score": s.value,
+                    "band": s.band,
+                    "positive": (s.result or {}).get("positive"),
+                    "positive_domains": (s.result or {}).get("positive_domains"),
+                }
+                for s in scores.values()
+            ],
+            "goals": goals,
+            "open_flags": sorted(
+                [
+                    {"id": f.id, "severity": f.severity, "reason": f.reason, "status": f.status}
+                    for f in flags
+                ],
+                key=lambda f: SEVERITY_ORDER.get(str(f["severity"]), 9),
+            ),
+            "next_contact": None
+            if next_contact is None
+            else {
+                "flow": next_contact.flow_id,
+                "due_at": next_contact.due_at,
+            },
+        }
+
+    def add_goal(
+        self, case_id: int, text: str, cadence: str, target_date: Any, staff_id: int | None
+    ) -> int:
+        """A goal in the case plan."""
+        goal = Goal(
+            case_id=case_id,
+            text=text,
+            cadence=cadence,
+            target_date=target_date if isinstance(target_date, date) else None,
+        )
+        self.session.add(goal)
+        self.session.flush()
+        assert goal.id is not None
+        self.session.add(
+            AuditLog(
+                actor=f"staff:{staff_id}" if staff_id else "cli",
+                action="goal_added",
+                case_id=case_id,
+                detail={"goal_id": goal.id},
+            )
+        )
+        return goal.id
+
+    def add_note(self, case_id: int, staff_id: int | None, text: str) -> None:
+        """A case note."""
+        self.session.add(CaseNote(case_id=case_id, staff_id=staff_id, text=text))
+        self.session.add(
+            AuditLog(
+                actor=f"staff:{staff_id}" if staff_id else "cli",
+                action="note_added",
+                case_id=case_id,
+            )
+        )
+
+    def exit_case(self, case_id: int, exited_at: datetime) -> None:
+        """Exited: follow-ups are planned by the scheduling layer in the same transaction."""
+        case = self.session.get(Case, case_id)
+        assert case is not None
+        case.status = "exited"
+        case.exited_at = exited_at
+
+    # -- flags -----------------------------------------------------------------------
+
+    def _flag_view(self, flag: Flag) -> FlagView:
+        case = self.session.get(Case, flag.case_id) if flag.case_id else None
+        actor_id = flag.resolved_by or flag.acknowledged_by
+        actor = self.session.get(Staff, actor_id) if actor_id else None
+        assert flag.id is not None
+        return FlagView(
+            flag_id=flag.id,
+            case_id=flag.case_id,
+            case_ref=case.ref if case else None,
+            manager_id=case.manager_id if case else None,
+            severity=flag.severity,
+            reason=flag.reason,
+            source_key=flag.source_key,
+            source_value=flag.source_value,
+            status=flag.status,
+            created_at=flag.created_at,
+            acted_by=actor.name if actor else None,
+            acted_at=flag.resolved_at or flag.acknowledged_at,
+        )
+
+    def flag_view(self, flag_id: int) -> FlagView | None:
+        """One flag."""
+        flag = self.session.get(Flag, flag_id)
+        return None if flag is None else self._flag_view(flag)
+
+    def open_flags(self, staff: StaffView, limit: int) -> list[FlagView]:
+        """Unresolved flags on the staff member's caseload (all, for supervisors)."""
+        query = (
+            select(Flag)
+            .join(Case, col(Case.id) == col(Flag.case_id))
+            .where(col(Flag.status) != "resolved")
+        )
+        if not staff.sees_all:
+            query = query.where(col(Case.manager_id) == staff.staff_id)
+        flags = list(self.session.execute(query).scalars())
+        flags.sort(key=lambda f: (SEVERITY_ORDER.get(f.severity, 9), f.created_at))
+        return [self._flag_view(f) for f in flags[:limit]]
+
+    def act_on_flag(self, flag_id: int, status: str, staff_id: int, now: datetime) -> bool:
+        """Acknowledge or resolve, recording who and when."""
+        flag = self.session.get(Flag, flag_id, with_for_update=True)
+        if flag is None or flag.status == "resolved" or flag.status == status:
+            return False
+        if status == "acknowledged":
+            flag.status, flag.acknowledged_by, flag.acknowledged_at = status, staff_id, now
+        else:
+            flag.status, flag.resolved_by, flag.resolved_at = status, staff_id, now
+            if flag.acknowledged_at is None:
+                flag.acknowledged_by, flag.acknowledged_at = staff_id, now
+        self.session.add(
+            AuditLog(
+                actor=f"staff:{staff_id}",
+                action=f"flag_{status}",
+                case_id=flag.case_id,
+                detail={"flag_id": flag_id},
+            )
+        )
+        return True
+
+    def notices_of(self, flag_id: int) -> list[tuple[int, str, str]]:
+        """The original notices (not edits) about a flag."""
+        rows = self.session.execute(
+            select(Outbox).where(col(Outbox.flag_id) == flag_id, col(Outbox.edit_of).is_(None))
+        ).scalars()
+        return [(r.id, r.channel, r.chat_id) for r in rows if r.id is not None]
+
+    def due_escalations(self, severity: str, older_than: datetime) -> list[FlagView]:
+        """Unacknowledged, not yet escalated flags raised before ``older_than``."""
+        rows = self.session.execute(
+            select(Flag)
+            .where(
+                col(Flag.severity) == severity,
+                col(Flag.status) == "open",
+                col(Flag.escalated_at).is_(None),
+                col(Flag.created_at) <= older_than,
+            )
+            .with_for_update(skip_locked=True)
+        ).scalars()
+        return [self._flag_view(f) for f in rows]
+
+    def mark_escalated(self, flag_id: int, now: datetime) -> None:
+        """Escalated once; never again."""
+        self.session.execute(update(Flag).where(col(Flag.id) == flag_id).values(escalated_at=now))
+
+    def escalation_targets(self) -> list[StaffTarget]:
+        """Bound supervisors and admins."""
+        rows = self.session.execute(
+            select(Staff).where(
+                col(Staff.role).in_(("supervisor", "admin")),
+                col(Staff.active).is_(True),
+                col(Staff.telegram_user_id).is_not(None),
+            )
+        ).scalars()
+        return [
+            StaffTarget(s.id, "telegram", str(s.telegram_user_id), s.locale)
+            for s in rows
+            if s.id is not None
+        ]
+
+    # -- buttons and settings -------------------------------------------------------------
+
+    def staff_token(self, staff_id: int | None, value: Any) -> str:
+        """A random payload for a staff button (flag actions); checked against the presser."""
+        token = secrets.token_urlsafe(12)
+        self.session.add(
+            PromptToken(
+                token=token,
+                staff_id=staff_id,
+                prompt_seq=0,
+                value=value,
+                value_key=f"staff:{token}",
+            )
+        )
+        return token
+
+    def team_chat(self) -> str | None:
+        """The registered team chat."""
+        row = self.session.get(ProgramSetting, TEAM_CHAT)
+        return None if row is None else row.value
+
+    def set_team_chat(self, chat_id: str) -> None:
+        """Register (or move) the team chat."""
+        row = self.session.get(ProgramSetting, TEAM_CHAT)
+        if row is None:
+            self.session.add(ProgramSetting(key=TEAM_CHAT, value=chat_id))
+        else:
+            row.value, row.updated_at = chat_id, utcnow()
+
+
+__all__ = ["CaseworkMixin", "token_hash"]
