@@ -5,11 +5,14 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from cm_bot.flows import FlowDefinitionError, load_flows
+
+if TYPE_CHECKING:
+    from cm_bot.bootstrap import App
 from cm_bot.settings import Settings
 
 app = typer.Typer(
@@ -170,10 +173,58 @@ def score(
     typer.echo(json.dumps(result, ensure_ascii=False))
 
 
-def _admin_app() -> Any:
+goal_app = typer.Typer(help="Goals in a case plan.", no_args_is_help=True)
+app.add_typer(goal_app, name="goal")
+
+
+def _admin_app() -> App:
     from cm_bot.bootstrap import build_app
 
-    return build_app()
+    try:
+        return build_app()
+    except FlowDefinitionError as exc:
+        raise _fail(str(exc)) from None
+
+
+def _bot_username(settings: Settings) -> str:
+    """The bot's username for links: configured, or asked from the Bot API (getMe)."""
+    if settings.bot_username:
+        return settings.bot_username.lstrip("@")
+    if settings.telegram_token is None:
+        typer.echo("note: set CM_BOT_BOT_USERNAME to put your bot's name in links", err=True)
+        return "your_bot"
+    import asyncio
+
+    from cm_bot.channels.aiogram_adapter import AiogramBackend
+
+    async def ask() -> str:
+        assert settings.telegram_token is not None
+        backend = AiogramBackend(
+            settings.telegram_token.get_secret_value(), settings.telegram_api_url
+        )
+        try:
+            return await backend.username()
+        finally:
+            await backend.stop()
+
+    return asyncio.run(ask())
+
+
+def _invite(kind: str, *, case_id: int | None, staff_id: int | None) -> str:
+    from datetime import UTC, datetime
+
+    from cm_bot.engine.staff import INVITE_TTL, invite_link
+
+    application = _admin_app()
+    try:
+        with application.store.unit() as uow:
+            token = uow.create_invite(
+                kind, case_id=case_id, staff_id=staff_id, expires_at=datetime.now(UTC) + INVITE_TTL
+            )
+            uow.audit("cli", f"{kind}_invite_created", case_id)
+    finally:
+        application.close()
+    return invite_link(_bot_username(Settings()), token)
 
 
 @staff_app.command("add")
@@ -181,17 +232,18 @@ def staff_add(
     name: Annotated[str, typer.Option(help="The staff member's name (unique).")],
     role: Annotated[str, typer.Option(help="case_manager, supervisor or admin")] = "case_manager",
 ) -> None:
-    """Add a staff member."""
+    """Add a staff member and print their single-use invite link (valid 14 days)."""
     from cm_bot.storage.admin import AdminError, add_staff
 
     application = _admin_app()
     try:
         staff = add_staff(application.db, name, role)
-        typer.echo(f"staff #{staff.id} {staff.name} ({staff.role}) added")
     except AdminError as exc:
         raise _fail(str(exc)) from None
     finally:
         application.close()
+    typer.echo(f"staff #{staff.id} {staff.name} ({staff.role}) added; open this link in Telegram:")
+    typer.echo(_invite("staff", case_id=None, staff_id=staff.id))
 
 
 @case_app.command("new")
@@ -211,6 +263,129 @@ def case_new(
         raise _fail(str(exc)) from None
     finally:
         application.close()
+
+
+def _case_id(ref: str) -> int:
+    application = _admin_app()
+    try:
+        with application.store.unit() as uow:
+            case = uow.case_by_ref(ref)
+    finally:
+        application.close()
+    if case is None:
+        raise _fail(f"no case {ref}")
+    return case.case_id
+
+
+@case_app.command("invite")
+def case_invite(ref: Annotated[str, typer.Argument(help="The case, e.g. C-0001.")]) -> None:
+    """Print a single-use client invite link (valid 14 days) for the case."""
+    typer.echo(_invite("client", case_id=_case_id(ref), staff_id=None))
+
+
+@case_app.command("exit")
+def case_exit(
+    ref: Annotated[str, typer.Argument(help="The case, e.g. C-0001.")],
+    date: Annotated[str | None, typer.Option(help="Exit date YYYY-MM-DD (default today).")] = None,
+) -> None:
+    """Exit a case; post-exit follow-ups are scheduled from the exit date."""
+    from datetime import UTC, datetime
+    from datetime import date as date_
+
+    try:
+        day = date_.fromisoformat(date) if date else datetime.now(UTC).date()
+    except ValueError:
+        raise _fail("--date must be YYYY-MM-DD", 2) from None
+    application = _admin_app()
+    try:
+        with application.store.unit() as uow:
+            case = uow.case_by_ref(ref)
+            if case is None:
+                raise _fail(f"no case {ref}")
+            uow.exit_case(case.case_id, datetime.combine(day, datetime.min.time(), UTC))
+            uow.audit("cli", "case_exited", case.case_id)
+    finally:
+        application.close()
+    typer.echo(f"{ref} exited on {day.isoformat()}")
+
+
+@goal_app.command("add")
+def goal_add(
+    ref: Annotated[str, typer.Argument(help="The case, e.g. C-0001.")],
+    text: Annotated[str, typer.Option(help="The goal, in the client's words where possible.")],
+    cadence: Annotated[str, typer.Option(help="weekly, fortnightly or monthly")] = "weekly",
+    target_date: Annotated[str | None, typer.Option(help="YYYY-MM-DD")] = None,
+) -> None:
+    """Add a SMART goal to a case plan; check-ins follow its cadence."""
+    from datetime import date
+
+    from cm_bot.engine.staff import CADENCES
+
+    if cadence not in CADENCES:
+        raise _fail(f"--cadence must be one of {', '.join(CADENCES)}", 2)
+    try:
+        target = date.fromisoformat(target_date) if target_date else None
+    except ValueError:
+        raise _fail("--target-date must be YYYY-MM-DD", 2) from None
+    case_id = _case_id(ref)
+    application = _admin_app()
+    try:
+        with application.store.unit() as uow:
+            goal_id = uow.add_goal(case_id, text, cadence, target, None)
+    finally:
+        application.close()
+    typer.echo(f"goal #{goal_id} added to {ref} ({cadence})")
+
+
+@app.command()
+def export(
+    ref: Annotated[str, typer.Argument(help="The case, e.g. C-0001.")],
+    format: Annotated[str, typer.Option("--format", help="json or csv")] = "json",
+    output: Annotated[Path | None, typer.Option(help="Write here instead of stdout.")] = None,
+) -> None:
+    """Everything held about one case (and nothing about anyone else); the export is audited."""
+    from cm_bot.storage.data_rights import DataRightsError, export_case, to_csv
+
+    if format not in ("json", "csv"):
+        raise _fail("--format must be json or csv", 2)
+    application = _admin_app()
+    try:
+        data = export_case(application.db, ref.upper())
+    except DataRightsError as exc:
+        raise _fail(str(exc)) from None
+    finally:
+        application.close()
+    text = (
+        json.dumps(data, ensure_ascii=False, indent=2, default=str)
+        if format == "json"
+        else to_csv(data)
+    )
+    if output is None:
+        typer.echo(text)
+    else:
+        output.write_text(text, encoding="utf-8")
+        typer.echo(f"written to {output}", err=True)
+
+
+@app.command()
+def erase(
+    ref: Annotated[str, typer.Argument(help="The case, e.g. C-0001.")],
+    yes: Annotated[bool, typer.Option("--yes", help="Do not ask for confirmation.")] = False,
+) -> None:
+    """Erase a client's personal data; a tombstone and the audit trail remain."""
+    from cm_bot.storage.data_rights import DataRightsError, erase_case
+
+    if not yes and not typer.confirm(f"Erase all personal data of {ref}? This cannot be undone"):
+        raise typer.Exit(1)
+    application = _admin_app()
+    try:
+        counts = erase_case(application.db, ref.upper())
+    except DataRightsError as exc:
+        raise _fail(str(exc)) from None
+    finally:
+        application.close()
+    removed = ", ".join(f"{k}: {v}" for k, v in counts.items() if v) or "nothing"
+    typer.echo(f"{ref} erased ({removed})")
 
 
 @i18n_app.command("extract")

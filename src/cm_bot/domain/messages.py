@@ -33,3 +33,4 @@ class Outbound:
     buttons: tuple[tuple[Button, ...], ...] = ()
     priority: Priority = Priority.NORMAL
     outbox_id: int | None = None
+    edit_of: int | None = None  # the outbox row whose sent message this one replaces

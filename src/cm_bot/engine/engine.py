@@ -38,7 +38,8 @@ from cm_bot.engine.answers import (
     normalise,
     parse_text,
 )
-from cm_bot.engine.ports import ClientView, RunState, Store, Token, UnitOfWork
+from cm_bot.engine.ports import ClientView, RunState, StaffUnitOfWork, Store, Token
+from cm_bot.engine.staff import StaffDesk
 from cm_bot.flows.conditions import evaluate, holds
 from cm_bot.flows.loader import FlowRegistry
 from cm_bot.flows.schema import (
@@ -85,6 +86,8 @@ class EngineConfig:
     # answer: "hi" days later is a greeting, not a reply to the question left open.
     resume_after: timedelta = timedelta(hours=6)
     max_attempts: int = 3  # an update that fails this often is dead-lettered
+    escalate_urgent_after: timedelta = timedelta(minutes=15)
+    escalate_high_after: timedelta = timedelta(hours=24)
 
 
 @dataclass(slots=True)
@@ -142,6 +145,7 @@ class ConversationEngine:
         self._locks_guard = threading.Lock()
         consent = flows.of_kind(FlowKind.CONSENT)
         self.consent_flow: Flow | None = consent[0] if consent else None
+        self.bot_username: str | None = None  # for invite links; set once the channel knows it
 
     def _lock(self, channel: str, chat_id: str) -> threading.Lock:
         key = (channel, chat_id)
@@ -198,6 +202,16 @@ class ConversationEngine:
         with self.store.unit() as uow:
             return uow.pending_chats()
 
+    def escalate(self, now: datetime | None = None) -> int:
+        """Escalate urgent and high flags nobody acknowledged in time; returns how many."""
+        with self.store.unit() as uow:
+            desk = StaffDesk(uow, self.translator, [], bot_username=self.bot_username)
+            return desk.escalate(
+                now or datetime.now(UTC),
+                self.config.escalate_urgent_after,
+                self.config.escalate_high_after,
+            )
+
     def _failed(self, inbound_id: int) -> None:
         with self.store.unit() as uow:
             inbound = uow.fail_inbound(inbound_id, self.config.max_attempts)
@@ -207,7 +221,7 @@ class ConversationEngine:
             turn = _Turn(self, uow, inbound, inbound_id)
             turn.dead_letter()
 
-    def _turn(self, uow: UnitOfWork, inbound: Inbound, inbound_id: int) -> Handled:
+    def _turn(self, uow: StaffUnitOfWork, inbound: Inbound, inbound_id: int) -> Handled:
         turn = _Turn(self, uow, inbound, inbound_id)
         turn.run()
         uow.finish_inbound(inbound_id, turn.client.client_id if turn.client else None)
@@ -237,7 +251,7 @@ class _Turn:
     def __init__(
         self,
         engine: ConversationEngine,
-        uow: UnitOfWork,
+        uow: StaffUnitOfWork,
         inbound: Inbound | None,
         inbound_id: int | None,
     ) -> None:
@@ -297,10 +311,15 @@ class _Turn:
     def run(self) -> None:
         inbound = self.inbound
         assert inbound is not None
-        if inbound.chat_type != "private":
-            self._group_message()
-            return
         if inbound.is_bot or inbound.kind is InboundKind.OTHER:
+            return
+        staff = self.uow.staff_for(inbound.channel, inbound.user_id)
+        if inbound.chat_type != "private":
+            if staff is None or not self._staff_in_group(staff):
+                self._group_message()
+            return
+        if staff is not None and inbound.kind in (InboundKind.TEXT, InboundKind.BUTTON):
+            self._staff(staff)
             return
         self.client = self.uow.client_for(inbound.channel, inbound.user_id, lock=True)
         if self.client is None or self.client.status == ClientStatus.ERASED:
@@ -376,9 +395,86 @@ class _Turn:
                 )
             )
 
+    def _staff(self, staff: Any) -> None:
+        """A bound staff member: staff commands and flag buttons, never the client flows."""
+        inbound = self.inbound
+        assert inbound is not None
+        value: Any = None
+        token_staff: int | None = None
+        if inbound.kind is InboundKind.BUTTON:
+            token = self.uow.resolve_token(inbound.payload or "")
+            value = token.value if token is not None else {}
+            token_staff = token.staff_id if token is not None else None
+        elif (inbound.text or "").strip().startswith("/start") and self._start_token(
+            staff_already=True
+        ):
+            return
+        self.desk().handle(staff, inbound.chat_id, inbound.text, value, token_staff)
+
+    def _staff_in_group(self, staff: Any) -> bool:
+        """Staff act on flag buttons in the team chat; an admin registers that chat."""
+        inbound = self.inbound
+        assert inbound is not None
+        if inbound.kind is InboundKind.BUTTON:
+            token = self.uow.resolve_token(inbound.payload or "")
+            if token is None or token.staff_id is not None:
+                return True  # not a team-chat button: ignore quietly in a group
+            self.desk().handle(staff, inbound.chat_id, None, token.value, None)
+            return True
+        command = (inbound.text or "").strip().split(" ")[0].split("@")[0]
+        if command == "/register_team_chat" and staff.role in ("admin", "supervisor"):
+            self.uow.set_team_chat(inbound.chat_id)
+            self.uow.audit(f"staff:{staff.staff_id}", "team_chat_registered", None)
+            self.locale = self.engine.translator.locale_for(staff.locale)
+            self._reply_to_chat(self._("This chat will now receive urgent flags."))
+            return True
+        return False
+
+    def _start_token(self, *, staff_already: bool = False) -> bool:
+        """``/start <token>``: redeem an invite; True when the message was an invite."""
+        inbound = self.inbound
+        assert inbound is not None
+        word, _sep, token = (inbound.text or "").strip().partition(" ")
+        token = token.strip()
+        if not token or word.split("@")[0] != "/start":
+            return False
+        outcome = self.uow.redeem_invite(
+            token, inbound.channel, inbound.user_id, inbound.chat_id, inbound.received_at
+        )
+        self.uow.audit("unknown", f"invite_{outcome.result}", outcome.case_id)
+        self.locale = self.engine.translator.locale_for(inbound.language)
+        if outcome.result == "bound_staff":
+            _ = self._
+            self._reply_to_chat(
+                _("Welcome, {name}. Flags for your cases will arrive here.").format(
+                    name=outcome.staff_name or ""
+                )
+                + "\n\n"
+                + StaffDesk.help(_)
+            )
+            return True
+        if outcome.result == "bound_client":
+            self.client = self.uow.client_for(inbound.channel, inbound.user_id, lock=True)
+            if self.client is not None:
+                self.locale = self._client_locale()
+                self._idle()
+            return True
+        if staff_already or outcome.result == "already_bound":
+            self._reply_to_chat(self._("This link has already been used, so it changes nothing."))
+            return True
+        self._reply_to_chat(
+            self._(
+                "This link has expired or was already used. Please ask your case manager "
+                "for a new one."
+            )
+        )
+        return True
+
     def _unknown_person(self) -> None:
         inbound = self.inbound
         assert inbound is not None
+        if inbound.kind is InboundKind.TEXT and self._start_token():
+            return
         self.uow.audit("unknown", "message_from_unknown_person", None, channel=inbound.channel)
         since = datetime.now(UTC) - self.engine.config.unknown_user_reply_every
         if self.uow.already_told_chat(inbound.channel, inbound.chat_id, since=since):
@@ -1054,31 +1150,18 @@ class _Turn:
         )
         if flag_id is None:
             return
-        for target in self.uow.staff_targets(client):
-            translator = self.engine.translator
-            _ = translator.get(target.locale).gettext
-            lines = [
-                _("{severity} flag — case {ref}").format(
-                    severity=_(_SEVERITY_NAMES[severity]), ref=client.case_ref or "—"
-                ),
-                _("Reason: {reason}").format(reason=_(reason)),
-            ]
-            if source_key:
-                answer = "—" if source_value is None else str(source_value)
-                lines.append(
-                    _("Question: {key} — answer: {answer}").format(key=source_key, answer=answer)
-                )
-            message = Outbound(
-                channel=target.channel,
-                chat_id=target.chat_id,
-                text="\n".join(lines),
-                priority=_PRIORITY[severity],
-            )
-            self.outbox_ids.append(
-                self.uow.enqueue(
-                    message, staff_id=target.staff_id, flag_id=flag_id, inbound_id=self.inbound_id
-                )
-            )
+        self.desk().notify(
+            flag_id, self.uow.staff_targets(client), team=severity is Severity.URGENT
+        )
+
+    def desk(self) -> StaffDesk:
+        return StaffDesk(
+            self.uow,
+            self.engine.translator,
+            self.outbox_ids,
+            inbound_id=self.inbound_id,
+            bot_username=self.engine.bot_username,
+        )
 
     def finish(self, run: RunState, flow: Flow, status: RunStatus) -> None:
         """Close the run: store its scores, record consent, and move on to what is next."""
@@ -1093,6 +1176,9 @@ class _Turn:
         run.status = status
         run.step_id = None
         self.uow.save_run(run, ended=True)
+        contact_id = run.context.get("scheduled_contact_id")
+        if isinstance(contact_id, int):
+            self.uow.contact_finished(contact_id, "answered")
         if flow.kind is FlowKind.CONSENT and not self._record_consent(run, flow):
             return
         if status is RunStatus.COMPLETED:

@@ -250,6 +250,9 @@ class UnitOfWork(Protocol):
     def consent_version(self, client_id: int, flow_id: str) -> int | None:
         """The version of the client's current consent grant, ``None`` if none stands."""
 
+    def contact_finished(self, contact_id: int, outcome: str) -> None:
+        """The flow a scheduled contact started has ended: record the outcome on the contact."""
+
     def cancel_contacts(self, client_id: int, outcome: str) -> int:
         """Cancel the client's pending scheduled contacts; return how many."""
 

@@ -423,6 +423,7 @@ class SqlUnitOfWork(CaseworkMixin):
                 [{"label": b.label, "payload": b.payload} for b in r] for r in message.buttons
             ],
             priority=int(message.priority),
+            edit_of=message.edit_of,
         )
         self.session.add(row)
         self.session.flush()
@@ -530,6 +531,17 @@ class SqlUnitOfWork(CaseworkMixin):
         if row is None or row.action != "granted" or row.flow_id != flow_id:
             return None
         return row.version
+
+    def contact_finished(self, contact_id: int, outcome: str) -> None:
+        """Record that the client answered (or a rule ended) the contact's flow."""
+        self.session.execute(
+            update(ScheduledContact)
+            .where(
+                col(ScheduledContact.id) == contact_id,
+                col(ScheduledContact.status).in_(("pending", "sent")),
+            )
+            .values(status="answered", outcome=outcome, updated_at=utcnow())
+        )
 
     def cancel_contacts(self, client_id: int, outcome: str) -> int:
         """Cancel pending contacts of the client's cases."""
