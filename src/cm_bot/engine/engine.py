@@ -638,6 +638,22 @@ class _Turn:
             self._reask(run)
         elif name == "withdraw":
             self._offer_withdraw(run)
+        elif name == "mydata":
+            self._my_data()
+            self._reask(run)
+        elif name == "erase":
+            self.say(
+                self._(
+                    "Do you want us to erase what we hold about you? Your case manager will "
+                    "be asked to do it and will confirm with you."
+                ),
+                [
+                    [
+                        self.button(self._("Yes, ask to erase"), {"act": "erase"}),
+                        self.button(self._("No, keep going"), {"act": "keep"}),
+                    ]
+                ],
+            )
         else:
             self.say(self._("Sorry, I don't know that command.") + "\n\n" + self._help())
             self._reask(run)
@@ -649,6 +665,8 @@ class _Turn:
             "/language — change the language\n"
             "/human — ask your case manager to contact you\n"
             "/withdraw — withdraw your consent\n"
+            "/mydata — what we hold about you\n"
+            "/erase — ask us to erase it\n"
             "/help — show this message"
         )
 
@@ -710,6 +728,27 @@ class _Turn:
         self.say(
             self._("I've let your case manager know you'd like to talk. They will contact you.")
         )
+
+    def _my_data(self) -> None:
+        assert self.client is not None
+        data = self.uow.data_summary(self.client.client_id)
+        self.uow.audit(
+            f"client:{self.client.client_id}", "client_read_own_data", self.client.case_id
+        )
+        lines = [
+            self._("What we hold about you:"),
+            self._("Answers to questions: {count}").format(count=data["answers"]),
+            self._("Screening results: {count}").format(count=data["scores"]),
+            self._("Notes to your case manager (flags): {count}").format(count=data["flags"]),
+        ]
+        if data["consent_action"] == "granted":
+            lines.append(
+                self._("Consent: given on {day}").format(day=data["consent_at"].date().isoformat())
+            )
+        lines.append(
+            self._("For a full copy, ask your case manager. To have it erased, send /erase.")
+        )
+        self.say("\n".join(lines))
 
     def _offer_withdraw(self, run: RunState | None) -> None:
         assert self.client is not None
@@ -837,6 +876,20 @@ class _Turn:
         elif action == "keep":
             self.say(self._("Thank you. Nothing has changed."))
             self._reask(run)
+        elif action == "erase":
+            assert self.client is not None
+            self.flag(
+                Severity.ROUTINE,
+                N_("Client asks for their data to be erased (cm-bot erase)"),
+                rule_id="erasure_requested",
+                dedupe_key=f"erase:{self.client.client_id}:{self.inbound_id}",
+            )
+            self.say(
+                self._(
+                    "I've asked your case manager to erase your data. They will "
+                    "confirm with you when it is done."
+                )
+            )
 
     def _closed(self, run: RunState | None) -> None:
         self.say(self._("That question has closed."))

@@ -253,6 +253,9 @@ class UnitOfWork(Protocol):
     def contact_finished(self, contact_id: int, outcome: str) -> None:
         """The flow a scheduled contact started has ended: record the outcome on the contact."""
 
+    def data_summary(self, client_id: int) -> dict[str, Any]:
+        """Counts and dates of what is held about a client, for ``/mydata``."""
+
     def cancel_contacts(self, client_id: int, outcome: str) -> int:
         """Cancel the client's pending scheduled contacts; return how many."""
 

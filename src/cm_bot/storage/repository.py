@@ -543,6 +543,33 @@ class SqlUnitOfWork(CaseworkMixin):
             .values(status="answered", outcome=outcome, updated_at=utcnow())
         )
 
+    def data_summary(self, client_id: int) -> dict[str, Any]:
+        """What ``/mydata`` tells a client: counts, never contents."""
+
+        def count(table: Any, column: Any) -> int:
+            return int(
+                self.session.execute(
+                    select(func.count()).select_from(table).where(column == client_id)
+                ).scalar_one()
+            )
+
+        consent: ConsentRecord | None = (
+            self.session.execute(
+                select(ConsentRecord)
+                .where(col(ConsentRecord.client_id) == client_id)
+                .order_by(col(ConsentRecord.id).desc())
+            )
+            .scalars()
+            .first()
+        )
+        return {
+            "answers": count(Response, col(Response.client_id)),
+            "scores": count(ScoreResult, col(ScoreResult.client_id)),
+            "flags": count(Flag, col(Flag.client_id)),
+            "consent_action": consent.action if consent else None,
+            "consent_at": consent.recorded_at if consent else None,
+        }
+
     def cancel_contacts(self, client_id: int, outcome: str) -> int:
         """Cancel pending contacts of the client's cases."""
         case_ids = select(col(Case.id)).where(col(Case.client_id) == client_id)
