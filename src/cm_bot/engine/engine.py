@@ -38,6 +38,7 @@ from cm_bot.engine.answers import (
     normalise,
     parse_text,
 )
+from cm_bot.engine.crisis import mentions_crisis
 from cm_bot.engine.ports import ClientView, RunState, StaffUnitOfWork, Store, Token
 from cm_bot.engine.staff import StaffDesk
 from cm_bot.flows.conditions import evaluate, holds
@@ -339,6 +340,8 @@ class _Turn:
             self.uow.set_client(self.client.client_id, status=ClientStatus.ACTIVE)
             self.client.status = ClientStatus.ACTIVE
         run = self.uow.current_run(self.client.client_id)
+        if inbound.kind in (InboundKind.TEXT, InboundKind.EDITED) and mentions_crisis(inbound.text):
+            self._crisis()
         if inbound.kind is InboundKind.EDITED:
             self.say(
                 self._(
@@ -485,6 +488,24 @@ class _Turn:
                 "Hello. This service is for clients of our case-management program. "
                 "To get started, please ask your case manager for your personal link."
             )
+        )
+
+    def _crisis(self) -> None:
+        """Words of risk, anywhere: crisis resources now and an urgent flag, whatever the step."""
+        assert self.client is not None
+        self.flag(
+            Severity.URGENT,
+            N_("A message from the client used words of crisis or self-harm"),
+            rule_id="crisis_words",
+            dedupe_key=f"crisis:{self.inbound_id}",
+        )
+        self.say(
+            self._(
+                "I'm concerned about what you wrote. If you are in danger or might hurt "
+                "yourself, please call your local emergency number now. I've let your "
+                "case manager know, and they will contact you as soon as they can."
+            ),
+            priority=Priority.URGENT,
         )
 
     def _blocked(self) -> None:
