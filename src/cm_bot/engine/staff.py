@@ -29,6 +29,20 @@ PRIORITY = {
     Severity.ROUTINE: Priority.NORMAL,
 }
 CADENCES = ("weekly", "fortnightly", "monthly")
+# Stored status words, shown to staff in their language.
+WORDS = {
+    "intake": N_("intake"),
+    "active": N_("active"),
+    "exited": N_("exited"),
+    "closed": N_("closed"),
+    "granted": N_("granted"),
+    "declined": N_("declined"),
+    "withdrawn": N_("withdrawn"),
+    "answered": N_("answered"),
+    "no_response": N_("no response"),
+    "unreachable": N_("unreachable"),
+    "opted_out": N_("opted out"),
+}
 INVITE_TTL = timedelta(days=14)
 
 Gettext = Callable[[str], str]
@@ -45,13 +59,14 @@ def when(moment: datetime | None) -> str:
 def notice_text(flag: FlagView, _: Gettext) -> str:
     """The body of a flag notice, with its current status."""
     severity = Severity(flag.severity)
+    translate = _  # reasons are data (marked N_ where they are written), not literals here
     lines = [
         SEVERITY_MARKS[severity]
         + " "
         + _("{severity} flag — case {ref}").format(
             severity=_(SEVERITY_NAMES[severity]), ref=flag.case_ref or "—"
         ),
-        _("Reason: {reason}").format(reason=_(flag.reason)),
+        _("Reason: {reason}").format(reason=translate(flag.reason)),
     ]
     if flag.source_key:
         answer = "—" if flag.source_value is None else str(flag.source_value)
@@ -246,14 +261,19 @@ class StaffDesk:
     def summary(self, case_id: int, _: Gettext) -> str:
         """``/case``: status, consent, scores, goals, open flags, next contact."""
         data = self.uow.case_summary(case_id)
-        lines = [_("Case {ref} — {status}").format(ref=data["ref"], status=_(data["status"]))]
+        translate = _
+        lines = [
+            _("Case {ref} — {status}").format(
+                ref=data["ref"], status=_(WORDS.get(data["status"], data["status"]))
+            )
+        ]
         consent = data["consent"]
         if consent is None:
             lines.append(_("Consent: not yet given"))
         else:
             lines.append(
                 _("Consent: {action} (version {version}, {time})").format(
-                    action=_(consent["action"]),
+                    action=_(WORDS.get(consent["action"], consent["action"])),
                     version=consent["version"],
                     time=when(consent["at"]),
                 )
@@ -278,12 +298,14 @@ class StaffDesk:
                 _("Open flag #{id}: {severity} — {reason}").format(
                     id=flag["id"],
                     severity=_(SEVERITY_NAMES[Severity(flag["severity"])]),
-                    reason=_(flag["reason"]),
+                    reason=translate(flag["reason"]),
                 )
             )
         if data["followup_outcome"]:
             lines.append(
-                _("Follow-up outcome: {outcome}").format(outcome=_(data["followup_outcome"]))
+                _("Follow-up outcome: {outcome}").format(
+                    outcome=_(WORDS.get(data["followup_outcome"], data["followup_outcome"]))
+                )
             )
         contact = data["next_contact"]
         lines.append(
