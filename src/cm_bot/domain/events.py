@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 class InboundKind(StrEnum):
@@ -44,10 +47,12 @@ class Inbound:
     def __post_init__(self) -> None:
         # Only valid UTF-8 is stored: lone surrogates (a terminal's undecodable bytes) become
         # U+FFFD and NUL is dropped, so no text can crash the store or the length check.
-        if self.text is not None:
-            clean = self.text.encode("utf-8", "replace").decode("utf-8").replace("\x00", "")
-            if clean != self.text:
-                object.__setattr__(self, "text", clean)
+        for name in ("text", "payload"):
+            value = getattr(self, name)
+            if value is not None:
+                clean = _SURROGATE.sub("\ufffd", value).replace("\x00", "")
+                if clean != value:
+                    object.__setattr__(self, name, clean)
 
     @property
     def dedupe_key(self) -> tuple[str, str]:

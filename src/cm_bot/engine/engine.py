@@ -340,7 +340,11 @@ class _Turn:
             self.uow.set_client(self.client.client_id, status=ClientStatus.ACTIVE)
             self.client.status = ClientStatus.ACTIVE
         run = self.uow.current_run(self.client.client_id)
-        if inbound.kind in (InboundKind.TEXT, InboundKind.EDITED) and mentions_crisis(inbound.text):
+        if inbound.kind in (
+            InboundKind.TEXT,
+            InboundKind.EDITED,
+            InboundKind.MEDIA,
+        ) and mentions_crisis(inbound.text):
             self._crisis()
         if inbound.kind is InboundKind.EDITED:
             self.say(
