@@ -43,7 +43,9 @@ def build_app(settings: Settings | None = None, *, migrate: bool = True) -> App:
     db = create_db_engine(settings.database_url)
     if migrate:
         ensure_schema(db)
-    store = SqlStore(db)
+    from cm_bot.scheduling import exit_planner, policy_from_settings
+
+    store = SqlStore(db, on_exit=exit_planner(flows, policy_from_settings(settings)))
     engine = ConversationEngine(
         store,
         flows,

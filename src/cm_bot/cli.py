@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from cm_bot.flows import FlowDefinitionError, load_flows
+from cm_bot.scheduling.cli import schedule_app
 
 if TYPE_CHECKING:
     from cm_bot.bootstrap import App
@@ -30,6 +31,7 @@ app.add_typer(db_app, name="db")
 app.add_typer(staff_app, name="staff")
 app.add_typer(case_app, name="case")
 app.add_typer(i18n_app, name="i18n")
+app.add_typer(schedule_app, name="schedule")
 _ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -91,16 +93,27 @@ def run() -> None:
     runtime = build_telegram(application)
 
     async def main() -> None:
+        from cm_bot.scheduling import Ticker, housekeeping, policy_from_settings
+
         loop = asyncio.get_running_loop()
         for signum in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(signum, runtime.stopping.set)
-        if settings.webhook_url:
-            path = urlparse(settings.webhook_url).path or "/telegram"
-            await runtime.run_webhook(
-                settings.webhook_url, settings.webhook_listen, settings.webhook_port, path
-            )
-        else:
-            await runtime.run_polling()
+        # Scheduled contacts and escalations: APScheduler only wakes the dispatcher.
+        ticker = Ticker(
+            housekeeping(application.engine, policy_from_settings(settings)),
+            seconds=settings.tick_seconds,
+        )
+        ticker.start()
+        try:
+            if settings.webhook_url:
+                path = urlparse(settings.webhook_url).path or "/telegram"
+                await runtime.run_webhook(
+                    settings.webhook_url, settings.webhook_listen, settings.webhook_port, path
+                )
+            else:
+                await runtime.run_polling()
+        finally:
+            ticker.shutdown()
 
     try:
         asyncio.run(main())

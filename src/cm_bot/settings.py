@@ -45,6 +45,9 @@ class Settings(BaseSettings):
         default_factory=lambda: ["screening_phq", "screening_gad", "screening_hvs", "screening_ahc"]
     )
     max_bad_answers: int = 3
+    timezone: str = "UTC"  # clients' default time zone (IANA name)
+    contact_hours: str = "09:00-20:00"  # scheduled contacts only inside these local hours
+    tick_seconds: float = 60.0  # how often the scheduler wakes the dispatcher
 
 
 __all__ = ["Settings"]

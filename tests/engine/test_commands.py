@@ -665,3 +665,18 @@ def test_start_after_withdrawal_asks_for_consent_again(
     assert "How are you today?" in replies[-1].text
     assert person.step() == "intake.mood"
     assert _count(db, Response) == stored
+
+
+def test_timezone_command_stores_a_valid_zone_and_refuses_nonsense(
+    engine: ConversationEngine, db: Engine
+) -> None:
+    from cm_bot.storage.models import Client
+
+    person = make_client(engine, db)
+    reply = person.say("/timezone Mars/Olympus")
+    assert "/timezone Europe/Kyiv" in reply[0].text
+    reply = person.say("/timezone America/Los_Angeles")
+    assert "America/Los_Angeles" in reply[0].text
+    with transaction(db) as session:
+        client = session.execute(select(Client)).scalars().one()
+    assert client.timezone == "America/Los_Angeles"

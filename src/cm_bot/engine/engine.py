@@ -19,6 +19,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from cm_bot.domain import (
     Button,
@@ -663,6 +664,9 @@ class _Turn:
             self._reask(run)
         elif name == "withdraw":
             self._offer_withdraw(run)
+        elif name == "timezone":
+            self._timezone(argument)
+            self._reask(run)
         elif name == "mydata":
             self._my_data()
             self._reask(run)
@@ -688,6 +692,7 @@ class _Turn:
             "I ask short questions for your case manager. Tap a button or type your answer.\n"
             "/stop — pause; send any message to carry on later\n"
             "/language — change the language\n"
+            "/timezone — set your time zone, e.g. /timezone Europe/Kyiv\n"
             "/human — ask your case manager to contact you\n"
             "/withdraw — withdraw your consent\n"
             "/mydata — what we hold about you\n"
@@ -753,6 +758,19 @@ class _Turn:
         self.say(
             self._("I've let your case manager know you'd like to talk. They will contact you.")
         )
+
+    def _timezone(self, argument: str) -> None:
+        """``/timezone Europe/Kyiv``: scheduled messages come in the client's own hours."""
+        assert self.client is not None
+        try:
+            zone = ZoneInfo(argument.strip()) if argument.strip() else None
+        except (ValueError, ZoneInfoNotFoundError):
+            zone = None
+        if zone is None:
+            self.say(self._("Please send your time zone like this: /timezone Europe/Kyiv"))
+            return
+        self.uow.set_client(self.client.client_id, timezone=str(zone))
+        self.say(self._("Thank you. I will use the time zone {zone}.").format(zone=str(zone)))
 
     def _my_data(self) -> None:
         assert self.client is not None

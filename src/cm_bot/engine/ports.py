@@ -149,7 +149,12 @@ class UnitOfWork(Protocol):
         """The client bound to this channel account; ``lock`` serialises one client's updates."""
 
     def set_client(
-        self, client_id: int, *, locale: str | None = None, status: str | None = None
+        self,
+        client_id: int,
+        *,
+        locale: str | None = None,
+        status: str | None = None,
+        timezone: str | None = None,
     ) -> None:
         """Change a client's language or status."""
 

@@ -1,1 +1,41 @@
-"""scheduling package."""
+"""Scheduled contact: goal check-ins and post-exit follow-ups as durable rows.
+
+* :mod:`~cm_bot.scheduling.plan` — pure due-time arithmetic (zones, DST, contact hours).
+* :mod:`~cm_bot.scheduling.planner` — creating and cancelling contacts in the caller's
+  transaction (:func:`plan_followups`, :func:`reopen_case`, :func:`ensure_checkins`).
+* :mod:`~cm_bot.scheduling.dispatcher` — claiming due rows and starting their flows,
+  exactly once across workers (:func:`run_due`).
+* :mod:`~cm_bot.scheduling.ticker` — the APScheduler tick that only wakes the dispatcher.
+"""
+
+from cm_bot.scheduling.dispatcher import DispatchReport, run_due, settle_finished
+from cm_bot.scheduling.plan import ContactHours, parse_timezone
+from cm_bot.scheduling.planner import (
+    SchedulePolicy,
+    ensure_checkins,
+    exit_planner,
+    followup_days,
+    plan_followups,
+    policy_from_settings,
+    reopen_case,
+    upcoming,
+)
+from cm_bot.scheduling.ticker import Ticker, housekeeping
+
+__all__ = [
+    "ContactHours",
+    "DispatchReport",
+    "SchedulePolicy",
+    "Ticker",
+    "ensure_checkins",
+    "exit_planner",
+    "followup_days",
+    "housekeeping",
+    "parse_timezone",
+    "plan_followups",
+    "policy_from_settings",
+    "reopen_case",
+    "run_due",
+    "settle_finished",
+    "upcoming",
+]

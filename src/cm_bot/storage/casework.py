@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 from sqlalchemy import select, update
@@ -50,6 +50,7 @@ class CaseworkMixin:
     """Staff-side reads and writes, mixed into :class:`~cm_bot.storage.repository.SqlUnitOfWork`."""
 
     session: Session
+    on_exit: Any = None
 
     # -- identities ------------------------------------------------------------------
 
@@ -326,6 +327,9 @@ class CaseworkMixin:
         assert case is not None
         case.status = "exited"
         case.exited_at = exited_at
+        on_exit = getattr(self, "on_exit", None)
+        if on_exit is not None:
+            on_exit(self, case_id, exited_at.date(), datetime.now(UTC))
 
     # -- flags -----------------------------------------------------------------------
 

@@ -7,7 +7,7 @@ Only this package imports SQL.
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, time
 from typing import Any
 
 from sqlalchemy import JSON, Column, Index, MetaData, UniqueConstraint
@@ -50,7 +50,10 @@ class Client(SQLModel, table=True):
 
     id: int | None = Field(default=None, primary_key=True)
     locale: str | None = None
-    timezone: str | None = None
+    timezone: str | None = None  # IANA name, e.g. "Europe/Kyiv"; None: the program's default
+    # The client's contact hours in their own zone; None: the program's default (09:00-20:00).
+    contact_start: time | None = None
+    contact_end: time | None = None
     status: str = "active"  # ClientStatus
     created_at: datetime = Field(default_factory=utcnow)
 
@@ -198,6 +201,8 @@ class Goal(SQLModel, table=True):
     case_id: int = Field(foreign_key="case.id", index=True)
     text: str
     cadence: str = "weekly"  # weekly | fortnightly | monthly
+    checkin_weekday: int | None = None  # preferred day, 0 = Monday; None: any day
+    checkin_time: time | None = None  # preferred local time; None: the program's default
     target_date: date | None = None
     status: str = "active"
     created_at: datetime = Field(default_factory=utcnow)
@@ -220,9 +225,18 @@ class ConsentRecord(SQLModel, table=True):
 
 
 class ScheduledContact(SQLModel, table=True):
-    """A contact the bot owes a client at a time: the schedule itself, not APScheduler's."""
+    """A contact the bot owes a client at a time: the schedule itself, not APScheduler's.
 
-    __table_args__ = (Index("ix_contact_status_due", "status", "due_at"),)
+    ``due_at`` (UTC) is when the row next needs the dispatcher: the first message
+    while ``pending``; the reminder or the end of the wait for a reply once
+    ``sent``. ``closed_at`` is set once the scheduling layer has settled a
+    finished contact (outcome written to the case, flags raised).
+    """
+
+    __table_args__ = (
+        Index("ix_contact_status_due", "status", "due_at"),
+        Index("ix_contact_closed_status", "closed_at", "status"),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     case_id: int = Field(foreign_key="case.id", index=True)
@@ -230,11 +244,17 @@ class ScheduledContact(SQLModel, table=True):
     flow_id: str
     kind: str  # checkin | followup
     goal_id: int | None = Field(default=None, foreign_key="goal.id")
+    planned_for: date | None = None  # the local day it was planned for (cadence anchor)
     due_at: datetime
-    status: str = "pending"
-    attempts: int = 0
+    status: str = "pending"  # pending | sent | answered | no_response | missed | cancelled
+    attempts: int = 0  # messages sent in this episode: the first, then at most one reminder
+    failures: int = 0  # dispatch errors; the contact is given up after a few
     outcome: str | None = None
     dedupe_key: str | None = Field(default=None, unique=True)
+    claimed_by: str | None = None  # the worker that sent it
+    sent_at: datetime | None = None
+    reminded_at: datetime | None = None
+    closed_at: datetime | None = None
     created_at: datetime = Field(default_factory=utcnow)
     updated_at: datetime = Field(default_factory=utcnow)
 

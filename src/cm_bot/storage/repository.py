@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import json
 import secrets
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import Engine, delete, exists, func, or_, select, update
@@ -36,6 +36,7 @@ from cm_bot.storage.models import (
 )
 
 OPEN_RUN = (RunStatus.ACTIVE.value, RunStatus.PAUSED.value)
+OnExit = Callable[[Any, int, date, datetime], Any]
 
 
 def _insert(session: Session, table: type[Any]) -> Any:
@@ -51,8 +52,9 @@ def _value_key(value: Any) -> str:
 class SqlUnitOfWork(CaseworkMixin):
     """Implements :class:`cm_bot.engine.ports.UnitOfWork` on one session (one transaction)."""
 
-    def __init__(self, session: Session) -> None:
+    def __init__(self, session: Session, *, on_exit: OnExit | None = None) -> None:
         self.session = session
+        self.on_exit = on_exit
 
     # -- inbox -----------------------------------------------------------------
 
@@ -197,14 +199,21 @@ class SqlUnitOfWork(CaseworkMixin):
         )
 
     def set_client(
-        self, client_id: int, *, locale: str | None = None, status: str | None = None
+        self,
+        client_id: int,
+        *,
+        locale: str | None = None,
+        status: str | None = None,
+        timezone: str | None = None,
     ) -> None:
-        """Change a client's language or status."""
+        """Change a client's language, status or time zone."""
         values: dict[str, Any] = {}
         if locale is not None:
             values["locale"] = locale
         if status is not None:
             values["status"] = str(status)
+        if timezone is not None:
+            values["timezone"] = timezone
         if values:
             self.session.execute(update(Client).where(col(Client.id) == client_id).values(**values))
 
@@ -638,14 +647,15 @@ def _state(row: FlowRun) -> RunState:
 class SqlStore:
     """Opens units of work on one SQLAlchemy engine."""
 
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, *, on_exit: OnExit | None = None) -> None:
         self.engine = engine
+        self.on_exit = on_exit  # plans post-exit follow-ups in the exit's own transaction
 
     @contextmanager
     def unit(self) -> Iterator[SqlUnitOfWork]:
         """One transaction."""
         with transaction(self.engine) as session:
-            yield SqlUnitOfWork(session)
+            yield SqlUnitOfWork(session, on_exit=self.on_exit)
 
     def count(self, table: type[Any]) -> int:
         """Rows in a table (tests and reports)."""

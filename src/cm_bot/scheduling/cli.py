@@ -1,0 +1,90 @@
+"""``cm-bot schedule``: see upcoming contacts, or run one dispatch pass (cron-style deployments)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated
+
+import typer
+
+from cm_bot.settings import Settings
+
+schedule_app = typer.Typer(
+    help="Scheduled goal check-ins and post-exit follow-ups.", no_args_is_help=True
+)
+
+
+def _fail(message: str, code: int = 1) -> typer.Exit:
+    typer.echo(message, err=True)
+    return typer.Exit(code)
+
+
+@schedule_app.command("list")
+def list_contacts(
+    ref: Annotated[str | None, typer.Argument(help="Only this case, e.g. C-0001.")] = None,
+    limit: Annotated[int, typer.Option(help="Show at most this many.")] = 100,
+) -> None:
+    """Show upcoming contacts, soonest first, in UTC and in the client's local time."""
+    from cm_bot.scheduling.planner import policy_from_settings, upcoming
+    from cm_bot.storage import create_db_engine, ensure_schema
+    from cm_bot.storage.db import transaction
+
+    settings = Settings()
+    policy = policy_from_settings(settings)
+    db = create_db_engine(settings.database_url)
+    try:
+        ensure_schema(db)
+        with transaction(db) as session:
+            if ref is not None:
+                from cm_bot.storage.repository import SqlUnitOfWork
+
+                if SqlUnitOfWork(session).case_by_ref(ref) is None:
+                    raise _fail(f"no case {ref}")
+            rows = upcoming(session, ref, default_timezone=policy.default_timezone, limit=limit)
+    finally:
+        db.dispose()
+    if not rows:
+        typer.echo("no upcoming contacts")
+        return
+    for row in rows:
+        typer.echo(
+            f"#{row.contact_id:<6} {row.case_ref:<8} {row.kind:<8} {row.flow_id:<16} "
+            f"{row.status:<7} {row.due_at:%Y-%m-%d %H:%M} UTC  "
+            f"({row.local_due:%Y-%m-%d %H:%M} {row.timezone})  {row.next_action}"
+        )
+
+
+@schedule_app.command("run-due")
+def run_due_command(
+    now: Annotated[
+        str | None,
+        typer.Option(help="Act as if it were this UTC time (ISO 8601); for testing."),
+    ] = None,
+) -> None:
+    """Send what is due (one dispatch pass, then flag escalation), then exit."""
+    from cm_bot.bootstrap import build_app
+    from cm_bot.flows import FlowDefinitionError
+    from cm_bot.scheduling.planner import policy_from_settings
+    from cm_bot.scheduling.ticker import housekeeping
+
+    try:
+        moment = datetime.fromisoformat(now) if now else datetime.now(UTC)
+    except ValueError:
+        raise _fail("--now must be an ISO 8601 time, e.g. 2026-03-08T17:00", 2) from None
+    moment = moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+    try:
+        application = build_app()
+    except FlowDefinitionError as exc:
+        raise _fail(str(exc)) from None
+    try:
+        report = housekeeping(application.engine, policy_from_settings(application.settings))(
+            moment
+        )
+    finally:
+        application.close()
+    typer.echo(f"{report.dispatch or 'dispatch failed'}; escalated {report.escalated}")
+    if report.dispatch is None:
+        raise typer.Exit(1)
+
+
+__all__ = ["schedule_app"]

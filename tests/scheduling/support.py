@@ -1,0 +1,155 @@
+"""Helpers for scheduling tests: clients with consent in a zone, counting what was sent."""
+
+from __future__ import annotations
+
+import contextlib
+import itertools
+from dataclasses import dataclass
+from datetime import UTC, datetime, time, timedelta
+from typing import Any
+
+from sqlalchemy import Engine, func, select, update
+from sqlmodel import col
+
+from cm_bot.engine import ConversationEngine
+from cm_bot.storage.admin import add_staff, link_client, new_case
+from cm_bot.storage.db import transaction
+from cm_bot.storage.models import (
+    Case,
+    Client,
+    ConsentRecord,
+    Flag,
+    Goal,
+    Outbox,
+    ScheduledContact,
+    Staff,
+)
+from tests.helpers import Person
+
+_users = itertools.count(1)
+MANAGER = "Maria"
+MANAGER_CHAT = "9001"
+
+
+def base_now() -> datetime:
+    """Tomorrow at 12:00 UTC: near the real clock, so engine-written times look recent."""
+    today = datetime.now(UTC).replace(hour=12, minute=0, second=0, microsecond=0)
+    return today + timedelta(days=1)
+
+
+@dataclass
+class Who:
+    person: Person
+    client_id: int
+    case_id: int
+    ref: str
+
+
+def consented_client(
+    engine: ConversationEngine,
+    db: Engine,
+    *,
+    tz: str | None = None,
+    hours: tuple[time, time] | None = None,
+) -> Who:
+    """A linked client with a current consent, whose case manager is bound to Telegram."""
+    with contextlib.suppress(ValueError):
+        staff = add_staff(db, MANAGER, "case_manager")
+        with transaction(db) as session:
+            session.execute(
+                update(Staff).where(col(Staff.id) == staff.id).values(telegram_user_id=MANAGER_CHAT)
+            )
+    user = f"user{next(_users)}"
+    case = new_case(db, MANAGER)
+    client_id = link_client(db, case.ref, "console", user, user)
+    consent = engine.consent_flow
+    assert consent is not None and case.id is not None
+    with transaction(db) as session:
+        client = session.get(Client, client_id)
+        assert client is not None
+        client.timezone = tz
+        if hours:
+            client.contact_start, client.contact_end = hours
+        session.add(
+            ConsentRecord(
+                client_id=client_id,
+                case_id=case.id,
+                action="granted",
+                flow_id=consent.id,
+                version=consent.version,
+                text_sha256="test",
+                locale="en",
+                decisions={"contact": True, "store": True},
+            )
+        )
+    return Who(Person(engine, db, user), client_id, case.id, case.ref)
+
+
+def sent_to(db: Engine, client_id: int) -> int:
+    """Outbox rows written to a client."""
+    with transaction(db) as session:
+        return int(
+            session.execute(
+                select(func.count()).select_from(Outbox).where(col(Outbox.client_id) == client_id)
+            ).scalar_one()
+        )
+
+
+def contacts(db: Engine, case_id: int | None = None) -> list[ScheduledContact]:
+    with transaction(db) as session:
+        query = select(ScheduledContact).order_by(col(ScheduledContact.id))
+        if case_id is not None:
+            query = query.where(col(ScheduledContact.case_id) == case_id)
+        return list(session.execute(query).scalars())
+
+
+def case_row(db: Engine, case_id: int) -> Case:
+    with transaction(db) as session:
+        case = session.get(Case, case_id)
+        assert case is not None
+        return case
+
+
+def flags(db: Engine, rule_id: str | None = None) -> list[Flag]:
+    with transaction(db) as session:
+        query = select(Flag).order_by(col(Flag.id))
+        if rule_id is not None:
+            query = query.where(col(Flag.rule_id) == rule_id)
+        return list(session.execute(query).scalars())
+
+
+def staff_notices(db: Engine) -> list[Outbox]:
+    with transaction(db) as session:
+        return list(
+            session.execute(
+                select(Outbox).where(col(Outbox.chat_id) == MANAGER_CHAT).order_by(col(Outbox.id))
+            ).scalars()
+        )
+
+
+def add_goal(db: Engine, case_id: int, created_at: datetime, **values: Any) -> int:
+    with transaction(db) as session:
+        goal = Goal(case_id=case_id, text="Find a part-time job", created_at=created_at, **values)
+        session.add(goal)
+        session.flush()
+        assert goal.id is not None
+        return goal.id
+
+
+def add_contact(db: Engine, who: Who, due_at: datetime, **values: Any) -> int:
+    """A pending follow-up of an exited case, due at a time (as the planner would write it)."""
+    with transaction(db) as session:
+        if values.get("kind", "followup") == "followup":
+            session.execute(update(Case).where(col(Case.id) == who.case_id).values(status="exited"))
+        contact = ScheduledContact(
+            case_id=who.case_id,
+            client_id=who.client_id,
+            flow_id=values.pop("flow_id", "exit_followup"),
+            kind=values.pop("kind", "followup"),
+            due_at=due_at,
+            **values,
+        )
+        session.add(contact)
+        session.flush()
+        assert contact.id is not None
+        return contact.id

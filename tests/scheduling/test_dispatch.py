@@ -1,0 +1,127 @@
+"""The claim: a crash mid-batch sends nothing twice; a busy client is skipped, not waited for."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+import pytest
+import yaml
+from sqlalchemy import Engine, func, select, text
+from sqlmodel import col
+
+from cm_bot.engine import ConversationEngine, EngineConfig
+from cm_bot.flows import FlowRegistry
+from cm_bot.flows.schema import Flow
+from cm_bot.i18n import Translator
+from cm_bot.scheduling import run_due
+from cm_bot.storage import SqlStore
+from cm_bot.storage.db import transaction
+from cm_bot.storage.models import FlowRun, Outbox
+from tests.scheduling.conftest import scheduling_flows
+from tests.scheduling.support import add_contact, base_now, consented_client, contacts, sent_to
+
+
+class Crash(BaseException):
+    """The process dying mid-batch (not an error the dispatcher may catch)."""
+
+
+def outbox_count(db: Engine) -> int:
+    with transaction(db) as session:
+        return int(session.execute(select(func.count()).select_from(Outbox)).scalar_one())
+
+
+def test_a_crash_mid_batch_rolls_the_whole_batch_back_and_a_restart_sends_each_once(
+    sched: ConversationEngine, db: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    now = base_now()
+    people = [consented_client(sched, db) for _ in range(3)]
+    for who in people:
+        add_contact(db, who, now - timedelta(minutes=1))
+    real = ConversationEngine.start_flow
+    calls = {"n": 0}
+
+    def dying(self: ConversationEngine, *args: Any, **kwargs: Any) -> list[int]:
+        calls["n"] += 1
+        if calls["n"] == 3:
+            raise Crash
+        return real(self, *args, **kwargs)
+
+    monkeypatch.setattr(ConversationEngine, "start_flow", dying)
+    with pytest.raises(Crash):
+        run_due(sched, now)
+    # Two flows had been started in the claiming transaction; none of it was committed.
+    assert outbox_count(db) == 0
+    assert {c.status for c in contacts(db)} == {"pending"}
+    with transaction(db) as session:
+        assert session.execute(select(func.count()).select_from(FlowRun)).scalar_one() == 0
+
+    monkeypatch.setattr(ConversationEngine, "start_flow", real)
+    assert run_due(sched, now + timedelta(minutes=1)).sent == 3
+    assert run_due(sched, now + timedelta(minutes=2)).sent == 0
+    counts = [sent_to(db, who.client_id) for who in people]
+    assert counts[0] >= 1 and len(set(counts)) == 1
+
+
+def test_a_flow_that_ends_at_once_is_answered_and_never_reminded(
+    db: Engine, translator: Translator
+) -> None:
+    notice = Flow.model_validate(
+        yaml.safe_load(
+            "id: notice\nversion: 1\nkind: followup\ntitle: Notice\n"
+            "steps:\n  - {id: hi, type: message, text: Thinking of you.}\n"
+        )
+    )
+    engine = ConversationEngine(
+        SqlStore(db),
+        FlowRegistry([*scheduling_flows(), notice]),
+        translator,
+        config=EngineConfig(intake_flows=()),
+    )
+    who = consented_client(engine, db)
+    now = base_now()
+    add_contact(db, who, now, flow_id="notice")
+    assert run_due(engine, now).sent == 1
+    (row,) = contacts(db)
+    assert (row.status, row.attempts, row.sent_at) == ("answered", 1, now)
+    before = sent_to(db, who.client_id)
+    run_due(engine, now + timedelta(days=4))
+    assert sent_to(db, who.client_id) == before
+
+
+def test_a_client_whose_message_is_being_handled_is_skipped_not_waited_for(
+    request: pytest.FixtureRequest, sched: ConversationEngine, db: Engine
+) -> None:
+    if request.config.getoption("--db") != "postgres":
+        pytest.skip("row locks held by another connection need PostgreSQL")
+    now = base_now()
+    busy = consented_client(sched, db)
+    free = consented_client(sched, db)
+    add_contact(db, busy, now - timedelta(minutes=1))
+    add_contact(db, free, now - timedelta(minutes=1))
+    with db.connect() as other:
+        other.execute(text("BEGIN"))
+        other.execute(
+            text("SELECT id FROM client WHERE id = :id FOR UPDATE"), {"id": busy.client_id}
+        )
+        report = run_due(sched, now)  # does not block on the held lock
+        other.execute(text("ROLLBACK"))
+    assert (report.sent, report.deferred) == (1, 1)
+    assert sent_to(db, busy.client_id) == 0 and sent_to(db, free.client_id) >= 1
+    row = next(c for c in contacts(db) if c.client_id == busy.client_id)
+    assert row.status == "pending" and row.due_at > now
+    assert run_due(sched, row.due_at).sent == 1
+
+
+def test_sent_rows_record_the_worker(sched: ConversationEngine, db: Engine) -> None:
+    who = consented_client(sched, db)
+    now = base_now()
+    add_contact(db, who, now)
+    run_due(sched, now, worker="worker-a")
+    (row,) = contacts(db)
+    assert row.claimed_by == "worker-a"
+    with transaction(db) as session:
+        run = session.execute(select(FlowRun)).scalars().one()
+        ids = set(session.execute(select(col(Outbox.client_id))).scalars())
+    assert run.scheduled_contact_id == row.id
+    assert ids == {who.client_id}
