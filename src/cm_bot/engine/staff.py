@@ -42,6 +42,7 @@ WORDS = {
     "no_response": N_("no response"),
     "unreachable": N_("unreachable"),
     "opted_out": N_("opted out"),
+    "no_consent": N_("no current consent"),
 }
 INVITE_TTL = timedelta(days=14)
 
