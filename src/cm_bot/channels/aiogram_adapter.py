@@ -2,24 +2,47 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import Awaitable, Mapping
+from typing import Any, TypeVar
 
 from aiogram import Bot, Dispatcher, Router
 from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.client.telegram import TelegramAPIServer
 from aiogram.exceptions import (
+    ClientDecodeError,
+    TelegramAPIError,
     TelegramBadRequest,
+    TelegramEntityTooLarge,
     TelegramForbiddenError,
+    TelegramMigrateToChat,
     TelegramNetworkError,
+    TelegramNotFound,
     TelegramRetryAfter,
     TelegramServerError,
+    TelegramUnauthorizedError,
 )
-from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Update
+from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message, Update
+from aiohttp import ClientConnectorError, ServerDisconnectedError
+from aiohttp import ConnectionTimeoutError as ConnectTimeout
+from pydantic import ValidationError
 
-from cm_bot.channels.telegram_codec import ALLOWED_UPDATES, keyboard, split_text
+from cm_bot.channels.telegram_codec import (
+    ALLOWED_UPDATES,
+    TOKEN_REFUSED_BACKOFF,
+    keyboard,
+    not_modified,
+    split_message,
+)
 from cm_bot.domain import Outbound
-from cm_bot.notify.sender import OutcomeUnknown, PermanentFailure, RetryLater, Unreachable
+from cm_bot.notify.sender import (
+    DeliveryError,
+    OutcomeUnknown,
+    PermanentFailure,
+    RetryLater,
+    Unreachable,
+)
+
+T = TypeVar("T")
 
 
 def build_router() -> Router:
@@ -31,6 +54,52 @@ def build_router() -> Router:
         await query.answer()
 
     return router
+
+
+def _delivery_error(exc: Exception) -> DeliveryError | None:
+    """What a failed aiogram call means for the outbox (``None``: not a Bot API failure).
+
+    Only failures that certainly happened before Telegram saw the request are
+    retried; a time-out waiting for the answer may hide a delivered message.
+    """
+    if isinstance(exc, TelegramRetryAfter):
+        return RetryLater("429 flood control", float(exc.retry_after))
+    if isinstance(exc, TelegramForbiddenError):
+        return Unreachable("403 forbidden")
+    if isinstance(exc, TelegramMigrateToChat):
+        return PermanentFailure("the group became a supergroup (new chat id)")
+    if isinstance(exc, TelegramBadRequest | TelegramEntityTooLarge):
+        return PermanentFailure(f"bad request: {exc.message[:80]}")
+    if isinstance(exc, TelegramServerError):
+        return RetryLater("server error")
+    if isinstance(exc, TelegramUnauthorizedError | TelegramNotFound):
+        return RetryLater("the Bot API refused the token", TOKEN_REFUSED_BACKOFF)
+    if isinstance(exc, TelegramNetworkError):
+        cause = exc.__cause__
+        if isinstance(cause, ClientConnectorError | ConnectTimeout):
+            return RetryLater("could not connect")
+        if isinstance(cause, ServerDisconnectedError):
+            return RetryLater("connection closed before an answer")
+        if isinstance(cause, TimeoutError):
+            return OutcomeUnknown("read time-out")
+        return OutcomeUnknown("connection broke while waiting for the answer")
+    if isinstance(exc, ClientDecodeError):
+        if isinstance(exc.original, ValidationError):
+            return OutcomeUnknown("accepted, but the answer was unreadable")
+        return RetryLater("not a Bot API answer (a gateway error page)")
+    if isinstance(exc, TelegramAPIError):
+        return RetryLater("unexpected Bot API error")
+    return None
+
+
+async def _call(request: Awaitable[T]) -> T:
+    try:
+        return await request
+    except Exception as exc:
+        error = _delivery_error(exc)
+        if error is None:
+            raise
+        raise error from None
 
 
 class AiogramBackend:
@@ -83,38 +152,47 @@ class AiogramBackend:
         """Feed the update through aiogram's dispatcher."""
         await self.dispatcher.feed_update(self.bot, update)
 
+    def parts(self, message: Outbound) -> list[Outbound]:
+        """The message split to fit ``sendMessage`` (buttons on the last part)."""
+        return split_message(message)
+
+    @staticmethod
+    def _markup(message: Outbound) -> InlineKeyboardMarkup | None:
+        try:
+            markup = keyboard(message.buttons)
+        except ValueError as exc:
+            raise PermanentFailure(str(exc)) from None
+        return InlineKeyboardMarkup.model_validate(markup) if markup else None
+
     async def send(self, message: Outbound) -> str:
-        """Send (in parts if over 4096 UTF-16 units; buttons go on the last part)."""
-        markup = keyboard(message.buttons)
-        parts = split_text(message.text)
-        last_id = ""
-        for index, part in enumerate(parts):
-            reply_markup = (
-                InlineKeyboardMarkup.model_validate(markup)
-                if markup and index == len(parts) - 1
-                else None
+        """Send one part as plain text: client text is never parsed as markup."""
+        sent = await _call(
+            self.bot.send_message(
+                chat_id=int(message.chat_id),
+                text=message.text,
+                reply_markup=self._markup(message),
+                parse_mode=None,
             )
-            try:
-                sent = await self.bot.send_message(
+        )
+        return str(sent.message_id)
+
+    async def edit(self, message: Outbound, external_id: str) -> str:
+        """Replace an earlier message's text and buttons ("not modified" counts as done)."""
+        try:
+            edited = await _call(
+                self.bot.edit_message_text(
+                    text=message.text,
                     chat_id=int(message.chat_id),
-                    text=part,
-                    reply_markup=reply_markup,
-                    parse_mode=None,  # client text is never parsed as markup
+                    message_id=int(external_id),
+                    reply_markup=self._markup(message),
+                    parse_mode=None,
                 )
-            except TelegramRetryAfter as exc:
-                raise RetryLater("429 flood control", float(exc.retry_after)) from None
-            except TelegramForbiddenError:
-                raise Unreachable("403 forbidden") from None
-            except TelegramServerError as exc:
-                raise RetryLater(f"server error {type(exc).__name__}") from None
-            except TelegramBadRequest as exc:
-                raise PermanentFailure(f"bad request: {exc.message[:80]}") from None
-            except TelegramNetworkError as exc:
-                if "timeout" in exc.message.lower():
-                    raise OutcomeUnknown("read time-out") from None
-                raise RetryLater("network error") from None
-            last_id = str(sent.message_id)
-        return last_id
+            )
+        except PermanentFailure as exc:
+            if not_modified(str(exc)):
+                return external_id
+            raise
+        return str(edited.message_id) if isinstance(edited, Message) else external_id
 
     async def set_webhook(self, url: str, secret: str | None) -> None:
         """Register the webhook; pending updates are kept."""

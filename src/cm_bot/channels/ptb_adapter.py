@@ -9,17 +9,42 @@ from __future__ import annotations
 
 import datetime as dt
 import warnings
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import Awaitable, Mapping
+from typing import Any, TypeVar
 
-from telegram import InlineKeyboardMarkup, Update
-from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TimedOut
+import httpx
+from telegram import InlineKeyboardMarkup, Message, Update
+from telegram.error import (
+    BadRequest,
+    ChatMigrated,
+    Forbidden,
+    InvalidToken,
+    NetworkError,
+    RetryAfter,
+    TelegramError,
+    TimedOut,
+)
 from telegram.ext import Application, CallbackQueryHandler, ContextTypes
 from telegram.request import HTTPXRequest
 
-from cm_bot.channels.telegram_codec import ALLOWED_UPDATES, keyboard, split_text
+from cm_bot.channels.telegram_codec import (
+    ALLOWED_UPDATES,
+    TOKEN_REFUSED_BACKOFF,
+    keyboard,
+    not_modified,
+    split_message,
+)
 from cm_bot.domain import Outbound
-from cm_bot.notify.sender import OutcomeUnknown, PermanentFailure, RetryLater, Unreachable
+from cm_bot.notify.sender import (
+    DeliveryError,
+    Limits,
+    OutcomeUnknown,
+    PermanentFailure,
+    RetryLater,
+    Unreachable,
+)
+
+T = TypeVar("T")
 
 
 async def _answer_tap(update: Update, _context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -35,6 +60,50 @@ def _retry_after(exc: RetryAfter) -> float:
     return value.total_seconds() if isinstance(value, dt.timedelta) else float(value)
 
 
+def _delivery_error(exc: Exception) -> DeliveryError | None:
+    """What a failed PTB call means for the outbox (``None``: not a Bot API failure).
+
+    Only failures that certainly happened before Telegram saw the request are
+    retried; a time-out waiting for the answer may hide a delivered message.
+    """
+    cause = exc.__cause__
+    if isinstance(exc, RetryAfter):
+        return RetryLater("429 flood control", _retry_after(exc))
+    if isinstance(exc, Forbidden):
+        return Unreachable("403 forbidden")
+    if isinstance(exc, ChatMigrated):
+        return PermanentFailure("the group became a supergroup (new chat id)")
+    if isinstance(exc, BadRequest):
+        return PermanentFailure(f"bad request: {exc.message[:80]}")
+    if isinstance(exc, TimedOut):
+        if isinstance(cause, httpx.ConnectTimeout | httpx.PoolTimeout):
+            return RetryLater("could not connect")
+        return OutcomeUnknown("read time-out")
+    if isinstance(exc, InvalidToken):
+        return RetryLater("the Bot API refused the token", TOKEN_REFUSED_BACKOFF)
+    if isinstance(exc, NetworkError):
+        if isinstance(cause, httpx.ConnectError):
+            return RetryLater("could not connect")
+        if isinstance(cause, httpx.RemoteProtocolError):
+            return RetryLater("connection closed before an answer")
+        if isinstance(cause, httpx.HTTPError):
+            return OutcomeUnknown("connection broke while waiting for the answer")
+        return RetryLater("server error")  # Telegram answered 5xx (or its gateway did)
+    if isinstance(exc, TelegramError):
+        return RetryLater("unexpected Bot API error")
+    return None
+
+
+async def _call(request: Awaitable[T]) -> T:
+    try:
+        return await request
+    except Exception as exc:
+        error = _delivery_error(exc)
+        if error is None:
+            raise
+        raise error from None
+
+
 class PTBBackend:
     """:class:`~cm_bot.channels.telegram_runtime.TelegramBackend` on python-telegram-bot."""
 
@@ -42,12 +111,19 @@ class PTBBackend:
 
     def __init__(self, token: str, api_url: str, *, request_timeout: float = 60.0) -> None:
         base = api_url.rstrip("/")
+        # The sender sends to several chats at once; PTB's default pool holds one connection.
+        request = HTTPXRequest(
+            connection_pool_size=Limits().concurrency + 4,
+            read_timeout=request_timeout,
+            connect_timeout=min(10.0, request_timeout),
+            pool_timeout=5.0,
+        )
         self.application = (
             Application.builder()
             .token(token)
             .base_url(f"{base}/bot")
             .base_file_url(f"{base}/file/bot")
-            .request(HTTPXRequest(read_timeout=request_timeout, connect_timeout=10.0))
+            .request(request)
             .get_updates_request(HTTPXRequest(read_timeout=90.0, connect_timeout=10.0))
             .updater(None)  # our loop polls: the inbox must commit before Telegram is told
             .build()
@@ -88,33 +164,46 @@ class PTBBackend:
         """Run PTB's handlers for the update."""
         await self.application.process_update(update)
 
+    def parts(self, message: Outbound) -> list[Outbound]:
+        """The message split to fit ``sendMessage`` (buttons on the last part)."""
+        return split_message(message)
+
+    def _markup(self, message: Outbound) -> InlineKeyboardMarkup | None:
+        try:
+            markup = keyboard(message.buttons)
+        except ValueError as exc:
+            raise PermanentFailure(str(exc)) from None
+        return InlineKeyboardMarkup.de_json(markup, self.bot) if markup else None
+
     async def send(self, message: Outbound) -> str:
-        """Send (in parts if over 4096 UTF-16 units; buttons go on the last part)."""
-        markup = keyboard(message.buttons)
-        parts = split_text(message.text)
-        last_id = ""
-        for index, part in enumerate(parts):
-            reply_markup = (
-                InlineKeyboardMarkup.de_json(markup, self.bot)
-                if markup and index == len(parts) - 1
-                else None
+        """Send one part as plain text: client text is never parsed as markup."""
+        sent = await _call(
+            self.bot.send_message(
+                chat_id=int(message.chat_id),
+                text=message.text,
+                reply_markup=self._markup(message),
+                parse_mode=None,
             )
-            try:
-                sent = await self.bot.send_message(
-                    chat_id=int(message.chat_id), text=part, reply_markup=reply_markup
+        )
+        return str(sent.message_id)
+
+    async def edit(self, message: Outbound, external_id: str) -> str:
+        """Replace an earlier message's text and buttons ("not modified" counts as done)."""
+        try:
+            edited = await _call(
+                self.bot.edit_message_text(
+                    text=message.text,
+                    chat_id=int(message.chat_id),
+                    message_id=int(external_id),
+                    reply_markup=self._markup(message),
+                    parse_mode=None,
                 )
-            except RetryAfter as exc:
-                raise RetryLater("429 flood control", _retry_after(exc)) from None
-            except Forbidden:
-                raise Unreachable("403 forbidden") from None
-            except TimedOut:
-                raise OutcomeUnknown("time-out") from None
-            except BadRequest as exc:
-                raise PermanentFailure(f"bad request: {exc.message[:80]}") from None
-            except NetworkError:
-                raise RetryLater("network error") from None
-            last_id = str(sent.message_id)
-        return last_id
+            )
+        except PermanentFailure as exc:
+            if not_modified(str(exc)):
+                return external_id
+            raise
+        return str(edited.message_id) if isinstance(edited, Message) else external_id
 
     async def set_webhook(self, url: str, secret: str | None) -> None:
         """Register the webhook; pending updates are kept."""

@@ -8,10 +8,11 @@ turn the same update into the same event by construction.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
-from cm_bot.domain import Button, Inbound, InboundKind
+from cm_bot.domain import Button, Inbound, InboundKind, Outbound
 
 CHANNEL = "telegram"
 MAX_CALLBACK_DATA = 64  # bytes, Telegram's limit
@@ -34,6 +35,13 @@ MEDIA_FIELDS = (
     "invoice",
 )
 ALLOWED_UPDATES = ("message", "edited_message", "callback_query", "my_chat_member")
+MAX_TEXT_UNITS = 4096  # sendMessage's limit, counted here in UTF-16 units (valid either way)
+TOKEN_REFUSED_BACKOFF = 60.0  # 401/404: a deployment problem, not the message's; keep it queued
+
+
+def not_modified(error: str) -> bool:
+    """Telegram's answer to an edit that changes nothing: the message already says it."""
+    return "not modified" in error.casefold()
 
 
 def _when(value: object) -> datetime:
@@ -49,13 +57,39 @@ def _person(sender: Mapping[str, Any] | None) -> tuple[str, bool, str | None]:
     return str(sender.get("id", "")), bool(sender.get("is_bot", False)), sender.get("language_code")
 
 
+def ignorable(inbound: Inbound) -> bool:
+    """An update nobody needs to see (unknown type, a group that removed us): just confirm it."""
+    return inbound.kind is InboundKind.OTHER and not inbound.chat_id
+
+
 def decode(update: Mapping[str, Any]) -> Inbound:
     """Turn one Bot API update into an :class:`Inbound`; unknown shapes become ``OTHER``.
+
+    Never raises: an update this bot cannot read becomes an ignorable ``OTHER``
+    rather than an error that would make Telegram send it again and again.
 
     The external id combines ``update_id`` with the inner message or callback id:
     Telegram may restart ``update_id`` at a random value after a quiet week, and a
     bare id could then collide with one seen long ago.
     """
+    try:
+        return _decode(update)
+    except (AttributeError, TypeError, ValueError):
+        return _other(update.get("update_id", "") if isinstance(update, Mapping) else "")
+
+
+def _other(update_id: object) -> Inbound:
+    return Inbound(
+        channel=CHANNEL,
+        external_id=f"{update_id}:o",
+        user_id="",
+        chat_id="",
+        chat_type="unknown",
+        kind=InboundKind.OTHER,
+    )
+
+
+def _decode(update: Mapping[str, Any]) -> Inbound:
     update_id = update.get("update_id", "")
     if message := update.get("message"):
         return _message(update_id, message, InboundKind.TEXT)
@@ -78,9 +112,12 @@ def decode(update: Mapping[str, Any]) -> Inbound:
     if member := update.get("my_chat_member"):
         user, is_bot, language = _person(member.get("from"))
         chat = member.get("chat") or {}
-        status = (member.get("new_chat_member") or {}).get("status")
+        status = str((member.get("new_chat_member") or {}).get("status"))
+        private = chat.get("type", "private") == "private"
+        if not private and status in ("kicked", "left"):
+            return _other(update_id)  # removed from a group: nobody there to answer
         kind = {"kicked": InboundKind.BLOCKED, "member": InboundKind.UNBLOCKED}.get(
-            str(status), InboundKind.OTHER
+            status, InboundKind.OTHER
         )
         return Inbound(
             channel=CHANNEL,
@@ -88,18 +125,11 @@ def decode(update: Mapping[str, Any]) -> Inbound:
             user_id=user,
             chat_id=str(chat.get("id", user)),
             chat_type=str(chat.get("type", "private")),
-            kind=kind if chat.get("type", "private") == "private" else InboundKind.OTHER,
+            kind=kind if private else InboundKind.OTHER,
             is_bot=is_bot,
             received_at=_when(member.get("date")),
         )
-    return Inbound(
-        channel=CHANNEL,
-        external_id=f"{update_id}:o",
-        user_id="",
-        chat_id="",
-        chat_type="unknown",
-        kind=InboundKind.OTHER,
-    )
+    return _other(update_id)
 
 
 def _message(update_id: object, message: Mapping[str, Any], kind: InboundKind) -> Inbound:
@@ -151,10 +181,12 @@ def keyboard(buttons: tuple[tuple[Button, ...], ...]) -> dict[str, Any] | None:
     }
 
 
-def split_text(text: str, limit: int = 4096) -> list[str]:
+def split_text(text: str, limit: int = MAX_TEXT_UNITS) -> list[str]:
     """Split text into parts of at most ``limit`` UTF-16 units, on line or word boundaries.
 
     Telegram counts UTF-16 units, so an emoji is two; a cut never splits one.
+    Whitespace at a cut is dropped (Telegram would trim it anyway), and no part is
+    empty unless the whole text is.
     """
     parts: list[str] = []
     rest = text
@@ -164,15 +196,29 @@ def split_text(text: str, limit: int = 4096) -> list[str]:
         boundary = max(window.rfind("\n"), window.rfind(" "))
         if boundary > cut // 2:
             cut = boundary
-        parts.append(rest[:cut].rstrip())
+        part = rest[:cut].rstrip()
+        if part:
+            parts.append(part)
         rest = rest[cut:].lstrip()
     if rest or not parts:
         parts.append(rest)
     return parts
 
 
+def split_message(message: Outbound) -> list[Outbound]:
+    """The message as ``sendMessage`` calls: text split to fit, buttons on the last part."""
+    texts = split_text(message.text)
+    if len(texts) == 1:
+        return [message]
+    last = len(texts) - 1
+    return [
+        replace(message, text=text, buttons=message.buttons if index == last else ())
+        for index, text in enumerate(texts)
+    ]
+
+
 def _units(text: str) -> int:
-    return len(text.encode("utf-16-le")) // 2
+    return len(text.encode("utf-16-le", "surrogatepass")) // 2
 
 
 def _fit(text: str, limit: int) -> int:
@@ -185,4 +231,15 @@ def _fit(text: str, limit: int) -> int:
     return len(text)
 
 
-__all__ = ["ALLOWED_UPDATES", "CHANNEL", "decode", "keyboard", "split_text"]
+__all__ = [
+    "ALLOWED_UPDATES",
+    "CHANNEL",
+    "MAX_TEXT_UNITS",
+    "TOKEN_REFUSED_BACKOFF",
+    "decode",
+    "ignorable",
+    "keyboard",
+    "not_modified",
+    "split_message",
+    "split_text",
+]

@@ -8,18 +8,25 @@ each kind of failure is decided here, once, for every channel:
   blindly, marked ``unknown`` for a person to look at;
 * ``Unreachable`` (403 blocked / deactivated): the client is marked unreachable, their
   scheduled contacts cancelled and their case manager flagged, through the engine;
+  nothing else waiting for that chat is tried;
 * ``PermanentFailure`` (400 chat not found ...): marked ``failed``.
+
+Several chats are sent to at once (one slow request must not hold up an urgent
+notice to someone else), but never two messages to one chat at once, and each
+chat's messages go in order (see :func:`cm_bot.storage.outbox.claim_heads`).
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import time
 from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import timedelta
+from functools import partial
 from typing import Protocol
 
 from sqlalchemy import Engine
@@ -56,64 +63,127 @@ class PermanentFailure(DeliveryError):
 
 
 class Transport(Protocol):
-    """One channel's way of sending a message; returns the channel's message id."""
+    """One channel's way of sending a message."""
+
+    def parts(self, message: Outbound) -> list[Outbound]:
+        """The message as the channel must send it: one part, or several if it is too long."""
 
     async def send(self, message: Outbound) -> str:
-        """Send, raising a :class:`DeliveryError` subclass on failure."""
+        """Send one part; returns the channel's message id, raises a :class:`DeliveryError`."""
+
+    async def edit(self, message: Outbound, external_id: str) -> str:
+        """Replace the text and buttons of a message sent earlier; as :meth:`send`."""
 
 
 @dataclass(frozen=True, slots=True)
 class Limits:
-    """Telegram's sending limits, with a little headroom."""
+    """Telegram's sending limits, with a little headroom.
 
-    per_second: float = 25.0  # Telegram allows about 30 messages/s per bot
-    private_interval: float = 1.0  # about one message a second to one chat
-    group_interval: float = 3.0  # 20 messages a minute to one group
+    Attributes:
+        per_second: Messages per second for the whole bot (Telegram allows about 30).
+        private_burst: Messages one private chat may get back to back.
+        private_interval: Long-run seconds per message to one private chat (about 1/s):
+            at most ``private_burst`` messages in any ``private_burst * private_interval`` s.
+        group_burst: As ``private_burst``, for groups.
+        group_interval: As ``private_interval``, for groups (20 messages a minute).
+        max_backoff: Longest wait before retrying a failed send.
+        concurrency: Requests in flight at once (each to a different chat).
+    """
+
+    per_second: float = 25.0
+    private_burst: int = 3
+    private_interval: float = 1.0
+    group_burst: int = 1
+    group_interval: float = 3.0
     max_backoff: float = 60.0
+    concurrency: int = 8
 
 
 class RateLimiter:
-    """An overall sliding-window limit plus a minimum spacing per chat."""
+    """An overall sliding one-second window plus a sliding window per chat.
+
+    Each send is stamped when its answer came back, which is never earlier than
+    when Telegram counted it, so the windows here close no sooner than Telegram's.
+    """
 
     def __init__(self, limits: Limits, clock: Callable[[], float] = time.monotonic) -> None:
         self.limits = limits
         self.clock = clock
         self._recent: deque[float] = deque()
-        self._next_for_chat: dict[str, float] = {}
+        self._in_flight = 0
+        self._chats: dict[str, deque[float]] = {}
+        self._held: dict[str, float] = {}
+
+    def _window(self, chat_id: str) -> tuple[int, float]:
+        limits = self.limits
+        if chat_id.startswith("-"):
+            return limits.group_burst, limits.group_burst * limits.group_interval
+        return limits.private_burst, limits.private_burst * limits.private_interval
+
+    def chat_delay(self, chat_id: str) -> float:
+        """Seconds until this chat may get another message (0: now)."""
+        now = self.clock()
+        wait = self._held.get(chat_id, 0.0) - now
+        stamps = self._chats.get(chat_id)
+        if stamps:
+            burst, span = self._window(chat_id)
+            while stamps and stamps[0] <= now - span:
+                stamps.popleft()
+            if len(stamps) >= burst:
+                wait = max(wait, stamps[0] + span - now)
+        return max(wait, 0.0)
+
+    def global_delay(self) -> float:
+        """Seconds until the bot may send anything (0: now)."""
+        now = self.clock()
+        while self._recent and self._recent[0] <= now - 1.0:
+            self._recent.popleft()
+        if self._in_flight + len(self._recent) < self.limits.per_second:
+            return 0.0
+        if self._recent:
+            return max(self._recent[0] + 1.0 - now, 0.001)
+        return 1.0 / self.limits.per_second  # only requests in flight: look again shortly
 
     def delay(self, chat_id: str) -> float:
         """Seconds to wait before this chat may be sent to (0 when it may go now)."""
-        now = self.clock()
-        while self._recent and now - self._recent[0] >= 1.0:
-            self._recent.popleft()
-        overall = 0.0
-        if len(self._recent) >= self.limits.per_second:
-            overall = 1.0 - (now - self._recent[0])
-        return max(overall, self._next_for_chat.get(chat_id, 0.0) - now, 0.0)
+        return max(self.chat_delay(chat_id), self.global_delay())
+
+    def begin(self) -> None:
+        """A request is about to go out: it counts against the overall limit at once."""
+        self._in_flight += 1
 
     def sent(self, chat_id: str) -> None:
-        """Record a send to ``chat_id`` now."""
+        """The request to ``chat_id`` came back (whatever the answer)."""
         now = self.clock()
+        self._in_flight = max(self._in_flight - 1, 0)
         self._recent.append(now)
-        interval = (
-            self.limits.group_interval if chat_id.startswith("-") else self.limits.private_interval
-        )
-        self._next_for_chat[chat_id] = now + interval
-        if len(self._next_for_chat) > 10_000:  # forget chats whose slot is long past
-            self._next_for_chat = {c: t for c, t in self._next_for_chat.items() if t > now}
+        burst, _span = self._window(chat_id)
+        self._chats.setdefault(chat_id, deque(maxlen=burst)).append(now)
 
     def hold_chat(self, chat_id: str, seconds: float) -> None:
         """Telegram asked us to wait (429): nothing to this chat until then."""
-        self._next_for_chat[chat_id] = max(
-            self._next_for_chat.get(chat_id, 0.0), self.clock() + seconds
-        )
+        self._held[chat_id] = max(self._held.get(chat_id, 0.0), self.clock() + seconds)
+
+    def waiting_chats(self) -> dict[str, float]:
+        """Chats that must wait now, with their delays; chats long idle are forgotten."""
+        waiting: dict[str, float] = {}
+        for chat_id in list(self._chats.keys() | self._held.keys()):
+            wait = self.chat_delay(chat_id)
+            if wait > 0:
+                waiting[chat_id] = wait
+                continue
+            if not self._chats.get(chat_id):
+                self._chats.pop(chat_id, None)
+            if self._held.get(chat_id, math.inf) <= self.clock():
+                self._held.pop(chat_id, None)
+        return waiting
 
 
 OnUnreachable = Callable[[str, str], Awaitable[None]]
 
 
 class OutboxSender:
-    """Claims due outbox rows of one channel and sends them, urgent first."""
+    """Claims due outbox rows of one channel and sends them, urgent first, chats in parallel."""
 
     def __init__(
         self,
@@ -123,69 +193,192 @@ class OutboxSender:
         *,
         on_unreachable: OnUnreachable,
         limits: Limits | None = None,
-        batch: int = 50,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.db = db
         self.channel = channel
         self.transport = transport
         self.on_unreachable = on_unreachable
-        self.limiter = RateLimiter(limits or Limits())
-        self.batch = batch
-        self._wake = asyncio.Event()
+        self.limits = limits or Limits()
+        self.limiter = RateLimiter(self.limits, clock)
+        self.sent_count = 0
+        self._busy: set[str] = set()
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._changed = asyncio.Event()
+        self._listeners: list[Callable[[], None]] = []
+        self._deferred: list[Callable[[], object]] = []
 
     def wake(self) -> None:
         """New rows are waiting: stop sleeping."""
-        self._wake.set()
+        self._changed.set()
 
-    async def drain(self) -> int:
-        """Send everything due now; returns how many were sent."""
-        sent = 0
+    def subscribe(self, listener: Callable[[], None]) -> None:
+        """Call ``listener`` whenever a message is finished with (sent or not)."""
+        self._listeners.append(listener)
+
+    @property
+    def busy(self) -> bool:
+        """Whether a send is in flight."""
+        return bool(self._tasks)
+
+    async def drain(self, stop: asyncio.Event | None = None) -> int:
+        """Send everything due (also what falls due meanwhile); returns how many were sent.
+
+        Returns once nothing due is left and nothing is in flight, or, when ``stop``
+        is set, once the messages already taken are finished.
+        """
+        before = self.sent_count
         while True:
-            items = await asyncio.to_thread(outbox.claim, self.db, self.channel, limit=self.batch)
-            if not items:
-                return sent
-            # Chats that must wait (per-chat spacing) go to the back of the batch.
-            queue = deque(items)
-            while queue:
-                item = queue.popleft()
-                wait = self.limiter.delay(item.message.chat_id)
-                if wait > 0 and any(self.limiter.delay(i.message.chat_id) == 0 for i in queue):
-                    queue.append(item)
+            self._changed.clear()
+            await self._catch_up()  # raises while the database is away: run() retries
+            stopping = stop is not None and stop.is_set()
+            left = False
+            room = self.limits.concurrency - len(self._tasks)
+            if room > 0 and not stopping:
+                waiting = self.limiter.waiting_chats()
+                items, left = await asyncio.to_thread(
+                    outbox.claim_heads,
+                    self.db,
+                    self.channel,
+                    limit=room,
+                    skip_chats=self._busy | waiting.keys(),
+                )
+                for item in items:
+                    self._start(item)
+                if items:
                     continue
-                if wait > 0:
-                    await asyncio.sleep(wait)
-                sent += await self._send_one(item)
+            if not self._tasks and (stopping or not left):
+                return self.sent_count - before
+            # Wait for a send to finish, a chat's slot to open, new rows, or the clock.
+            soonest = min(self.limiter.waiting_chats().values(), default=1.0)
+            await self._wait(stop, min(max(soonest, 0.01), 1.0))
 
-    async def _send_one(self, item: outbox.OutboxItem) -> int:
+    def _start(self, item: outbox.OutboxItem) -> None:
         chat = item.message.chat_id
-        await asyncio.to_thread(outbox.mark_sending, self.db, item.id)
+        self._busy.add(chat)
+        task = asyncio.create_task(self._deliver(item))
+        self._tasks.add(task)
+        task.add_done_callback(self._finished)
+
+    def _finished(self, task: asyncio.Task[None]) -> None:
+        self._tasks.discard(task)
+        self._notify()
+
+    def _notify(self) -> None:
+        for listener in self._listeners:
+            listener()
+
+    async def _deliver(self, item: outbox.OutboxItem) -> None:
+        chat = item.message.chat_id
         try:
-            external_id = await self.transport.send(item.message)
+            if await self._send_item(item):
+                self.sent_count += 1
+        except Exception as exc:  # on_unreachable failed: the next 403 tries it again
+            log.error("outbox %s: %s after a send", item.id, type(exc).__name__)
+        finally:
+            self._busy.discard(chat)
+            self._changed.set()
+
+    async def _send_item(self, item: outbox.OutboxItem) -> bool:
+        """One message, part by part; True once every part went out."""
+        chat = item.message.chat_id
+        edit = item.edit_target
+        parts = self.transport.parts(item.message)
+        if edit is not None and len(parts) > 1:
+            edit = None  # too long to edit in place: send the new version instead
+        done = [] if edit is not None else list(item.progress)
+        try:
+            await asyncio.to_thread(outbox.mark_sending, self.db, item.id)
+        except Exception as exc:  # unrecorded, it must not go: a crash would resend it
+            log.error("outbox %s: could not mark it sending (%s)", item.id, type(exc).__name__)
+            self._deferred.append(partial(outbox.release, self.db, item.id))
+            return False
+        try:
+            for part in parts[len(done) :]:
+                await self._acquire(chat)
+                try:
+                    if edit is not None:
+                        external_id = await self.transport.edit(part, edit)
+                    else:
+                        external_id = await self.transport.send(part)
+                finally:
+                    self.limiter.sent(chat)
+                done.append(external_id)
+                if len(done) < len(parts):
+                    await self._write(outbox.mark_progress, item.id, ",".join(done))
         except RetryLater as exc:
-            backoff = exc.retry_after or min(2.0**item.attempts, self.limiter.limits.max_backoff)
+            backoff = exc.retry_after or min(2.0**item.attempts, self.limits.max_backoff)
             if exc.retry_after:
                 self.limiter.hold_chat(chat, exc.retry_after)
             log.warning("outbox %s: retry in %.1fs (%s)", item.id, backoff, exc)
             at = utcnow() + timedelta(seconds=backoff)
-            await asyncio.to_thread(outbox.mark_retry, self.db, item.id, at, str(exc))
-            return 0
+            await self._write(outbox.mark_retry, item.id, at, str(exc))
         except OutcomeUnknown as exc:
             log.warning("outbox %s: outcome unknown (%s); not resending", item.id, exc)
-            await asyncio.to_thread(outbox.mark_final, self.db, item.id, "unknown", str(exc))
-            return 0
+            await self._write(outbox.mark_final, item.id, "unknown", str(exc))
         except Unreachable as exc:
             log.info("outbox %s: recipient unreachable", item.id)
-            await asyncio.to_thread(outbox.mark_final, self.db, item.id, "failed", str(exc))
+            await self._write(outbox.mark_final, item.id, "failed", str(exc))
+            await self._write(outbox.fail_chat, self.channel, chat, "recipient unreachable")
             await self.on_unreachable(self.channel, chat)
-            return 0
         except PermanentFailure as exc:
             log.warning("outbox %s: failed permanently (%s)", item.id, exc)
-            await asyncio.to_thread(outbox.mark_final, self.db, item.id, "failed", str(exc))
-            return 0
+            await self._write(outbox.mark_final, item.id, "failed", str(exc))
+        except Exception as exc:
+            # Something the channel did not classify: it may have been delivered, so a
+            # person decides rather than a blind resend.
+            reason = f"unexpected {type(exc).__name__}"
+            log.error("outbox %s: %s; not resending", item.id, reason)
+            await self._write(outbox.mark_final, item.id, "unknown", reason)
+        else:
+            await self._write(outbox.mark_sent, item.id, ",".join(done))
+            return True
+        return False
+
+    async def _write(self, action: Callable[..., object], *args: object) -> None:
+        """Record what happened; if the database is away, keep it and record it later.
+
+        A row left "sending" would otherwise become "unknown" at the next start
+        although its fate is known here.
+        """
+        write = partial(action, self.db, *args)
+        if self._deferred:
+            self._deferred.append(write)  # keep the order of what happened
+            return
+        try:
+            await asyncio.to_thread(write)
+        except Exception as exc:
+            log.error("outbox: could not record a send (%s); will retry", type(exc).__name__)
+            self._deferred.append(write)
+
+    async def _catch_up(self) -> None:
+        """Record outcomes the database refused earlier, oldest first."""
+        if not self._deferred:
+            return
+        while self._deferred:
+            await asyncio.to_thread(self._deferred[0])
+            self._deferred.pop(0)
+        self._notify()
+
+    async def _acquire(self, chat_id: str) -> None:
+        """Wait for a slot for this chat within the overall and per-chat limits, and take it."""
+        while True:
+            wait = self.limiter.delay(chat_id)
+            if wait <= 0:
+                break
+            await asyncio.sleep(wait)  # a computed rate-limit pause, not a poll
+        self.limiter.begin()
+
+    async def _wait(self, stop: asyncio.Event | None, seconds: float) -> None:
+        """Sleep until something changes; once stopping, only a finished send counts."""
+        waiters = [asyncio.ensure_future(self._changed.wait())]
+        if stop is not None and not stop.is_set():
+            waiters.append(asyncio.ensure_future(stop.wait()))
+        try:
+            await asyncio.wait(waiters, timeout=seconds, return_when=asyncio.FIRST_COMPLETED)
         finally:
-            self.limiter.sent(chat)
-        await asyncio.to_thread(outbox.mark_sent, self.db, item.id, external_id)
-        return 1
+            for waiter in waiters:
+                waiter.cancel()
 
     async def recover(self) -> None:
         """Call once at start-up, before :meth:`run` (see :func:`outbox.recover`)."""
@@ -194,18 +387,17 @@ class OutboxSender:
             log.warning("outbox recovery: %d requeued, %d outcome unknown", requeued, unknown)
 
     async def run(self, stop: asyncio.Event, *, idle: float = 1.0) -> None:
-        """Drain until ``stop`` is set, sleeping ``idle`` s (or until woken) between passes."""
-        while not stop.is_set():
+        """Send until ``stop`` is set, looking again every ``idle`` s or when woken."""
+        while True:
             try:
-                await self.drain()
-            except Exception:
-                log.exception("outbox pass failed; trying again")
-            self._wake.clear()
-            waiter = asyncio.ensure_future(self._wake.wait())
-            stopper = asyncio.ensure_future(stop.wait())
-            await asyncio.wait({waiter, stopper}, timeout=idle, return_when=asyncio.FIRST_COMPLETED)
-            for task in (waiter, stopper):
-                task.cancel()
+                await self.drain(stop)
+            except Exception as exc:  # the database is away: keep trying, quietly
+                log.error("outbox pass failed (%s); trying again", type(exc).__name__)
+            if stop.is_set():
+                break
+            await self._wait(stop, idle)
+        if self._tasks:
+            await asyncio.gather(*list(self._tasks), return_exceptions=True)
 
 
 __all__ = [
