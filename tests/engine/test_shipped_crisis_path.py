@@ -105,3 +105,38 @@ def test_phq2_of_2_does_not_step_up(app: App) -> None:
     person.tap("Several days")
     assert _count(app.db, Response, key="phq9.q3") == 0
     assert "nervous" in person.seen[-1].text.lower()  # on to the GAD-2
+
+
+@pytest.mark.parametrize(
+    ("language", "crisis_word"),
+    [("en", "emergency"), ("es", "emergencia"), ("uk", "екстрен")],
+)
+def test_consent_screening_and_crisis_path_in_each_language(
+    app: App, language: str, crisis_word: str
+) -> None:
+    """The same walk in English, Spanish and Ukrainian: buttons tapped by position."""
+    person = make_client(app.engine, app.db)
+    person.language = language
+    person.say("hello")
+
+    def tap(index: int) -> None:
+        button = person.buttons[index]
+        person.deliver(person.inbound(InboundKind.BUTTON, payload=button.payload))
+
+    for _ in range(3):
+        tap(0)  # Yes / Sí / Так
+    first_question = person.seen[-1].text
+    if language != "en":
+        assert "Little interest" not in first_question  # really translated
+    tap(3)  # phq2.q1: nearly every day
+    tap(0)  # phq2.q2: not at all
+    for _ in range(6):
+        tap(0)  # PHQ-9 items 3-8
+    before = len(person.seen)
+    tap(1)  # item 9: several days
+    said = texts(person.seen[before:]).lower()
+    assert crisis_word in said
+    assert _count(app.db, Flag, severity="urgent") == 1
+    with transaction(app.db) as session:
+        item9 = session.execute(select(Response).where(Response.key == "phq9.q9")).scalars().one()
+    assert item9.value == 1 and item9.locale == language
