@@ -68,11 +68,15 @@ def build_telegram(app: App) -> TelegramRuntime:
     if settings.backend == "ptb":
         from cm_bot.channels.ptb_adapter import PTBBackend
 
-        backend = PTBBackend(token, settings.telegram_api_url)
+        backend = PTBBackend(
+            token, settings.telegram_api_url, request_timeout=settings.telegram_request_timeout
+        )
     else:
         from cm_bot.channels.aiogram_adapter import AiogramBackend
 
-        backend = AiogramBackend(token, settings.telegram_api_url)
+        backend = AiogramBackend(
+            token, settings.telegram_api_url, request_timeout=settings.telegram_request_timeout
+        )
 
     async def on_unreachable(channel: str, chat_id: str) -> None:
         # A 403 on send is the person blocking us: the same event as my_chat_member "kicked".

@@ -71,12 +71,16 @@ def chat(
 def run() -> None:
     """Run the Telegram bot: long polling, or a webhook when CM_BOT_WEBHOOK_URL is set."""
     import asyncio
+    import os
     import signal
+    from datetime import datetime
     from urllib.parse import urlparse
 
     from cm_bot import logsetup
     from cm_bot.bootstrap import build_app, build_telegram
 
+    # PTB 22 warns on every rate-limit error while it moves retry_after to timedelta.
+    os.environ.setdefault("PTB_TIMEDELTA", "true")
     settings = Settings()
     if settings.telegram_token is None:
         raise _fail("CM_BOT_TELEGRAM_TOKEN is not set (try `cm-bot chat` to use the terminal)")
@@ -99,10 +103,14 @@ def run() -> None:
         for signum in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(signum, runtime.stopping.set)
         # Scheduled contacts and escalations: APScheduler only wakes the dispatcher.
-        ticker = Ticker(
-            housekeeping(application.engine, policy_from_settings(settings)),
-            seconds=settings.tick_seconds,
-        )
+        work = housekeeping(application.engine, policy_from_settings(settings))
+
+        def tick(now: datetime) -> object:
+            report = work(now)
+            loop.call_soon_threadsafe(runtime.sender.wake)  # new contacts go out now
+            return report
+
+        ticker = Ticker(tick, seconds=settings.tick_seconds)
         ticker.start()
         try:
             if settings.webhook_url:

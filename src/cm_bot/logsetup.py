@@ -41,10 +41,29 @@ class RedactingFilter(logging.Filter):
         return True
 
 
+class RedactingFormatter(logging.Formatter):
+    """Mask the whole formatted line, tracebacks included (they are rendered after filters)."""
+
+    def __init__(self, fmt: str, secrets: Iterable[str] = ()) -> None:
+        super().__init__(fmt)
+        self._redactor = RedactingFilter(secrets)
+
+    def format(self, record: logging.LogRecord) -> str:
+        """Format, then mask tokens and secrets anywhere in the result."""
+        text = super().format(record)
+        masked = _TOKEN.sub("[token]", text)
+        for secret in self._redactor._secrets:
+            masked = masked.replace(secret, "[secret]")
+        return masked
+
+
 def configure(level: int = logging.INFO, secrets: Iterable[str] = ()) -> None:
     """Install the redacting handler on the root logger and quieten chatty libraries."""
     handler = logging.StreamHandler()
-    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    secrets = list(secrets)
+    handler.setFormatter(
+        RedactingFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s", secrets)
+    )
     handler.addFilter(RedactingFilter(secrets))
     root = logging.getLogger()
     root.handlers[:] = [handler]
@@ -53,4 +72,4 @@ def configure(level: int = logging.INFO, secrets: Iterable[str] = ()) -> None:
         logging.getLogger(name).setLevel(max(floor, level))
 
 
-__all__ = ["NOISY", "RedactingFilter", "configure"]
+__all__ = ["NOISY", "RedactingFilter", "RedactingFormatter", "configure"]

@@ -39,6 +39,7 @@ class Settings(BaseSettings):
     webhook_listen: str = "127.0.0.1"  # put a TLS-terminating proxy in front
     webhook_port: int = 8080
     poll_timeout: int = 30
+    telegram_request_timeout: float = 60.0  # a send with no answer by then is "unknown"
     flows_dir: Path = Field(default_factory=lambda: _default_dir("conversations"))
     locales_dir: Path = Field(default_factory=lambda: _default_dir("locales"))
     intake_flows: list[str] = Field(

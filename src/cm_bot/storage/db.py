@@ -45,7 +45,8 @@ def is_sqlite(engine: Engine) -> bool:
 def create_db_engine(url: str, *, echo: bool = False) -> Engine:
     """Create the engine with the connection settings the case record needs."""
     url = normalise_url(url)
-    kwargs: dict[str, Any] = {"echo": echo}
+    # Bound values are clients' words: keep them out of error messages and tracebacks.
+    kwargs: dict[str, Any] = {"echo": echo, "hide_parameters": True}
     if url.startswith("sqlite"):
         kwargs["connect_args"] = {"check_same_thread": False, "timeout": 30}
         if ":memory:" in url or url.rstrip("/") == "sqlite:":
