@@ -41,7 +41,7 @@ from cm_bot.engine.answers import (
 )
 from cm_bot.engine.crisis import mentions_crisis
 from cm_bot.engine.ports import ClientView, RunState, StaffUnitOfWork, Store, Token
-from cm_bot.engine.staff import StaffDesk
+from cm_bot.engine.staff import PRIORITY, StaffDesk
 from cm_bot.flows.conditions import evaluate, holds
 from cm_bot.flows.loader import FlowRegistry
 from cm_bot.flows.schema import (
@@ -65,16 +65,6 @@ log = logging.getLogger(__name__)
 
 BUTTONS_PER_ROW = 6
 LONG_LABEL = 40  # longer option labels are listed in the message; buttons carry their numbers
-_SEVERITY_NAMES = {
-    Severity.URGENT: N_("Urgent"),
-    Severity.HIGH: N_("High"),
-    Severity.ROUTINE: N_("Routine"),
-}
-_PRIORITY = {
-    Severity.URGENT: Priority.URGENT,
-    Severity.HIGH: Priority.HIGH,
-    Severity.ROUTINE: Priority.NORMAL,
-}
 
 
 @dataclass(frozen=True, slots=True)
@@ -1215,12 +1205,9 @@ class _Turn:
                 source_value=shown_value,
             )
             if rule.message:
-                self.say(
-                    _fill(self._(rule.message), run.context), priority=_PRIORITY[rule.severity]
-                )
+                self.say(_fill(self._(rule.message), run.context), priority=PRIORITY[rule.severity])
             end = end or rule.then == "end"
-        self.uow.save_run(run)
-        return end
+        return end  # the caller saves the run (walk or finish), once
 
     def flag(
         self,

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import gettext
 import io
-from collections.abc import Iterable
 from pathlib import Path
 
 from babel import Locale, UnknownLocaleError
@@ -79,14 +78,9 @@ def _compile(po: Path) -> gettext.NullTranslations:
     return Translations(fp=buffer, domain=DOMAIN)
 
 
-def supported(translator: Translator, tags: Iterable[str]) -> list[str]:
-    """Those of ``tags`` the translator supports."""
-    return [t for t in tags if translator.negotiate(t)]
-
-
 def N_(message: str) -> str:
     """Mark a string for extraction where it is translated later, with the reader's locale."""
     return message
 
 
-__all__ = ["DOMAIN", "N_", "SOURCE_LOCALE", "Translator", "supported"]
+__all__ = ["DOMAIN", "N_", "SOURCE_LOCALE", "Translator"]

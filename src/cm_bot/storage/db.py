@@ -21,7 +21,6 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
-from sqlalchemy.pool import NullPool
 from sqlmodel import Session
 
 MIGRATIONS = Path(__file__).with_name("migrations")
@@ -154,7 +153,6 @@ def dispose(engine: Engine) -> None:
 
 
 __all__ = [
-    "NullPool",
     "create_db_engine",
     "current_revision",
     "downgrade",
