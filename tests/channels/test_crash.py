@@ -8,12 +8,7 @@ once (F-01, F-02, F-06), and the message whose fate was unknown is not sent agai
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
-import json
-import os
-import signal
-import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -26,6 +21,7 @@ from cm_bot.settings import Settings
 from cm_bot.storage.db import transaction
 from cm_bot.storage.models import InboundMessage, Outbox
 from cm_bot.testing import FakeBotAPI
+from cm_bot.testing.bot_process import BotProcess, bot_env
 
 from .conftest import FLOWS, inbox_statuses, line, reference, responses_of
 
@@ -35,48 +31,6 @@ USER = 5556001
 BEFORE = ("hello", "yes", "yes")  # answered before the crash
 DURING = ("no", "good")  # arriving as the bot dies
 AFTER = ("3", "mold, pests", "yes")  # sent while it is down
-
-
-class BotProcess:
-    """``python -m cm_bot run`` in a subprocess, its output kept for a failing test."""
-
-    def __init__(self, env: dict[str, str], log: Path) -> None:
-        self.env = env
-        self.log = log
-        self.process: asyncio.subprocess.Process | None = None
-
-    async def start(self) -> None:
-        with self.log.open("ab") as out:
-            self.process = await asyncio.create_subprocess_exec(
-                sys.executable,
-                "-m",
-                "cm_bot",
-                "run",
-                env=self.env,
-                cwd=self.log.parent,
-                stdout=out,
-                stderr=out,
-            )
-
-    async def kill(self) -> None:
-        assert self.process is not None
-        self.process.send_signal(signal.SIGKILL)
-        await self.process.wait()
-
-    async def stop(self) -> int:
-        """SIGTERM: a graceful stop."""
-        assert self.process is not None
-        if self.process.returncode is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                await asyncio.wait_for(self.process.wait(), 20)
-            except TimeoutError:
-                self.process.kill()
-                await self.process.wait()
-        return int(self.process.returncode or 0)
-
-    def output(self) -> str:
-        return self.log.read_text(errors="replace") if self.log.exists() else ""
 
 
 @pytest.fixture
@@ -98,17 +52,7 @@ async def test_kill_nine_mid_flight_then_restart(
         expected = reference(app.db, app.engine, script)
     finally:
         app.close()
-    env = {
-        **os.environ,
-        "CM_BOT_TELEGRAM_TOKEN": api.token,
-        "CM_BOT_TELEGRAM_API_URL": api.base_url,
-        "CM_BOT_DATABASE_URL": database_url,
-        "CM_BOT_FLOWS_DIR": str(FLOWS),
-        "CM_BOT_INTAKE_FLOWS": json.dumps(["intake"]),
-        "CM_BOT_BACKEND": backend,
-        "CM_BOT_POLL_TIMEOUT": "1",
-    }
-    env.pop("CM_BOT_WEBHOOK_URL", None)
+    env = bot_env(api, database_url, flows_dir=FLOWS, intake_flows=["intake"], backend=backend)
     bot = BotProcess(env, tmp_path / "bot.log")
     try:
         await bot.start()
