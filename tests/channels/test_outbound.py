@@ -245,11 +245,13 @@ async def test_database_away_around_a_send_loses_nothing_and_sends_once(
     for name in failures:
         real = getattr(outbox, name)
 
-        def flaky(*args: object, _name: str = name, _real: object = real) -> object:
+        def flaky(
+            *args: object, _name: str = name, _real: object = real, **kwargs: object
+        ) -> object:
             if failures[_name] > 0:
                 failures[_name] -= 1
                 raise ConnectionError("database went away")
-            return _real(*args)  # type: ignore[operator]
+            return _real(*args, **kwargs)  # type: ignore[operator]
 
         monkeypatch.setattr(outbox, name, flaky)
     # The first cannot be marked "sending", so it must not go yet; the second goes, but

@@ -24,7 +24,7 @@ def test_existing_contacts_survive_upgrade_and_downgrade(db: Engine) -> None:
                 " '2026-01-01 00:00:00+00')"
             )
         )
-    upgrade(db)
+    upgrade(db, "0003")
     assert current_revision(db) == "0003"
     with db.connect() as conn:
         row = conn.execute(

@@ -34,6 +34,7 @@ from sqlalchemy import Engine
 from cm_bot.domain import Outbound
 from cm_bot.storage import outbox
 from cm_bot.storage.models import utcnow
+from cm_bot.storage.workers import worker_name
 
 log = logging.getLogger(__name__)
 
@@ -194,6 +195,8 @@ class OutboxSender:
         on_unreachable: OnUnreachable,
         limits: Limits | None = None,
         clock: Callable[[], float] = time.monotonic,
+        worker: str | None = None,
+        sweep_every: float = 60.0,
     ) -> None:
         self.db = db
         self.channel = channel
@@ -207,6 +210,9 @@ class OutboxSender:
         self._changed = asyncio.Event()
         self._listeners: list[Callable[[], None]] = []
         self._deferred: list[Callable[[], object]] = []
+        self.worker = worker or worker_name()
+        self.sweep_every = sweep_every
+        self._swept = time.monotonic()
 
     def wake(self) -> None:
         """New rows are waiting: stop sleeping."""
@@ -231,6 +237,8 @@ class OutboxSender:
         while True:
             self._changed.clear()
             await self._catch_up()  # raises while the database is away: run() retries
+            if time.monotonic() - self._swept >= self.sweep_every:
+                await self.recover(starting=False)
             stopping = stop is not None and stop.is_set()
             left = False
             room = self.limits.concurrency - len(self._tasks)
@@ -242,6 +250,7 @@ class OutboxSender:
                     self.channel,
                     limit=room,
                     skip_chats=self._busy | waiting.keys(),
+                    worker=self.worker,
                 )
                 for item in items:
                     self._start(item)
@@ -288,10 +297,15 @@ class OutboxSender:
             edit = None  # too long to edit in place: send the new version instead
         done = [] if edit is not None else list(item.progress)
         try:
-            await asyncio.to_thread(outbox.mark_sending, self.db, item.id)
+            ours = await asyncio.to_thread(
+                outbox.mark_sending, self.db, item.id, worker=self.worker
+            )
         except Exception as exc:  # unrecorded, it must not go: a crash would resend it
             log.error("outbox %s: could not mark it sending (%s)", item.id, type(exc).__name__)
             self._deferred.append(partial(outbox.release, self.db, item.id))
+            return False
+        if not ours:  # our lease ran out and another sender took the row back
+            log.warning("outbox %s: claim lost to another sender; not sending", item.id)
             return False
         try:
             for part in parts[len(done) :]:
@@ -380,11 +394,19 @@ class OutboxSender:
             for waiter in waiters:
                 waiter.cancel()
 
-    async def recover(self) -> None:
-        """Call once at start-up, before :meth:`run` (see :func:`outbox.recover`)."""
-        requeued, unknown = await asyncio.to_thread(outbox.recover, self.db, self.channel)
+    async def recover(self, *, starting: bool = True) -> None:
+        """Take back rows of dead senders (see :func:`outbox.recover`).
+
+        Call once at start-up, before :meth:`run`; :meth:`run` repeats it every
+        ``sweep_every`` seconds for senders on other hosts whose lease ran out.
+        """
+        requeued, unknown = await asyncio.to_thread(
+            partial(outbox.recover, self.db, self.channel, worker=self.worker, starting=starting)
+        )
+        self._swept = time.monotonic()
         if requeued or unknown:
             log.warning("outbox recovery: %d requeued, %d outcome unknown", requeued, unknown)
+            self._changed.set()
 
     async def run(self, stop: asyncio.Event, *, idle: float = 1.0) -> None:
         """Send until ``stop`` is set, looking again every ``idle`` s or when woken."""

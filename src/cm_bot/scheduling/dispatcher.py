@@ -34,8 +34,6 @@ from __future__ import annotations
 import copy
 import dataclasses
 import logging
-import os
-import socket
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime
@@ -69,6 +67,7 @@ from cm_bot.storage.models import (
     ScheduledContact,
 )
 from cm_bot.storage.repository import SqlStore, SqlUnitOfWork
+from cm_bot.storage.workers import worker_name
 
 log = logging.getLogger(__name__)
 
@@ -113,11 +112,6 @@ class DispatchReport:
 
     def __str__(self) -> str:
         return ", ".join(f"{f.name} {getattr(self, f.name)}" for f in dataclasses.fields(self))
-
-
-def worker_name() -> str:
-    """This process, as recorded on the contacts it sends (``host:pid``)."""
-    return f"{socket.gethostname()}:{os.getpid()}"
 
 
 def _sql_store(engine: ConversationEngine) -> SqlStore:

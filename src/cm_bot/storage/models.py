@@ -262,7 +262,11 @@ class ScheduledContact(SQLModel, table=True):
 class Outbox(SQLModel, table=True):
     """Every message the bot will send; marked sent only after the channel accepted it."""
 
-    __table_args__ = (Index("ix_outbox_status_priority", "status", "priority", "id"),)
+    __table_args__ = (
+        Index("ix_outbox_status_priority", "status", "priority", "id"),
+        # claim_heads ranks each chat's unfinished rows of one channel.
+        Index("ix_outbox_channel_status_chat", "channel", "status", "chat_id", "priority", "id"),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     channel: str
@@ -274,12 +278,16 @@ class Outbox(SQLModel, table=True):
     text: str
     buttons: list[Any] | None = _json()
     priority: int = 50
-    status: str = "pending"  # pending | sending | sent | unknown | failed | cancelled
+    status: str = "pending"  # pending | claimed | sending | sent | unknown | failed | cancelled
     attempts: int = 0
     next_attempt_at: datetime | None = None
     external_message_id: str | None = None
     error: str | None = None
     edit_of: int | None = Field(default=None, foreign_key="outbox.id")  # edit that message
+    # The sender holding a claimed/sending row ("host:pid") and until when; an expired
+    # lease lets another sender take the row back (see storage.outbox.recover).
+    claimed_by: str | None = None
+    lease_until: datetime | None = None
     created_at: datetime = Field(default_factory=utcnow)
     sent_at: datetime | None = None
 

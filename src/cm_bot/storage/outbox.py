@@ -5,13 +5,17 @@ urgent, then oldest, message not yet finished. A message waiting to be retried
 therefore holds back the chat's later messages of the same or lower urgency, so a
 person never reads question 2 before question 1, while an urgent message still
 goes first.
+
+Several senders may serve one channel (``cm-bot run`` on more than one host, on
+PostgreSQL). Each claim records its sender and a lease; :func:`recover` takes back only
+rows whose sender is known to be dead or whose lease ran out, never a live sender's.
 """
 
 from __future__ import annotations
 
 from collections.abc import Collection
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Engine, func, select, update
@@ -20,9 +24,18 @@ from sqlmodel import Session, col
 from cm_bot.domain import Button, Outbound, Priority
 from cm_bot.storage.db import transaction
 from cm_bot.storage.models import Outbox, utcnow
+from cm_bot.storage.workers import is_gone, worker_name
 
+LEASE = timedelta(minutes=5)
+"""How long a claim or a send holds a row before another sender may take it back.
+
+Longer than any one send may take (the request time-out, 60 s by default, plus rate-limit
+waits), so a live sender never loses a row it is still working on.
+"""
 ACTIVE = ("pending", "claimed", "sending")
 """Statuses of a message that is not finished: it holds its chat's later messages back."""
+
+_HELD = ("claimed", "sending")
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,6 +90,8 @@ def claim(
     limit: int = 100,
     chat_id: str | None = None,
     now: datetime | None = None,
+    worker: str | None = None,
+    lease: timedelta = LEASE,
 ) -> list[OutboxItem]:
     """Take due pending messages, most urgent first, marking them ``claimed``.
 
@@ -100,8 +115,9 @@ def claim(
         if chat_id is not None:
             statement = statement.where(col(Outbox.chat_id) == chat_id)
         rows = list(session.execute(statement).scalars())
+        holder = worker or worker_name()
         for row in rows:
-            row.status = "claimed"
+            _take(row, holder, now + lease)
         session.flush()
         return [_item(row) for row in rows if row.id]
 
@@ -113,21 +129,24 @@ def claim_heads(
     limit: int,
     skip_chats: Collection[str] = (),
     now: datetime | None = None,
+    worker: str | None = None,
+    lease: timedelta = LEASE,
 ) -> tuple[list[OutboxItem], bool]:
     """Claim the due head of up to ``limit`` chats' queues, most urgent first.
 
     A chat's head is its unfinished message first in (priority, id) order; it is
     taken only when it is pending and due, so at most one message per chat is out
     at once and a chat's messages go in order. Chats in ``skip_chats`` (the sender's
-    rate limiter says wait) are left alone.
+    rate limiter says wait) are left alone. Each row taken records ``worker`` (this
+    process by default) and holds for ``lease``.
 
     An edit (``edit_of``) whose original has not gone out yet is folded into the
     original, which then goes out already up to date.
 
     Returns:
         The claimed items, and whether due heads were left behind (a skipped chat,
-        or an edit waiting for its original to finish), so the caller knows to look
-        again soon.
+        an edit waiting for its original to finish, or rows another sender locked
+        first), so the caller knows to look again soon.
     """
     now = now or utcnow()
     rank = (
@@ -157,6 +176,8 @@ def claim_heads(
         .order_by(active.c.priority, active.c.id)
     )
     skip = set(skip_chats)
+    holder = worker or worker_name()
+    until = now + lease
     with transaction(engine) as session:
         chosen: list[int] = []
         left = False
@@ -178,10 +199,12 @@ def claim_heads(
                 .with_for_update(skip_locked=True)
             ).scalars()
         )
+        if len(rows) < len(chosen):
+            left = True  # another sender took some first: there may be more to take
         items: list[OutboxItem] = []
         for row in rows:
             if row.edit_of is None:
-                row.status = "claimed"
+                _take(row, holder, until)
                 items.append(_item(row))
                 continue
             outcome, original = _edit(session, row)
@@ -191,15 +214,21 @@ def claim_heads(
                 assert original is not None
                 due = original.next_attempt_at
                 if due is None or _aware(due) <= now:
-                    original.status = "claimed"  # it is the chat's head now: send it
+                    _take(original, holder, until)  # it is the chat's head now: send it
                     items.append(_item(original))
                 else:
                     left = True
             else:
-                row.status = "claimed"
+                _take(row, holder, until)
                 items.append(_item(row, edit_target=outcome or None))
         session.flush()
         return items, left
+
+
+def _take(row: Outbox, worker: str, until: datetime) -> None:
+    row.status = "claimed"
+    row.claimed_by = worker
+    row.lease_until = until
 
 
 def _aware(moment: datetime) -> datetime:
@@ -229,14 +258,30 @@ def _edit(session: Session, row: Outbox) -> tuple[str, Outbox | None]:
     return (sent[-1] if sent else ""), None
 
 
-def mark_sending(engine: Engine, outbox_id: int) -> None:
-    """About to call the channel: from here on a crash means "outcome unknown"."""
+def mark_sending(
+    engine: Engine, outbox_id: int, *, worker: str | None = None, lease: timedelta = LEASE
+) -> bool:
+    """About to call the channel: from here on a crash means "outcome unknown".
+
+    Returns:
+        False when the row is no longer this worker's claim (its lease ran out and
+        another sender took it back): then it must not be sent from here.
+    """
     with transaction(engine) as session:
-        session.execute(
+        result = session.execute(
             update(Outbox)
-            .where(col(Outbox.id) == outbox_id)
-            .values(status="sending", attempts=col(Outbox.attempts) + 1)
+            .where(
+                col(Outbox.id) == outbox_id,
+                col(Outbox.status) == "claimed",
+                col(Outbox.claimed_by) == (worker or worker_name()),
+            )
+            .values(
+                status="sending",
+                attempts=col(Outbox.attempts) + 1,
+                lease_until=utcnow() + lease,
+            )
         )
+        return bool(getattr(result, "rowcount", 0))
 
 
 def release(engine: Engine, outbox_id: int) -> None:
@@ -245,17 +290,22 @@ def release(engine: Engine, outbox_id: int) -> None:
         session.execute(
             update(Outbox)
             .where(col(Outbox.id) == outbox_id, col(Outbox.status) == "claimed")
-            .values(status="pending")
+            .values(status="pending", claimed_by=None, lease_until=None)
         )
 
 
-def mark_progress(engine: Engine, outbox_id: int, external_message_ids: str) -> None:
-    """Some parts of a long message went out: a retry resumes after them, never repeats them."""
+def mark_progress(
+    engine: Engine, outbox_id: int, external_message_ids: str, *, lease: timedelta = LEASE
+) -> None:
+    """Some parts of a long message went out: a retry resumes after them, never repeats them.
+
+    The lease is renewed with each part, so a long message does not outlive its claim.
+    """
     with transaction(engine) as session:
         session.execute(
             update(Outbox)
             .where(col(Outbox.id) == outbox_id)
-            .values(external_message_id=external_message_ids)
+            .values(external_message_id=external_message_ids, lease_until=utcnow() + lease)
         )
 
 
@@ -270,6 +320,7 @@ def mark_sent(engine: Engine, outbox_id: int, external_message_id: str | None) -
                 sent_at=utcnow(),
                 external_message_id=external_message_id,
                 error=None,
+                lease_until=None,
             )
         )
 
@@ -280,7 +331,13 @@ def mark_retry(engine: Engine, outbox_id: int, at: datetime, error: str) -> None
         session.execute(
             update(Outbox)
             .where(col(Outbox.id) == outbox_id)
-            .values(status="pending", next_attempt_at=at, error=error[:200])
+            .values(
+                status="pending",
+                next_attempt_at=at,
+                error=error[:200],
+                claimed_by=None,
+                lease_until=None,
+            )
         )
 
 
@@ -290,7 +347,7 @@ def mark_final(engine: Engine, outbox_id: int, status: str, error: str) -> None:
         session.execute(
             update(Outbox)
             .where(col(Outbox.id) == outbox_id)
-            .values(status=status, error=error[:200])
+            .values(status=status, error=error[:200], lease_until=None)
         )
 
 
@@ -325,27 +382,53 @@ def unfinished(engine: Engine, channel: str) -> int:
         )
 
 
-def recover(engine: Engine, channel: str) -> tuple[int, int]:
-    """After a crash, requeue claimed-but-untried rows; rows being sent become ``unknown``.
+def recover(
+    engine: Engine,
+    channel: str,
+    *,
+    worker: str | None = None,
+    now: datetime | None = None,
+    starting: bool = True,
+) -> tuple[int, int]:
+    """Take back rows whose sender died: claimed rows are requeued, sending rows become ``unknown``.
 
-    Telegram may have delivered a message whose send was interrupted, so it is
-    never resent blindly: a person decides. Only for a sender that is the channel's
-    one sender (see the deployment notes): another live sender's rows would be
-    taken from under it.
+    A sender is known dead when its lease ran out, when it was a process on this host
+    that no longer exists, or, while ``starting``, when it has this very name (a
+    restarted process given the same pid, as in a container). A live sender's rows, on
+    this host or another, are left alone. Telegram may have delivered a message whose
+    send was interrupted, so it is never resent blindly: a person decides.
+
+    Call at start-up, and now and then while running with ``starting=False`` (an
+    expired lease of a worker on another host is noticed only then).
 
     Returns:
         (requeued, unknown).
     """
+    now = now or utcnow()
+    me = worker or worker_name()
     with transaction(engine) as session:
+        holders = set(
+            session.execute(
+                select(col(Outbox.claimed_by))
+                .where(col(Outbox.channel) == channel, col(Outbox.status).in_(_HELD))
+                .distinct()
+            ).scalars()
+        )
+        dead = [h for h in holders if h is not None and ((starting and h == me) or is_gone(h))]
+        orphaned = (
+            col(Outbox.lease_until).is_(None)
+            | (col(Outbox.lease_until) < now)
+            | col(Outbox.claimed_by).in_(dead)
+        )
         requeued = session.execute(
             update(Outbox)
-            .where(col(Outbox.channel) == channel, col(Outbox.status) == "claimed")
-            .values(status="pending")
+            .where(col(Outbox.channel) == channel, col(Outbox.status) == "claimed", orphaned)
+            .values(status="pending", claimed_by=None, lease_until=None)
         )
         unknown = session.execute(
             update(Outbox)
-            .where(col(Outbox.channel) == channel, col(Outbox.status) == "sending")
-            .values(status="unknown", error="interrupted while sending")
+            .where(col(Outbox.channel) == channel, col(Outbox.status) == "sending", orphaned)
+            .values(status="unknown", error="interrupted while sending", lease_until=None)
         )
         return (
             int(getattr(requeued, "rowcount", 0) or 0),
@@ -355,6 +438,7 @@ def recover(engine: Engine, channel: str) -> tuple[int, int]:
 
 __all__ = [
     "ACTIVE",
+    "LEASE",
     "OutboxItem",
     "claim",
     "claim_heads",
