@@ -12,8 +12,9 @@ from sqlmodel import col
 from cm_bot.engine import ConversationEngine
 from cm_bot.scheduling import SchedulePolicy, run_due
 from cm_bot.scheduling.plan import at_local
+from cm_bot.storage import outbox
 from cm_bot.storage.db import transaction
-from cm_bot.storage.models import Client, FlowRun, ScheduledContact
+from cm_bot.storage.models import Client, FlowRun, Outbox, ScheduledContact
 from tests.scheduling.support import (
     add_contact,
     base_now,
@@ -208,3 +209,39 @@ def test_an_error_is_retried_then_given_up_with_a_flag(
     assert (bad.status, bad.outcome, bad.failures) == ("cancelled", "error", 5)
     (flag,) = flags(db, "contact_failed")
     assert flag.case_id == who.case_id
+
+
+def test_a_follow_up_held_up_past_contact_hours_waits_for_the_next_morning(
+    sched: ConversationEngine, db: Engine
+) -> None:
+    """Sent to the outbox at 19:50, but Telegram was down until 20:30: not in the night."""
+    kyiv = ZoneInfo("Europe/Kyiv")
+    who = consented_client(sched, db, tz="Europe/Kyiv")
+    evening = at_local(base_now().date(), time(19, 50), kyiv)
+    add_contact(db, who, evening)
+    assert run_due(sched, evening).sent == 1
+    queued = sent_to(db, who.client_id)
+    assert queued > 0
+    assert outbox.claim_heads(db, "console", limit=10, now=evening + timedelta(minutes=5))[0]
+    with transaction(db) as session:  # the sender never got to it: back in the queue
+        session.execute(update(Outbox).values(status="pending", claimed_by=None))
+
+    late = at_local(evening.date(), time(20, 30), kyiv)
+    assert outbox.claim_heads(db, "console", limit=10, now=late) == ([], False)
+    assert run_due(sched, late).retimed == queued
+
+    with transaction(db) as session:
+        rows = list(
+            session.execute(select(Outbox).where(col(Outbox.status) == "pending")).scalars()
+        )
+    assert len(rows) == queued
+    for row in rows:
+        assert row.next_attempt_at is not None and row.deliver_by is not None
+        opens = row.next_attempt_at.astimezone(kyiv)
+        assert opens.date() == evening.date() + timedelta(days=1)
+        assert time(9) <= opens.time() < time(9, 15)
+        assert row.deliver_by.astimezone(kyiv).time() == time(20)
+    morning = at_local(evening.date() + timedelta(days=1), time(9, 20), kyiv)
+    assert outbox.claim_heads(db, "console", limit=10, now=late + timedelta(hours=3))[0] == []
+    taken, _ = outbox.claim_heads(db, "console", limit=10, now=morning)
+    assert len(taken) == 1  # the chat's first message; the rest follow it in order

@@ -39,7 +39,7 @@ from contextlib import contextmanager
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import exists, select, update
+from sqlalchemy import exists, func, select, update
 from sqlmodel import Session, col
 
 from cm_bot.domain import ClientStatus, RunStatus, Severity
@@ -47,7 +47,7 @@ from cm_bot.engine import ConversationEngine
 from cm_bot.engine.ports import ClientView
 from cm_bot.engine.staff import StaffDesk
 from cm_bot.i18n.translator import N_
-from cm_bot.scheduling.plan import aware, next_allowed, spread
+from cm_bot.scheduling.plan import aware, next_allowed, spread, window_end
 from cm_bot.scheduling.planner import (
     CHECKIN,
     FOLLOWUP,
@@ -56,13 +56,16 @@ from cm_bot.scheduling.planner import (
     client_zone,
     due_condition,
     ensure_checkins,
+    when_allowed,
 )
+from cm_bot.storage import outbox
 from cm_bot.storage.models import (
     Case,
     ChannelIdentity,
     Client,
     FlowRun,
     Goal,
+    Outbox,
     Response,
     ScheduledContact,
 )
@@ -100,6 +103,7 @@ class DispatchReport:
     failed: int = 0
     settled: int = 0
     planned: int = 0
+    retimed: int = 0
 
     def add(self, other: DispatchReport) -> None:
         """Add another report's counts to this one."""
@@ -167,6 +171,7 @@ def run_due(
     worker = worker or worker_name()
     report = DispatchReport()
     report.settled += settle_finished(engine, now, policy)
+    report.retimed += retime_overdue(engine, now, policy)
     batches = 0
     while max_batches is None or batches < max_batches:
         batch = dispatch_batch(engine, now, policy, worker=worker)
@@ -345,6 +350,7 @@ def _handle(
         manager_id=case.manager_id,
     )
     batch.started.add(client_id)
+    before = session.execute(select(func.max(col(Outbox.id)))).scalar_one() or 0
     if not engine.start_flow(view, row.flow_id, _context(session, row, case, now)):
         # The engine refused (no current consent; other reasons were caught above):
         # nothing was queued, so the row is closed instead.
@@ -352,7 +358,46 @@ def _handle(
         row.sent_at = row.sent_at if action == "reminded" else None
         row.reminded_at = None
         return _close(engine, uow, row, now, "cancelled", "no_consent")
+    closes = window_end(now, tz, hours)
+    if closes is not None:  # held up past the person's hours, it waits for the next window
+        session.execute(
+            update(Outbox)
+            .where(
+                col(Outbox.client_id) == client_id,
+                col(Outbox.id) > before,
+                col(Outbox.inbound_id).is_(None),
+                col(Outbox.status) == "pending",
+            )
+            .values(deliver_by=closes)
+        )
     return action
+
+
+def retime_overdue(engine: ConversationEngine, now: datetime, policy: SchedulePolicy) -> int:
+    """Move scheduled messages that missed their contact window to the person's next one.
+
+    An outage or a long backlog can hold a follow-up past 20:00; it must then wait for
+    the morning rather than reach someone in the night. A chat's messages move together
+    (one spread key per chat), so a flow's introduction and question stay in order.
+
+    Returns:
+        How many messages were moved.
+    """
+    with _sql_store(engine).unit() as uow:
+        session = uow.session
+        rows = outbox.overdue(session, now)
+        if not rows:
+            return 0
+        ids = {row.client_id for row in rows if row.client_id is not None}
+        found = session.execute(select(Client).where(col(Client.id).in_(ids))).scalars()
+        clients = {c.id: c for c in found}
+        for row in rows:
+            tz, hours = client_zone(clients.get(row.client_id or -1), policy)
+            opens = when_allowed(now, f"chat:{row.chat_id}", tz, hours, policy.spread)
+            row.next_attempt_at = opens
+            row.deliver_by = window_end(opens, tz, hours)
+        log.info("scheduled messages past contact hours moved to the next window: %d", len(rows))
+        return len(rows)
 
 
 def _defer(row: ScheduledContact, until: datetime, now: datetime) -> str:
@@ -578,6 +623,7 @@ def _flag(
 __all__ = [
     "DispatchReport",
     "dispatch_batch",
+    "retime_overdue",
     "run_due",
     "settle_finished",
     "worker_name",

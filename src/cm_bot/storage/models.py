@@ -288,6 +288,9 @@ class Outbox(SQLModel, table=True):
     # lease lets another sender take the row back (see storage.outbox.recover).
     claimed_by: str | None = None
     lease_until: datetime | None = None
+    # A scheduled contact must not reach the person after their contact hours close:
+    # past this it waits, and the scheduler moves it to their next window.
+    deliver_by: datetime | None = None
     created_at: datetime = Field(default_factory=utcnow)
     sent_at: datetime | None = None
 

@@ -107,6 +107,7 @@ def claim(
                 col(Outbox.channel) == channel,
                 col(Outbox.status) == "pending",
                 (col(Outbox.next_attempt_at).is_(None)) | (col(Outbox.next_attempt_at) <= now),
+                (col(Outbox.deliver_by).is_(None)) | (col(Outbox.deliver_by) > now),
             )
             .order_by(col(Outbox.priority), col(Outbox.id))
             .limit(limit)
@@ -135,7 +136,9 @@ def claim_heads(
     """Claim the due head of up to ``limit`` chats' queues, most urgent first.
 
     A chat's head is its unfinished message first in (priority, id) order; it is
-    taken only when it is pending and due, so at most one message per chat is out
+    taken only when it is pending, due, and not past its ``deliver_by`` (a scheduled
+    contact held up beyond the person's contact hours waits for the scheduler to move
+    it to their next window, see :func:`overdue`), so at most one message per chat is out
     at once and a chat's messages go in order. Chats in ``skip_chats`` (the sender's
     rate limiter says wait) are left alone. Each row taken records ``worker`` (this
     process by default) and holds for ``lease``.
@@ -160,6 +163,7 @@ def claim_heads(
             col(Outbox.chat_id).label("chat_id"),
             col(Outbox.status).label("status"),
             col(Outbox.next_attempt_at).label("next_attempt_at"),
+            col(Outbox.deliver_by).label("deliver_by"),
             col(Outbox.priority).label("priority"),
             rank,
         )
@@ -172,6 +176,7 @@ def claim_heads(
             active.c.rank == 1,
             active.c.status == "pending",
             active.c.next_attempt_at.is_(None) | (active.c.next_attempt_at <= now),
+            active.c.deliver_by.is_(None) | (active.c.deliver_by > now),
         )
         .order_by(active.c.priority, active.c.id)
     )
@@ -370,6 +375,22 @@ def fail_chat(engine: Engine, channel: str, chat_id: str, error: str) -> int:
         return int(getattr(result, "rowcount", 0) or 0)
 
 
+def overdue(session: Session, now: datetime) -> list[Outbox]:
+    """Pending messages whose ``deliver_by`` has passed: the scheduler re-times them."""
+    return list(
+        session.execute(
+            select(Outbox)
+            .where(
+                col(Outbox.status) == "pending",
+                col(Outbox.deliver_by).is_not(None),
+                col(Outbox.deliver_by) <= now,
+            )
+            .order_by(col(Outbox.id))
+            .with_for_update(skip_locked=True)
+        ).scalars()
+    )
+
+
 def unfinished(engine: Engine, channel: str) -> int:
     """How many messages of the channel are still to go (pending, claimed or being sent)."""
     with transaction(engine) as session:
@@ -448,6 +469,7 @@ __all__ = [
     "mark_retry",
     "mark_sending",
     "mark_sent",
+    "overdue",
     "recover",
     "release",
     "unfinished",

@@ -1,4 +1,4 @@
-"""outbox: sender leases (claimed_by, lease_until) and an index for claiming chat heads
+"""outbox: sender leases (claimed_by, lease_until), deliver_by, an index for chat heads
 
 Revision ID: 0004
 Revises: 0003
@@ -6,7 +6,9 @@ Create Date: 2026-11-24 10:05:00.000000
 
 Before this, recovery at start-up took back every claimed or sending row, which is only
 right when one sender serves the channel. With leases, a sender takes back only rows of a
-dead worker on its own host or rows whose lease ran out.
+dead worker on its own host or rows whose lease ran out. ``deliver_by`` keeps a
+scheduled contact that was held up (outage, backlog) from going out after the person's
+contact hours.
 """
 
 from collections.abc import Sequence
@@ -29,6 +31,9 @@ def upgrade() -> None:
         batch_op.add_column(
             sa.Column("lease_until", sqlmodel.sql.sqltypes.UTCDateTime(), nullable=True)
         )
+        batch_op.add_column(
+            sa.Column("deliver_by", sqlmodel.sql.sqltypes.UTCDateTime(), nullable=True)
+        )
         batch_op.create_index(
             "ix_outbox_channel_status_chat",
             ["channel", "status", "chat_id", "priority", "id"],
@@ -39,5 +44,6 @@ def upgrade() -> None:
 def downgrade() -> None:
     with op.batch_alter_table("outbox", schema=None) as batch_op:
         batch_op.drop_index("ix_outbox_channel_status_chat")
+        batch_op.drop_column("deliver_by")
         batch_op.drop_column("lease_until")
         batch_op.drop_column("claimed_by")
