@@ -134,8 +134,17 @@ def check_selection(step: ChoiceStep, picked: list[Option], _: Gettext) -> Outco
 
 
 def label_of(option: Option, _: Gettext) -> str:
-    """The option's label in the client's language."""
-    return _(option.label)
+    r"""The option's label in the client's language.
+
+    A label with a ``context`` is looked up under gettext's key for it,
+    ``context + "\x04" + label`` (what ``pgettext`` looks up); untranslated, the
+    English label is shown.
+    """
+    if option.context is None:
+        return _(option.label)
+    key = f"{option.context}\x04{option.label}"
+    translated = _(key)
+    return option.label if translated == key else translated
 
 
 def _yesno(text: str, _: Gettext) -> Outcome:

@@ -68,6 +68,9 @@ class Option(_Model):
     value: str | int
     label: str = Field(min_length=1)
     exclusive: bool = False  # in a multi-select, cannot be combined with others
+    # Translator context (gettext msgctxt) for a label whose English is shared with a
+    # different meaning elsewhere: "Not at all" as a frequency vs as an amount of stress.
+    context: str | None = Field(default=None, min_length=1)
 
 
 class ChoiceStep(_QuestionBase):

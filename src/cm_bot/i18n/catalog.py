@@ -8,6 +8,7 @@ untranslated, fuzzy or missing entry. CI runs the check.
 
 from __future__ import annotations
 
+import os
 import tempfile
 from pathlib import Path
 
@@ -18,6 +19,7 @@ from babel.messages.pofile import read_po
 from cm_bot.i18n.translator import DOMAIN
 
 KEYWORDS = ("_", "N_", "gettext", "ngettext:1,2")
+WIDTH = "100"  # line width of the .po files, as they are kept in git
 
 
 def _pybabel(*args: str) -> None:
@@ -37,9 +39,11 @@ def extract(root: Path, output: Path) -> None:
         "Translators:",
         "--project",
         "cm-bot",
+        "--width",
+        WIDTH,
         "-o",
         str(output),
-        str(root),
+        os.path.relpath(root),  # relative source references: the same on every checkout
     )
 
 
@@ -48,8 +52,9 @@ def _read(path: Path, locale: str | None = None) -> Catalog:
         return read_po(handle, locale=locale)
 
 
-def _ids(catalog: Catalog) -> set[object]:
-    return {message.id for message in catalog if message.id}
+def _ids(catalog: Catalog) -> set[tuple[object, str | None]]:
+    """Each message's (msgid, msgctxt): the same English with two contexts is two messages."""
+    return {(message.id, message.context) for message in catalog if message.id}
 
 
 def update(root: Path) -> None:
@@ -65,8 +70,16 @@ def update(root: Path) -> None:
             str(po),
             "-l",
             po.parent.parent.name,
+            "--width",
+            WIDTH,
             "--ignore-obsolete",
         )
+
+
+def _show(key: tuple[object, str | None]) -> str:
+    msgid, context = key
+    text = str(msgid if isinstance(msgid, str) else msgid[0])  # type: ignore[index]
+    return text if context is None else f"{context}|{text}"
 
 
 def check(root: Path) -> list[str]:
@@ -81,11 +94,11 @@ def check(root: Path) -> list[str]:
         extract(root, fresh)
         wanted = _ids(_read(fresh))
     have = _ids(_read(template))
-    for missing in sorted(map(str, wanted - have)):
+    for missing in sorted(map(_show, wanted - have)):
         problems.append(
             f"{template}: out of date, lacks {missing[:60]!r}; run: cm-bot i18n extract"
         )
-    for stale in sorted(map(str, have - wanted)):
+    for stale in sorted(map(_show, have - wanted)):
         problems.append(
             f"{template}: out of date, still has {stale[:60]!r}; run: cm-bot i18n extract"
         )
@@ -94,10 +107,10 @@ def check(root: Path) -> list[str]:
         problems.append(f"{locales}: no translations")
     for po in catalogues:
         catalog = _read(po, po.parent.parent.name)
-        by_id = {m.id: m for m in catalog if m.id}
-        for msgid in wanted:
-            message = by_id.get(msgid)  # type: ignore[call-overload]
-            label = str(msgid if isinstance(msgid, str) else msgid[0])[:60]  # type: ignore[index]
+        by_id = {(m.id, m.context): m for m in catalog if m.id}
+        for msgid, context in wanted:
+            message = by_id.get((msgid, context))  # type: ignore[arg-type]
+            label = _show((msgid, context))[:60]
             if message is None:
                 problems.append(f"{po}: missing {label!r}")
             elif message.fuzzy:

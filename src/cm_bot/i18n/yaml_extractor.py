@@ -2,7 +2,8 @@
 
 Registered as the ``cm_yaml`` extractor (entry point ``babel.extractors``). Each
 user-facing field of a flow yields its English text with its line number; a
-step's ``note:`` becomes a translator comment.
+step's ``note:`` becomes a translator comment, and an option's ``context:`` its
+``msgctxt`` (the same English label can then be translated two ways).
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ _COMMENTS = {
     "label": "A button label: keep it short.",
 }
 
-Extracted = tuple[int, str | None, str, list[str]]
+Extracted = tuple[int, str | None, str | tuple[str, str], list[str]]
 
 
 def extract(
@@ -47,10 +48,22 @@ def _walk(node: yaml.Node) -> Iterator[Extracted]:
             ),
             None,
         )
+        context = next(
+            (
+                str(v.value)
+                for k, v in node.value
+                if k.value == "context" and isinstance(v, yaml.ScalarNode)
+            ),
+            None,
+        )
         for key, value in node.value:
             if key.value in TEXT_FIELDS and isinstance(value, yaml.ScalarNode) and value.value:
                 comments = [c for c in (note, _COMMENTS.get(key.value)) if c]
-                yield value.start_mark.line + 1, None, str(value.value), comments
+                line = value.start_mark.line + 1
+                if context is not None and key.value == "label":
+                    yield line, "pgettext", (context, str(value.value)), comments
+                else:
+                    yield line, None, str(value.value), comments
             else:
                 yield from _walk(value)
 
