@@ -118,7 +118,9 @@ def test_decode_kinds() -> None:
         assert inbound.kind is InboundKind(kind)
         assert (inbound.user_id, inbound.chat_id) == ("9", "9")
     assert decode({"update_id": 9, "message": {**base, "text": "hi"}}).text == "hi"
-    assert decode({"update_id": 9, "message": {**base, "photo": [], "caption": "c"}}).text is None
+    # A caption comes with the photo (read for crisis words, never taken as an answer).
+    photo = decode({"update_id": 9, "message": {**base, "photo": [], "caption": "c"}})
+    assert (photo.kind, photo.text) == (InboundKind.MEDIA, "c")
 
 
 class Clock:

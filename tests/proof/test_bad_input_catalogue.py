@@ -1070,8 +1070,6 @@ CATALOGUE = [
             reply=CRISIS,
             then=one_urgent_crisis_flag,
         ),
-        xfail="engine: a caption is never checked for crisis words: telegram_codec._message "
-        "drops it (text=None for MEDIA) and engine.py _Turn.run checks only TEXT/EDITED",
     ),
     # B-24: an update_id lower than any seen is processed (dedupe is by set, not watermark)
     row(

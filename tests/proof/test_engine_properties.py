@@ -26,7 +26,6 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-import pytest
 from hypothesis import HealthCheck, event, example, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import Engine, func, select
@@ -520,12 +519,6 @@ def test_decode_turns_any_json_into_an_event(update: dict[str, Any]) -> None:
         inbound.text.encode("utf-8")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="codec: decode raises OverflowError on a timestamp beyond the platform's time_t "
-    "(telegram_codec._when calls datetime.fromtimestamp; decode catches only "
-    "AttributeError/TypeError/ValueError), although it promises never to raise",
-)
 @settings(max_examples=20, deadline=None)
 @given(date=st.integers(min_value=2**40, max_value=2**70) | st.just(float("inf")))
 @example(date=10**20)

@@ -46,7 +46,10 @@ def not_modified(error: str) -> bool:
 
 def _when(value: object) -> datetime:
     if isinstance(value, int | float):
-        return datetime.fromtimestamp(value, UTC)
+        try:
+            return datetime.fromtimestamp(value, UTC)
+        except (OverflowError, OSError, ValueError):  # a forged date beyond any calendar
+            return datetime.now(UTC)
     if isinstance(value, datetime):
         return value if value.tzinfo else value.replace(tzinfo=UTC)
     return datetime.now(UTC)
@@ -136,6 +139,7 @@ def _message(update_id: object, message: Mapping[str, Any], kind: InboundKind) -
     user, is_bot, language = _person(message.get("from"))
     chat = message.get("chat") or {}
     text = message.get("text")
+    caption = message.get("caption")
     if kind is InboundKind.TEXT:
         if (
             message.get("forward_origin")
@@ -159,11 +163,16 @@ def _message(update_id: object, message: Mapping[str, Any], kind: InboundKind) -
         chat_id=str(chat.get("id", user)),
         chat_type=str(chat.get("type", "private")),
         kind=kind,
-        text=text if kind in (InboundKind.TEXT, InboundKind.EDITED) else None,
+        # A caption is never an answer (B-02), but it is read for words of crisis (B-23).
+        text=text if kind in (InboundKind.TEXT, InboundKind.EDITED) else _caption(kind, caption),
         language=language,
         is_bot=is_bot,
         received_at=_when(message.get("edit_date") or message.get("date")),
     )
+
+
+def _caption(kind: InboundKind, caption: object) -> str | None:
+    return caption if kind is InboundKind.MEDIA and isinstance(caption, str) else None
 
 
 def keyboard(buttons: tuple[tuple[Button, ...], ...]) -> dict[str, Any] | None:
