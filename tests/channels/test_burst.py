@@ -1,6 +1,6 @@
 """The acceptance burst: 3,000 messages to 300 chats within Telegram's limits, each once.
 
-About two minutes each at 25 messages/s, so they run once: not per backend (one
+About 100 seconds each at 30 messages/s, so they run once: not per backend (one
 on each), and not again under ``--db postgres`` (pacing is the sender's, not the
 database's).
 """

@@ -1,8 +1,11 @@
-"""The outbox sender through each framework: splitting, 429, time-outs, drops, 403, priority."""
+"""The outbox sender through each framework: splitting, 429, time-outs, drops, 403, priority,
+and Telegram's flood limits."""
 
 from __future__ import annotations
 
+import asyncio
 import random
+from collections.abc import Sequence
 from datetime import timedelta
 
 import pytest
@@ -10,9 +13,11 @@ from sqlalchemy import select
 from sqlmodel import col
 
 from cm_bot.domain import Priority
+from cm_bot.notify.sender import Limits, RateLimiter
 from cm_bot.storage import outbox
 from cm_bot.storage.db import transaction
 from cm_bot.storage.models import Case, Client, Flag, ScheduledContact, utcnow
+from cm_bot.testing import FakeBotAPI, RateLimits
 
 from .conftest import Bot, BotFactory, outbox_row
 
@@ -264,3 +269,78 @@ async def test_database_away_around_a_send_loses_nothing_and_sends_once(
     assert texts_to(bot, CHAT) == ["not yet"]
     assert texts_to(bot, OTHER) == ["sent, recorded later"]
     assert [outbox_row(bot.db, i).status for i in (first, second)] == ["sent", "sent"]
+
+
+def busiest(times: Sequence[float], window: float) -> int:
+    """Most messages within any ``window`` seconds, counted as the emulator counts them."""
+    ordered = sorted(times)
+    best = start = 0
+    for end, now in enumerate(ordered):
+        while ordered[start] <= now - window:
+            start += 1
+        best = max(best, end - start + 1)
+    return best
+
+
+def test_default_limits_keep_telegrams_windows_however_late_the_answers_come() -> None:
+    """Telegram counts a message when it accepts it, at some moment between our request and
+    its answer. 40 chats with 6 messages each want out at once; every request is accepted
+    and answered after random delays of up to 0.3 s each. Telegram still never sees more
+    than 30 messages in a second or 3 to one chat in 3 s, and the 30 are reached."""
+    telegram = RateLimits()
+    rng = random.Random(11)
+    now = 0.0
+    limiter = RateLimiter(Limits(), lambda: now)
+    waiting = {str(chat): 6 for chat in range(1, 41)}
+    in_flight: dict[str, float] = {}  # chat -> when the answer comes back
+    accepted: dict[str, list[float]] = {chat: [] for chat in waiting}
+    while waiting or in_flight:
+        step = now
+        for chat, answered in sorted(in_flight.items(), key=lambda item: item[1]):
+            if answered <= step:
+                now = answered  # the answer is stamped when it arrives, not later
+                limiter.sent(chat)
+                del in_flight[chat]
+        now = step
+        for chat in list(waiting):
+            if chat in in_flight or limiter.delay(chat) > 0:
+                continue
+            limiter.begin()
+            at = now + rng.uniform(0.0, 0.3)
+            accepted[chat].append(at)
+            in_flight[chat] = at + rng.uniform(0.0, 0.3)
+            waiting[chat] -= 1
+            if not waiting[chat]:
+                del waiting[chat]
+        now += 0.003
+    every = [at for times in accepted.values() for at in times]
+    assert len(every) == 240
+    assert busiest(every, 1.0) == telegram.global_per_second
+    span = telegram.private_burst / telegram.private_per_second
+    assert max(busiest(times, span) for times in accepted.values()) == telegram.private_burst
+
+
+async def test_a_burst_with_the_default_limits_meets_no_429(make_bot: BotFactory) -> None:
+    """The shipped limits against an emulator enforcing Telegram's: 6 messages for one chat
+    and 3 each for 20 more, all due at once, go out once each, in order, without a 429."""
+    api = FakeBotAPI(enforce_limits=True)
+    await api.start()
+    try:
+        bot = await make_bot(api=api, limits=Limits())
+        busy = [f"message {n} for {CHAT}" for n in range(6)]
+        texts = list(busy)
+        for text in busy:
+            bot.enqueue(CHAT, text)
+        for chat in range(5555000, 5555020):
+            for n in range(3):
+                texts.append(f"message {n} for {chat}")
+                bot.enqueue(chat, texts[-1])
+        await bot.start_polling()
+        await asyncio.wait_for(bot.runtime.quiet(), 60)
+        await bot.stop()
+        assert api.rejected_429 == 0
+        assert sorted(m.text or "" for m in api.sent) == sorted(texts)
+        assert texts_to(bot, CHAT) == busy
+        assert busiest([m.time for m in api.sent], 1.0) <= RateLimits().global_per_second
+    finally:
+        await api.stop()
