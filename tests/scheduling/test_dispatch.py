@@ -125,3 +125,39 @@ def test_sent_rows_record_the_worker(sched: ConversationEngine, db: Engine) -> N
         ids = set(session.execute(select(col(Outbox.client_id))).scalars())
     assert run.scheduled_contact_id == row.id
     assert ids == {who.client_id}
+
+
+def test_a_message_whose_delivery_is_unknown_is_flagged_to_the_case_manager_once(
+    sched: ConversationEngine, db: Engine
+) -> None:
+    """F-09: a send that timed out is never resent blindly, so a person must be told."""
+    from cm_bot.domain import Outbound
+    from cm_bot.storage import outbox
+    from tests.scheduling.support import MANAGER_CHAT, flags, staff_notices
+
+    who = consented_client(sched, db)
+    with SqlStore(db).unit() as uow:
+        lost = uow.enqueue(
+            Outbound(channel="console", chat_id="c1", text="How are you?"),
+            client_id=who.client_id,
+        )
+        fine = uow.enqueue(
+            Outbound(channel="console", chat_id="c1", text="Thanks"), client_id=who.client_id
+        )
+    outbox.mark_final(db, lost, "unknown", "read time-out")
+    outbox.mark_final(db, fine, "failed", "bad request")  # failed for sure: not "unknown"
+    before = len(staff_notices(db))
+
+    assert run_due(sched, base_now()).unknown == 1
+    (flag,) = flags(db, "send_unknown")
+    assert (flag.client_id, flag.severity, flag.status) == (who.client_id, "routine", "open")
+    assert "may not have arrived" in flag.reason
+    notices = staff_notices(db)[before:]
+    assert len(notices) == 1 and notices[0].chat_id == MANAGER_CHAT
+    assert "How are you?" not in notices[0].text  # the notice carries no message content
+
+    # Every later pass (every minute) leaves it at one flag, also once it is resolved.
+    with transaction(db) as session:
+        session.execute(text("UPDATE flag SET status = 'resolved'"))
+    assert run_due(sched, base_now()).unknown == 0
+    assert len(flags(db, "send_unknown")) == 1

@@ -39,7 +39,7 @@ from contextlib import contextmanager
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import exists, func, select, update
+from sqlalchemy import String, cast, exists, func, literal, select, update
 from sqlmodel import Session, col
 
 from cm_bot.domain import ClientStatus, RunStatus, Severity
@@ -63,6 +63,7 @@ from cm_bot.storage.models import (
     Case,
     ChannelIdentity,
     Client,
+    Flag,
     FlowRun,
     Goal,
     Outbox,
@@ -88,6 +89,10 @@ CASE_OUTCOMES = ("declined", "unreachable", "opted_out", "no_consent")
 NO_RESPONSE_REASON = N_("No reply to the post-exit follow-up, also after a reminder")
 MISSED_TWICE_REASON = N_("Two goal check-ins in a row went unanswered")
 GAVE_UP_REASON = N_("A scheduled contact could not be sent and was given up")
+UNKNOWN_SEND_REASON = N_(
+    "A message to the client may not have arrived (the connection broke while it was being "
+    "sent), so it was not sent again. Please check with the client."
+)
 
 
 @dataclasses.dataclass(slots=True)
@@ -104,6 +109,7 @@ class DispatchReport:
     settled: int = 0
     planned: int = 0
     retimed: int = 0
+    unknown: int = 0
 
     def add(self, other: DispatchReport) -> None:
         """Add another report's counts to this one."""
@@ -172,6 +178,7 @@ def run_due(
     report = DispatchReport()
     report.settled += settle_finished(engine, now, policy)
     report.retimed += retime_overdue(engine, now, policy)
+    report.unknown += flag_unknown_sends(engine)
     batches = 0
     while max_batches is None or batches < max_batches:
         batch = dispatch_batch(engine, now, policy, worker=worker)
@@ -371,6 +378,52 @@ def _handle(
             .values(deliver_by=closes)
         )
     return action
+
+
+def flag_unknown_sends(engine: ConversationEngine, limit: int = 100) -> int:
+    """Tell the case manager about each message to a client whose delivery is unknown.
+
+    Such a message is never resent blindly (the person may have it already), so a human
+    has to find out; one flag per message (its dedupe key), however often this runs.
+
+    Returns:
+        How many flags were raised.
+    """
+    key = literal("unknown_send:") + cast(col(Outbox.id), String)
+    flagged = exists().where(col(Flag.dedupe_key) == key)
+    raised = 0
+    with _sql_store(engine).unit() as uow:
+        session = uow.session
+        rows = session.execute(
+            select(col(Outbox.id), col(Outbox.client_id))
+            .where(
+                col(Outbox.status) == "unknown",
+                col(Outbox.client_id).is_not(None),
+                col(Outbox.staff_id).is_(None),  # to the client, not a notice to staff
+                ~flagged,
+            )
+            .order_by(col(Outbox.id))
+            .limit(limit)
+        ).all()
+        for outbox_id, client_id in rows:
+            case_id = session.execute(
+                select(col(Case.id))
+                .where(col(Case.client_id) == client_id)
+                .order_by(col(Case.id).desc())
+                .limit(1)
+            ).scalar()
+            with session.begin_nested():
+                _flag_client(
+                    engine,
+                    uow,
+                    client_id,
+                    case_id,
+                    UNKNOWN_SEND_REASON,
+                    "send_unknown",
+                    f"unknown_send:{outbox_id}",
+                )
+            raised += 1
+    return raised
 
 
 def retime_overdue(engine: ConversationEngine, now: datetime, policy: SchedulePolicy) -> int:
@@ -595,19 +648,31 @@ def _flag(
     dedupe_key: str,
 ) -> None:
     """A routine flag on the contact's case, with a notice to the case manager who holds it."""
-    session = uow.session
     if row.client_id is None:
         log.warning("scheduled contact %s (%s) has no client to flag", row.id, rule_id)
         return
-    case = session.get(Case, row.case_id)
-    client = session.get(Client, row.client_id)
+    _flag_client(engine, uow, row.client_id, row.case_id, reason, rule_id, dedupe_key)
+
+
+def _flag_client(
+    engine: ConversationEngine,
+    uow: SqlUnitOfWork,
+    client_id: int,
+    case_id: int | None,
+    reason: str,
+    rule_id: str,
+    dedupe_key: str,
+) -> None:
+    session = uow.session
+    case = session.get(Case, case_id) if case_id is not None else None
+    client = session.get(Client, client_id)
     view = ClientView(
-        client_id=row.client_id,
+        client_id=client_id,
         status=client.status if client else "",
         locale=client.locale if client else None,
         channel="",
         chat_id="",
-        case_id=row.case_id,
+        case_id=case_id,
         case_ref=case.ref if case else None,
         manager_id=case.manager_id if case else None,
     )
@@ -623,6 +688,7 @@ def _flag(
 __all__ = [
     "DispatchReport",
     "dispatch_batch",
+    "flag_unknown_sends",
     "retime_overdue",
     "run_due",
     "settle_finished",
