@@ -316,10 +316,12 @@ async def test_f08_a_429_holds_that_chat_for_retry_after_and_no_other_chat(rig: 
 async def test_f09_a_read_timeout_is_unknown_not_retried_and_shown_to_staff(rig: Rig) -> None:
     """F-09: sendMessage read time-out (Telegram took the message; the answer never came).
 
-    Not retried automatically; marked "unknown"; staff can see it in the case export.
+    Not retried automatically; marked "unknown"; staff can see it: the next dispatch pass
+    flags it to the case manager, and the case export shows it.
     """
     replies = rig.replies(CONSENT[:2])
     linked = rig.link(USER)
+    rig.manager_on_telegram()
     bot = await rig.start(rig.bot(telegram_request_timeout="2"))
     rig.api.timeout_next("sendMessage", 10, accepted=True, chat_id=USER)
     await rig.converse(USER, CONSENT[:2], replies)
@@ -332,6 +334,9 @@ async def test_f09_a_read_timeout_is_unknown_not_retried_and_shown_to_staff(rig:
     export = json.loads(await cli(bot, "export", linked.ref, "--format", "json"))
     shown = [(m["text"], m["status"]) for m in export["messages_to_client"]]
     assert (replies[0][0][0], "unknown") in shown
+    await cli(bot, "schedule", "run-due")
+    await rig.api.wait_for_sent(1, chat_id=MANAGER_CHAT, timeout=WAIT)  # the case manager told
+    assert [f.rule_id for f in rig.rows(Flag)] == ["send_unknown"]
 
 
 async def test_f10_connection_refused_is_retried_with_backoff_and_sent_once(rig: Rig) -> None:
