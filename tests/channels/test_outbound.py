@@ -163,6 +163,31 @@ async def test_refused_connection_is_retried_and_sent_once(make_bot: BotFactory)
     assert outbox_row(bot.db, outbox_id).status == "sent"
 
 
+async def test_after_an_outage_messages_in_back_off_go_as_soon_as_telegram_answers(
+    make_bot: BotFactory,
+) -> None:
+    """The soak's finding: the backlog drained at the pace of the back-off, not of Telegram."""
+    bot = await running(make_bot)
+    await bot.api.outage(True, mode="json")  # 502s: no retry_after, so the wait is a guess
+    waiting = [bot.enqueue(CHAT, "first"), bot.enqueue(OTHER, "second")]
+
+    def backing_off() -> bool:  # four failures: the next try is 8 s away
+        return all(outbox_row(bot.db, i).attempts >= 4 for i in waiting)
+
+    await bot.runtime.until(backing_off)
+    planned = {i: outbox_row(bot.db, i).next_attempt_at for i in waiting}
+    await bot.api.outage(False)
+    bot.enqueue(5554003, "new, due now")  # its success shows Telegram is back
+    await bot.quiet()
+
+    for outbox_id in waiting:
+        row = outbox_row(bot.db, outbox_id)
+        due = planned[outbox_id]
+        assert row.status == "sent" and row.sent_at is not None and due is not None
+        assert row.sent_at < due.replace(tzinfo=row.sent_at.tzinfo)  # did not wait it out
+    assert texts_to(bot, CHAT) == ["first"] and texts_to(bot, OTHER) == ["second"]
+
+
 async def test_blocked_client_is_unreachable_follow_ups_cancelled_one_flag(
     make_bot: BotFactory,
 ) -> None:

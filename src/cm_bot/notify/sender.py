@@ -216,6 +216,7 @@ class OutboxSender:
         self._listeners: list[Callable[[], None]] = []
         self._deferred: list[Callable[[], object]] = []
         self.worker = worker or worker_name()
+        self._blind: set[int] = set()  # rows backing off without a retry_after
         self.sweep_every = sweep_every
         self._swept = time.monotonic()
 
@@ -329,6 +330,8 @@ class OutboxSender:
             backoff = exc.retry_after or min(2.0**item.attempts, self.limits.max_backoff)
             if exc.retry_after:
                 self.limiter.hold_chat(chat, exc.retry_after)
+            else:
+                self._blind.add(item.id)  # a guess: the next success brings it forward
             log.warning("outbox %s: retry in %.1fs (%s)", item.id, backoff, exc)
             at = utcnow() + timedelta(seconds=backoff)
             await self._write(outbox.mark_retry, item.id, at, str(exc))
@@ -351,6 +354,12 @@ class OutboxSender:
             await self._write(outbox.mark_final, item.id, "unknown", reason)
         else:
             await self._write(outbox.mark_sent, item.id, ",".join(done))
+            if self._blind:
+                # Telegram answers again: what waits out a back-off guessed during the
+                # outage goes now, not up to max_backoff later. A 429's time is kept.
+                waiting, self._blind = self._blind - {item.id}, set()
+                await self._write(outbox.bring_forward, waiting)
+                self._changed.set()
             return True
         return False
 

@@ -346,6 +346,16 @@ def mark_retry(engine: Engine, outbox_id: int, at: datetime, error: str) -> None
         )
 
 
+def bring_forward(engine: Engine, outbox_ids: Collection[int]) -> None:
+    """Make messages waiting out a blind back-off due now: the channel is answering again."""
+    with transaction(engine) as session:
+        session.execute(
+            update(Outbox)
+            .where(col(Outbox.id).in_(list(outbox_ids)), col(Outbox.status) == "pending")
+            .values(next_attempt_at=None)
+        )
+
+
 def mark_final(engine: Engine, outbox_id: int, status: str, error: str) -> None:
     """Stop trying: ``failed`` (permanent) or ``unknown`` (may have been delivered)."""
     with transaction(engine) as session:
@@ -461,6 +471,7 @@ __all__ = [
     "ACTIVE",
     "LEASE",
     "OutboxItem",
+    "bring_forward",
     "claim",
     "claim_heads",
     "fail_chat",
