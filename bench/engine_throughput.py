@@ -7,19 +7,24 @@ shipped intake concurrently through the real engine and database:
 
 that is 14 updates per client, every answer a button tap (a ``callback_query`` whose data is
 the payload the bot really sent). Updates are built as Bot API JSON, turned into events by
-the production codec and handed to the engine as the Telegram runtime does, with
+the production codec and handed to the engine with
 ``await asyncio.to_thread(engine.handle, inbound)`` under a semaphore (``--concurrency``
 worker threads). Each client waits for the bot's answer before tapping the next button.
 
 Measured per database (a SQLite file in a temp dir; PostgreSQL in a fresh schema):
 updates/s over the whole run (wall clock, including the simulated clients reading their
-buttons back), and p50/p99 of ``engine.handle`` per update. In the same run the very same
+buttons back), p50/p99 of ``engine.handle`` per update, and the process's CPU time per
+update. A second row per database ("runtime path") runs the same clients the way
+``TelegramRuntime`` does: ``engine.accept`` (the inbox row is committed first), then
+``ChatWorkers.poke`` and ``engine.process`` in the workers' threads; its latency is from
+the start of ``accept`` to the end of ``process``. In the same run the very same
 updates (same JSON, same order) go through a bare aiogram ``Dispatcher`` with an echo
 handler via ``feed_update`` (no network: the handler only returns the text), and the table
 shows the ratio. ``--profile`` adds a cProfile of a smaller, sequential run: where the time
 goes, and the SQL statements per update.
 
     .venv/bin/python bench/engine_throughput.py [--clients N] [--db sqlite|postgres|both]
+                                                [--path handle|runtime|both]
                                                 [--concurrency K] [--profile]
 """
 
@@ -34,6 +39,7 @@ import os
 import platform
 import pstats
 import re
+import resource
 import statistics
 import sys
 import tempfile
@@ -53,7 +59,10 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))  # runs from a plain checkout too
 
 from cm_bot.channels.telegram_codec import CHANNEL, decode  # noqa: E402
+from cm_bot.channels.telegram_runtime import ChatWorkers  # noqa: E402
+from cm_bot.domain import Inbound  # noqa: E402
 from cm_bot.engine import ConversationEngine, EngineConfig  # noqa: E402
+from cm_bot.engine.engine import Handled  # noqa: E402
 from cm_bot.flows import load_flows  # noqa: E402
 from cm_bot.i18n import Translator  # noqa: E402
 from cm_bot.storage import SqlStore, create_db_engine, ensure_schema  # noqa: E402
@@ -144,6 +153,7 @@ class Run:
     latencies: list[float] = field(default_factory=list)  # engine.handle, seconds
     queued: list[float] = field(default_factory=list)  # to_thread round trip, seconds
     reading: float = 0.0  # simulated clients reading their buttons back (not the engine)
+    cpu: float = 0.0  # the whole process's CPU time (user + system), seconds
     completed: int = 0
     answers: int = 0
     note: str = ""
@@ -153,19 +163,42 @@ class Run:
         return self.updates / self.seconds if self.seconds else 0.0
 
 
+def cpu_seconds() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
 def pct(values: list[float], p: int) -> float:
     if len(values) < 2:
         return values[0] if values else 0.0
     return statistics.quantiles(values, n=100, method="inclusive")[p - 1]
 
 
-def build_engine(db: Engine) -> ConversationEngine:
-    return ConversationEngine(
+def build_engine(db: Engine, kind: type[ConversationEngine] = ConversationEngine) -> Any:
+    return kind(
         SqlStore(db),
         load_flows(ROOT / "conversations"),
         Translator(ROOT / "locales"),
         config=EngineConfig(intake_flows=INTAKE),
     )
+
+
+class ObservedEngine(ConversationEngine):
+    """The production engine; ``process`` also tells the waiting simulated client its result."""
+
+    loop: asyncio.AbstractEventLoop
+    waiting: dict[str, asyncio.Future[list[Handled]]]
+
+    def process(self, channel: str, chat_id: str) -> list[Handled]:
+        handled = super().process(channel, chat_id)
+        if handled:
+            self.loop.call_soon_threadsafe(self._wake, chat_id, handled)
+        return handled
+
+    def _wake(self, chat_id: str, handled: list[Handled]) -> None:
+        future = self.waiting.pop(chat_id, None)
+        if future is not None and not future.done():
+            future.set_result(handled)
 
 
 def link_clients(db: Engine, count: int) -> list[SimClient]:
@@ -240,9 +273,57 @@ async def drive(
                 client.buttons, client.prompt_id = buttons
         run.completed += 1
 
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), cpu_seconds()
     await asyncio.gather(*(client_loop(c) for c in clients))
     run.seconds = time.perf_counter() - started
+    run.cpu = cpu_seconds() - cpu
+
+
+async def drive_runtime(
+    engine: ObservedEngine,
+    reader: Engine,
+    clients: list[SimClient],
+    concurrency: int,
+    run: Run,
+) -> None:
+    """As ``TelegramRuntime`` handles an update: commit it to the inbox, then ChatWorkers."""
+    loop = asyncio.get_running_loop()
+    loop.set_default_executor(ThreadPoolExecutor(max_workers=concurrency))
+    engine.loop, engine.waiting = loop, {}
+    workers = ChatWorkers(engine, lambda: None)
+    gate = asyncio.Semaphore(concurrency)  # updates in flight, as in drive()
+    update_ids = iter(range(1, 10**9))
+
+    def read(outbox_ids: list[int]) -> tuple[float, tuple[dict[str, str], int] | None]:
+        started = time.perf_counter()
+        buttons = read_buttons(reader, outbox_ids)
+        return time.perf_counter() - started, buttons
+
+    async def client_loop(client: SimClient) -> None:
+        while not client.done:
+            inbound: Inbound = decode(client.next_update(next(update_ids)))
+            async with gate:
+                started = time.perf_counter()
+                if await asyncio.to_thread(engine.accept, inbound) is None:
+                    raise RuntimeError("a new update was taken for a re-delivery")
+                handled = engine.waiting[inbound.chat_id] = loop.create_future()
+                workers.poke(inbound.channel, inbound.chat_id)
+                results = await handled
+                run.latencies.append(time.perf_counter() - started)
+            reading, buttons = await asyncio.to_thread(
+                read, [i for h in results for i in h.outbox_ids]
+            )
+            run.reading += reading
+            run.updates += 1
+            if buttons is not None:
+                client.buttons, client.prompt_id = buttons
+        run.completed += 1
+
+    started, cpu = time.perf_counter(), cpu_seconds()
+    await asyncio.gather(*(client_loop(c) for c in clients))
+    await workers.idle()
+    run.seconds = time.perf_counter() - started
+    run.cpu = cpu_seconds() - cpu
 
 
 @contextlib.contextmanager
@@ -280,20 +361,29 @@ def database(kind: str, workdir: Path) -> Iterator[tuple[Engine, str] | None]:
 
 
 def bench_ours(
-    kind: str, clients_n: int, concurrency: int, record: list[dict[str, Any]] | None
+    kind: str,
+    clients_n: int,
+    concurrency: int,
+    record: list[dict[str, Any]] | None,
+    path: str = "handle",
 ) -> Run | None:
     with tempfile.TemporaryDirectory(prefix="cm-bench-") as tmp, database(kind, Path(tmp)) as got:
         if got is None:
             return None
         db, url = got
         label = "SQLite file" if kind == "sqlite" else "PostgreSQL"
+        if path == "runtime":
+            label += ", runtime path"
         print(f"[{label}] linking {clients_n} clients ...", flush=True)
         clients = link_clients(db, clients_n)
-        engine = build_engine(db)
         reader = reader_for(db, url)
         run = Run(label)
         print(f"[{label}] {clients_n} clients x {UPDATES_PER_CLIENT} updates ...", flush=True)
-        asyncio.run(drive(engine, reader, clients, concurrency, run, record))
+        if path == "runtime":
+            observed = build_engine(db, ObservedEngine)
+            asyncio.run(drive_runtime(observed, reader, clients, concurrency, run))
+        else:
+            asyncio.run(drive(build_engine(db), reader, clients, concurrency, run, record))
         with db.connect() as conn:
             run.answers = conn.execute(select(text("count(*)")).select_from(Response)).scalar_one()
         if reader is not db:
@@ -344,6 +434,7 @@ def bench_bare(updates: list[dict[str, Any]]) -> Run:
 # -- profile --------------------------------------------------------------------------------------
 
 AREAS = [
+    ("fsync: waiting for the disk, no CPU", re.compile(r"posix\.fsync")),
     ("SQLite driver (C)", re.compile(r"sqlite3\.(Cursor|Connection)|_sqlite3")),
     ("psycopg", re.compile(r"psycopg")),
     ("SQLAlchemy", re.compile(r"sqlalchemy")),
@@ -360,7 +451,11 @@ AREAS = [
 
 
 def profile(kind: str, clients_n: int) -> str:
-    """A sequential run under cProfile (no threads: the profiler sees every call)."""
+    """A sequential run under cProfile (no threads: the profiler sees every call).
+
+    Every other client is handled without the profiler, timing the thread's CPU instead:
+    what one update costs when nothing else runs.
+    """
     out = io.StringIO()
     with tempfile.TemporaryDirectory(prefix="cm-prof-") as tmp, database(kind, Path(tmp)) as got:
         if got is None:
@@ -370,6 +465,7 @@ def profile(kind: str, clients_n: int) -> str:
         engine = build_engine(db)
         reader = reader_for(db, url)
         statements: Counter[str] = Counter()
+        profiled_statements = 0
 
         @event.listens_for(db, "before_cursor_execute")
         def count(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
@@ -390,15 +486,23 @@ def profile(kind: str, clients_n: int) -> str:
         profiler = cProfile.Profile()
         update_id = 0
         handled = 0
+        timed: list[tuple[float, float]] = []  # (CPU, wall) of the unprofiled updates
         for client in clients:
             while not client.done:
                 update_id += 1
                 data = client.next_update(update_id)
                 inbound = decode(data)
-                profiler.enable()
-                result = engine.handle(inbound)
-                profiler.disable()
-                handled += 1
+                if client.index % 2:
+                    cpu, wall = time.thread_time(), time.perf_counter()
+                    result = engine.handle(inbound)
+                    timed.append((time.thread_time() - cpu, time.perf_counter() - wall))
+                else:
+                    statements_before = sum(statements.values())
+                    profiler.enable()
+                    result = engine.handle(inbound)
+                    profiler.disable()
+                    handled += 1
+                    profiled_statements += sum(statements.values()) - statements_before
                 buttons = read_buttons(reader, result.outbox_ids)
                 if buttons is not None:
                     client.buttons, client.prompt_id = buttons
@@ -413,18 +517,25 @@ def profile(kind: str, clients_n: int) -> str:
         where = f"{filename}:{name}"
         area = next((a for a, pattern in AREAS if pattern.search(where)), "other")
         by_area[area] += row[2]
+    cpu_ms = 1000 * statistics.mean(c for c, _w in timed) if timed else 0.0
+    wall_ms = 1000 * statistics.median(w for _c, w in timed) if timed else 0.0
     print(
-        f"Profile: {handled} updates handled sequentially on {kind} "
-        f"({clients_n} clients), {total:.2f} s in engine.handle "
-        f"= {1000 * total / handled:.2f} ms per update (profiler overhead included)\n",
+        f"Sequential on {kind}, {clients_n} clients, one update at a time.\n"
+        f"Without the profiler ({len(timed)} updates): {cpu_ms:.2f} ms CPU per update "
+        f"(this thread: Python, SQLite, system calls), median wall {wall_ms:.2f} ms "
+        "(CPU plus waiting for the fsync).\n"
+        f"Under cProfile ({handled} updates): {1000 * total / handled:.2f} ms per update "
+        "(profiler overhead included)\n",
         file=out,
     )
-    print("Own time by area:", file=out)
+    print("Own time by area (cProfile):", file=out)
+    cpu_total = total - by_area.get(AREAS[0][0], 0.0)
     for area, seconds in by_area.most_common():
-        print(f"  {area:<32} {seconds:7.2f} s  {100 * seconds / total:5.1f} %", file=out)
-    print(f"\nSQL statements per update: {sum(statements.values()) / handled:.1f}", file=out)
+        share = "" if area == AREAS[0][0] else f"  {100 * seconds / cpu_total:5.1f} % of CPU"
+        print(f"  {area:<38} {seconds:7.2f} s  {100 * seconds / total:5.1f} %{share}", file=out)
+    print(f"\nSQL statements per update: {profiled_statements / handled:.1f}", file=out)
     for shape, n in statements.most_common(15):
-        print(f"  {n / handled:5.2f}  {shape}", file=out)
+        print(f"  {n / (handled + len(timed)):5.2f}  {shape}", file=out)
     print("\nTop 25 by cumulative time:", file=out)
     stats.sort_stats("cumulative").print_stats(25)
     return out.getvalue()
@@ -454,8 +565,8 @@ def machine() -> str:
 def table(runs: list[Run], bare: Run | None, concurrency: int) -> str:
     lines = [
         "| Run | Updates | Wall s | Updates/s | p50 ms | p99 ms | max ms "
-        "| p99 incl. queue ms | Throughput vs bare | p50 vs bare |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "| p99 incl. queue ms | CPU ms/update | Throughput vs bare | p50 vs bare |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for run in [*runs, *([bare] if bare else [])]:
         vs_rate = f"{run.rate / bare.rate:.4f}" if bare and run is not bare else "1"
@@ -465,15 +576,19 @@ def table(runs: list[Run], bare: Run | None, concurrency: int) -> str:
             else "1×"
         )
         queue = f"{1000 * pct(run.queued, 99):.1f}" if run.queued else "-"
+        cpu = f"{1000 * run.cpu / run.updates:.2f}" if run.cpu else "-"
         lines.append(
             f"| {run.label} | {run.updates} | {run.seconds:.1f} | {run.rate:,.0f} "
             f"| {1000 * pct(run.latencies, 50):.2f} | {1000 * pct(run.latencies, 99):.2f} "
-            f"| {1000 * max(run.latencies):.1f} | {queue} | {vs_rate} | {vs_p50} |"
+            f"| {1000 * max(run.latencies):.1f} | {queue} | {cpu} | {vs_rate} | {vs_p50} |"
         )
     notes = [
-        f"concurrency: {concurrency} worker threads (asyncio.to_thread under a semaphore)",
+        f"concurrency: {concurrency} worker threads (asyncio.to_thread under a semaphore; "
+        "runtime path: as many updates in flight, on a default executor of that many threads)",
         "latency = engine.handle only; 'incl. queue' = the to_thread round trip once past "
-        "the semaphore",
+        "the semaphore; runtime path: from the start of accept to the end of process",
+        "CPU ms/update = the process's user + system CPU time (all threads, the simulated "
+        "clients too) per update",
     ]
     for run in runs:
         share = 100 * run.reading / (run.seconds * concurrency) if run.seconds else 0
@@ -488,6 +603,12 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--clients", type=int, default=1000, help="simulated clients (1000)")
     parser.add_argument("--db", choices=["sqlite", "postgres", "both"], default="both")
+    parser.add_argument(
+        "--path",
+        choices=["handle", "runtime", "both"],
+        default="both",
+        help="engine.handle per update, or accept + ChatWorkers as TelegramRuntime (both)",
+    )
     parser.add_argument("--concurrency", type=int, default=8, help="worker threads (8)")
     parser.add_argument("--profile", action="store_true", help="add a cProfile of a small run")
     parser.add_argument("--profile-clients", type=int, default=50, help="clients profiled (50)")
@@ -505,14 +626,17 @@ def main(argv: list[str] | None = None) -> int:
     )
     runs: list[Run] = []
     recorded: list[dict[str, Any]] = []
+    paths = ["handle", "runtime"] if args.path == "both" else [args.path]
     for kind in kinds:
-        run = bench_ours(kind, args.clients, args.concurrency, recorded if not recorded else None)
-        if run is not None:
-            runs.append(run)
-    bare = bench_bare(recorded) if recorded else None
+        for path in paths:
+            record = recorded if not recorded and path == "handle" else None
+            run = bench_ours(kind, args.clients, args.concurrency, record, path)
+            if run is not None:
+                runs.append(run)
+    bare = bench_bare(recorded) if recorded else None  # the updates of the first handle run
     print()
     print(table(runs, bare, args.concurrency))
-    sqlite = next((r for r in runs if r.label.startswith("SQLite")), None)
+    sqlite = next((r for r in runs if r.label == "SQLite file"), None)
     if sqlite is not None:
         p99 = 1000 * pct(sqlite.latencies, 99)
         print(

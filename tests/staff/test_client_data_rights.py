@@ -33,6 +33,7 @@ def test_erase_request_raises_one_flag_for_staff_after_confirmation(
     person.tap("Yes, ask to erase")
     assert "asked your case manager to erase" in texts(person.seen[-1:])
     with transaction(db) as session:
-        flags = session.execute(
-            select(Flag).where(Flag.rule_id == "erasure_requested")).scalars().all()
+        flags = (
+            session.execute(select(Flag).where(Flag.rule_id == "erasure_requested")).scalars().all()
+        )
     assert len(flags) == 1 and flags[0].severity == "routine"

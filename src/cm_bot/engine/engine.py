@@ -175,16 +175,25 @@ class ConversationEngine:
         """
         results: list[Handled] = []
         with self._lock(channel, chat_id):
-            with self.store.unit() as uow:
-                pending = uow.pending_inbound(channel, chat_id)
-            for inbound_id in pending:
+            pending: list[int] | None = None  # listed in the first update's transaction
+            done = 0
+            while pending is None or done < len(pending):
+                inbound_id: int | None = None
                 try:
                     with self.store.unit() as uow:
+                        if pending is None:
+                            pending = uow.pending_inbound(channel, chat_id)
+                            if not pending:
+                                break
+                        inbound_id = pending[done]
+                        done += 1
                         inbound = uow.claim_inbound(inbound_id)
                         if inbound is None:  # another worker did it
                             continue
                         results.append(self._turn(uow, inbound, inbound_id))
                 except Exception:
+                    if inbound_id is None:
+                        raise  # the chat's updates could not even be listed
                     log.exception("update %s failed", inbound_id)
                     self._failed(inbound_id)
         return results
@@ -288,15 +297,25 @@ class _Turn:
         message = Outbound(channel=self.inbound.channel, chat_id=self.inbound.chat_id, text=text)
         self.outbox_ids.append(self.uow.enqueue(message, inbound_id=self.inbound_id))
 
-    def button(self, label: str, value: Any, run: RunState | None = None) -> Button:
+    def buttons(
+        self,
+        rows: Sequence[Sequence[tuple[str, Any]]],
+        run: RunState | None = None,
+        *,
+        new_prompt: bool = False,
+    ) -> list[list[Button]]:
+        """(label, value) rows as buttons bound to this prompt; one token batch per message."""
         assert self.client is not None
-        payload = self.uow.token(
-            self.client.client_id,
-            run.run_id if run else None,
-            run.prompt_seq if run else 0,
-            value,
+        payloads = iter(
+            self.uow.tokens(
+                self.client.client_id,
+                run.run_id if run else None,
+                run.prompt_seq if run else 0,
+                [value for row in rows for _label, value in row],
+                new_prompt=new_prompt,
+            )
         )
-        return Button(label=label, payload=payload)
+        return [[Button(label=label, payload=next(payloads)) for label, _v in row] for row in rows]
 
     # -- dispatch ------------------------------------------------------------
 
@@ -620,12 +639,15 @@ class _Turn:
         ).format(title=self._(flow.title))
         self.say(
             text,
-            [
+            self.buttons(
                 [
-                    self.button(self._("Continue"), {"act": "resume"}, run),
-                    self.button(self._("Start again"), {"act": "restart"}, run),
-                ]
-            ],
+                    [
+                        (self._("Continue"), {"act": "resume"}),
+                        (self._("Start again"), {"act": "restart"}),
+                    ]
+                ],
+                run,
+            ),
         )
 
     # -- commands -------------------------------------------------------------
@@ -666,12 +688,14 @@ class _Turn:
                     "Do you want us to erase what we hold about you? Your case manager will "
                     "be asked to do it and will confirm with you."
                 ),
-                [
+                self.buttons(
                     [
-                        self.button(self._("Yes, ask to erase"), {"act": "erase"}),
-                        self.button(self._("No, keep going"), {"act": "keep"}),
+                        [
+                            (self._("Yes, ask to erase"), {"act": "erase"}),
+                            (self._("No, keep going"), {"act": "keep"}),
+                        ]
                     ]
-                ],
+                ),
             )
         else:
             self.say(self._("Sorry, I don't know that command.") + "\n\n" + self._help())
@@ -711,13 +735,11 @@ class _Turn:
         translator = self.engine.translator
         chosen = translator.negotiate(argument) if argument else None
         if chosen is None:
-            rows = [
-                [
-                    self.button(translator.language_name(code), {"act": "lang", "locale": code})
-                    for code in translator.locales
-                ]
+            choices = [
+                (translator.language_name(code), {"act": "lang", "locale": code})
+                for code in translator.locales
             ]
-            self.say(self._("Which language would you like?"), rows)
+            self.say(self._("Which language would you like?"), self.buttons([choices]))
             return
         self._set_language(run, chosen)
 
@@ -793,12 +815,14 @@ class _Turn:
                 "Do you want to withdraw your consent? I will stop asking questions and "
                 "stop contacting you, and your case manager will be told."
             ),
-            [
+            self.buttons(
                 [
-                    self.button(self._("Yes, withdraw"), {"act": "withdraw"}),
-                    self.button(self._("No, keep going"), {"act": "keep"}),
+                    [
+                        (self._("Yes, withdraw"), {"act": "withdraw"}),
+                        (self._("No, keep going"), {"act": "keep"}),
+                    ]
                 ]
-            ],
+            ),
         )
 
     def _withdraw(self) -> None:
@@ -976,7 +1000,7 @@ class _Turn:
             run.bad_attempts = 0
             run.context.pop("selection", None)
             self.uow.save_run(run)
-            self.ask(run)
+            self.ask(run, new_prompt=True)
             return
         raise RuntimeError(f"flow {flow.id} loops without asking anything")
 
@@ -995,11 +1019,22 @@ class _Turn:
         assert not isinstance(step, MessageStep)
         return flow, step
 
-    def ask(self, run: RunState, preface: str | None = None, offer_help: bool = False) -> None:
-        """Send the current question (again), with its buttons bound to this prompt."""
+    def ask(
+        self,
+        run: RunState,
+        preface: str | None = None,
+        offer_help: bool = False,
+        *,
+        new_prompt: bool = False,
+    ) -> None:
+        """Send the current question (again), with its buttons bound to this prompt.
+
+        ``new_prompt``: asked for the first time (``prompt_seq`` was just bumped), so it
+        has no buttons yet to reuse.
+        """
         _flow, step = self.current_step(run)
         text = self.step_text(run, step)
-        rows: list[list[Button]] = []
+        rows: list[list[tuple[str, Any]]] = []  # (label, value) until the tokens are issued
         if isinstance(step, ChoiceStep):
             selection = set(run.context.get("selection", []))
             labels = [label_of(option, self._) for option in step.options]
@@ -1008,34 +1043,24 @@ class _Turn:
                 # A phone cuts long button text: list the options, put their numbers on buttons.
                 text += "\n" + "\n".join(f"{i}. {label}" for i, label in enumerate(labels, 1))
                 labels = [str(i) for i in range(1, len(labels) + 1)]
-            buttons: list[Button] = []
+            buttons: list[tuple[str, Any]] = []
             for index, (option, label) in enumerate(zip(step.options, labels, strict=True)):
                 if step.multiple:
                     mark = "✓ " if index in selection else ""
-                    buttons.append(self.button(mark + label, {"act": "toggle", "i": index}, run))
+                    buttons.append((mark + label, {"act": "toggle", "i": index}))
                 else:
-                    buttons.append(self.button(label, {"a": option.value}, run))
+                    buttons.append((label, {"a": option.value}))
             per_row = BUTTONS_PER_ROW if numbered else 1
             rows.extend(buttons[i : i + per_row] for i in range(0, len(buttons), per_row))
             if step.multiple:
                 text += "\n" + self._("(Choose all that apply, then tap Done.)")
-                rows.append([self.button(self._("Done"), {"act": "done"}, run)])
+                rows.append([(self._("Done"), {"act": "done"})])
         elif isinstance(step, YesNoStep):
-            rows.append(
-                [
-                    self.button(self._("Yes"), {"a": True}, run),
-                    self.button(self._("No"), {"a": False}, run),
-                ]
-            )
+            rows.append([(self._("Yes"), {"a": True}), (self._("No"), {"a": False})])
         elif isinstance(step, ScaleStep):
             values = list(range(step.min, step.max + 1))
             for start in range(0, len(values), BUTTONS_PER_ROW):
-                rows.append(
-                    [
-                        self.button(str(v), {"a": v}, run)
-                        for v in values[start : start + BUTTONS_PER_ROW]
-                    ]
-                )
+                rows.append([(str(v), {"a": v}) for v in values[start : start + BUTTONS_PER_ROW]])
             if step.min_label and step.max_label:
                 text += "\n" + self._("({low} = {low_label}, {high} = {high_label})").format(
                     low=step.min,
@@ -1053,16 +1078,16 @@ class _Turn:
             text += "\n" + self._("(Please keep it under {limit} characters.)").format(
                 limit=step.max_length
             )
-        extra: list[Button] = []
+        extra: list[tuple[str, Any]] = []
         if step.skippable:
-            extra.append(self.button(self._("Skip this question"), {"act": "skip"}, run))
+            extra.append((self._("Skip this question"), {"act": "skip"}))
         if offer_help:
-            extra.append(self.button(self._("Talk to my case manager"), {"act": "human"}, run))
+            extra.append((self._("Talk to my case manager"), {"act": "human"}))
         if extra:
             rows.append(extra)
         if preface:
             text = preface + "\n\n" + text
-        self.say(text, rows)
+        self.say(text, self.buttons(rows, run, new_prompt=new_prompt))
 
     def _answer_text(self, run: RunState, text: str) -> None:
         _flow, step = self.current_step(run)

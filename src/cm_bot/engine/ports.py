@@ -7,7 +7,7 @@ writes for one inbound event commits together or not at all.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -229,8 +229,21 @@ class UnitOfWork(Protocol):
     ) -> int:
         """Write a message to the outbox."""
 
-    def token(self, client_id: int, run_id: int | None, prompt_seq: int, value: Any) -> str:
-        """An opaque payload for one button of the current prompt (stable while the prompt is)."""
+    def tokens(
+        self,
+        client_id: int,
+        run_id: int | None,
+        prompt_seq: int,
+        values: Sequence[Any],
+        *,
+        new_prompt: bool = False,
+    ) -> list[str]:
+        """Opaque payloads for the buttons of the current prompt (stable while the prompt is).
+
+        Issuing a prompt's buttons retires the client's buttons of earlier prompts (and
+        question-less ones). ``new_prompt`` says the prompt was never shown before, so
+        there is nothing to reuse and nothing needs to be looked up.
+        """
 
     def forget_buttons(self, client_id: int) -> None:
         """Retire the client's buttons that belong to no question (confirmations, pickers)."""

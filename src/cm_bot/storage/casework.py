@@ -5,9 +5,9 @@ from __future__ import annotations
 import hashlib
 import secrets
 from datetime import UTC, date, datetime
-from typing import Any
+from typing import Any, TypeAlias
 
-from sqlalchemy import select, update
+from sqlalchemy import CursorResult, Executable, bindparam, select, update
 from sqlmodel import Session, col
 
 from cm_bot.engine.ports import CaseView, FlagView, InviteOutcome, StaffTarget, StaffView
@@ -31,8 +31,15 @@ from cm_bot.storage.models import (
     utcnow,
 )
 
+Rows: TypeAlias = CursorResult[*tuple[Any, ...]]
 SEVERITY_ORDER = {"urgent": 0, "high": 1, "routine": 2}
 TEAM_CHAT = "team_chat_id"
+_STAFF_TABLE = Staff.metadata.tables["staff"]
+_STAFF_FOR = (
+    select(_STAFF_TABLE.c.id, _STAFF_TABLE.c.name, _STAFF_TABLE.c.role, _STAFF_TABLE.c.locale)
+    .where(_STAFF_TABLE.c.telegram_user_id == bindparam("user"), _STAFF_TABLE.c.active.is_(True))
+    .limit(1)
+)
 
 
 def token_hash(token: str) -> str:
@@ -47,10 +54,53 @@ def _aware(moment: datetime) -> datetime:
 
 
 class CaseworkMixin:
-    """Staff-side reads and writes, mixed into :class:`~cm_bot.storage.repository.SqlUnitOfWork`."""
+    """Staff-side reads and writes, mixed into :class:`~cm_bot.storage.repository.SqlUnitOfWork`.
 
-    session: Session
+    Also the plumbing both halves share: prebuilt Core statements run on the session's
+    connection, after the session's pending ORM changes.
+    """
+
     on_exit: Any = None
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+        # Who is staff, read once per transaction (a staff invite redeemed here drops it).
+        self._staff: dict[tuple[str, str], StaffView | None] = {}
+        self._scope: object = None  # the (sub)transaction the remembered reads were made in
+
+    def _fresh(self) -> None:
+        """Forget remembered reads once the savepoint they were made in has ended.
+
+        The scheduler runs several contacts in one transaction, a savepoint each: what
+        one of them read must not outlive its savepoint being rolled back.
+        """
+        scope = self.session.get_nested_transaction() or self.session.get_transaction()
+        if scope is not self._scope:
+            self._scope = scope
+            self._forget()
+
+    def _forget(self) -> None:
+        self._staff.clear()
+
+    def _sql(self, statement: Executable, params: Any = None) -> Rows:
+        """Run a statement built once, on this transaction's connection.
+
+        The session's pending ORM changes go first (as the ORM's autoflush would do). The
+        connection is asked of the session each time: inside ``begin_nested`` that is what
+        makes the session emit its SAVEPOINT.
+        """
+        self.session.flush()
+        return self.session.connection().execute(statement, params)
+
+    def _change(self, statement: Executable, params: Any, model: type[Any]) -> Rows:
+        """An UPDATE or DELETE: ORM objects of ``model`` loaded earlier are read again after."""
+        result = self._sql(statement, params)
+        identity_map = self.session.identity_map
+        if len(identity_map):  # the staff side and the scheduler hold ORM objects
+            for instance in list(identity_map.values()):
+                if isinstance(instance, model):
+                    self.session.expire(instance)
+        return result
 
     # -- identities ------------------------------------------------------------------
 
@@ -58,18 +108,16 @@ class CaseworkMixin:
         """Only Telegram accounts are bound to staff."""
         if channel != "telegram":
             return None
-        staff: Staff | None = (
-            self.session.execute(
-                select(Staff).where(
-                    col(Staff.telegram_user_id) == external_user_id, col(Staff.active).is_(True)
-                )
+        key = (channel, external_user_id)
+        self._fresh()
+        if key not in self._staff:
+            row = self._sql(_STAFF_FOR, {"user": external_user_id}).first()
+            self._staff[key] = (
+                None
+                if row is None
+                else StaffView(row.id, row.name, row.role, external_user_id, row.locale)
             )
-            .scalars()
-            .first()
-        )
-        if staff is None or staff.id is None:
-            return None
-        return StaffView(staff.id, staff.name, staff.role, external_user_id, staff.locale)
+        return self._staff[key]
 
     def create_invite(
         self, kind: str, *, case_id: int | None, staff_id: int | None, expires_at: datetime
@@ -108,6 +156,7 @@ class CaseworkMixin:
         if _aware(invite.expires_at) < now:
             return InviteOutcome("expired")
         if invite.kind == "staff":
+            self._staff.clear()
             staff = self.session.get(Staff, invite.staff_id) if invite.staff_id else None
             taken = (
                 self.session.execute(

@@ -1,15 +1,31 @@
-"""The engine's ports over SQLModel: one :class:`SqlUnitOfWork` is one database transaction."""
+"""The engine's ports over SQLModel: one :class:`SqlUnitOfWork` is one database transaction.
+
+The statements of the conversation's hot path (every update runs a dozen of them) are
+SQLAlchemy Core, built once at import: running one through the ORM, or building it anew
+each time, costs six to eight times more (bench/README.md §1). Rarer paths keep the ORM.
+"""
 
 from __future__ import annotations
 
 import json
 import secrets
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import Engine, delete, exists, func, or_, select, update
+from sqlalchemy import (
+    Engine,
+    Update,
+    bindparam,
+    delete,
+    exists,
+    func,
+    insert,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, col
 
@@ -19,8 +35,6 @@ from cm_bot.storage.casework import CaseworkMixin
 from cm_bot.storage.db import transaction
 from cm_bot.storage.models import (
     AuditLog,
-    Case,
-    ChannelIdentity,
     Client,
     ConsentRecord,
     Flag,
@@ -31,18 +45,267 @@ from cm_bot.storage.models import (
     Response,
     ScheduledContact,
     ScoreResult,
-    Staff,
+    metadata,
     utcnow,
 )
 
 OPEN_RUN = (RunStatus.ACTIVE.value, RunStatus.PAUSED.value)
 OnExit = Callable[[Any, int, date, datetime], Any]
 
+# -- statements built once ------------------------------------------------------------------------
 
-def _insert(session: Session, table: type[Any]) -> Any:
-    """An INSERT that can say ON CONFLICT DO NOTHING on both databases."""
-    dialect = session.get_bind().dialect.name
-    return (postgresql.insert if dialect == "postgresql" else sqlite.insert)(table)
+_INBOX = metadata.tables["inboundmessage"]
+_CLIENT = metadata.tables["client"]
+_IDENTITY = metadata.tables["channelidentity"]
+_CASE = metadata.tables["case"]
+_RUN = metadata.tables["flowrun"]
+_RESPONSE = metadata.tables["response"]
+_SCORE = metadata.tables["scoreresult"]
+_FLAG = metadata.tables["flag"]
+_STAFF = metadata.tables["staff"]
+_OUTBOX = metadata.tables["outbox"]
+_TOKEN = metadata.tables["prompttoken"]
+_CONSENT = metadata.tables["consentrecord"]
+_CONTACT = metadata.tables["scheduledcontact"]
+
+
+def _per_dialect(table: Any, unique: list[str], returning: Any) -> dict[str, Any]:
+    """INSERT ... ON CONFLICT DO NOTHING RETURNING, for both databases."""
+    return {
+        name: dialect.insert(table)
+        .on_conflict_do_nothing(index_elements=unique)
+        .returning(returning)
+        for name, dialect in (("sqlite", sqlite), ("postgresql", postgresql))
+    }
+
+
+_RECORD_INBOUND = _per_dialect(_INBOX, ["channel", "external_id"], _INBOX.c.id)
+_PENDING_INBOUND = (
+    select(_INBOX.c.id)
+    .where(
+        _INBOX.c.channel == bindparam("channel"),
+        _INBOX.c.chat_id == bindparam("chat_id"),
+        _INBOX.c.status == "pending",
+    )
+    .order_by(_INBOX.c.id)
+)
+_INBOUND_COLUMNS = (
+    _INBOX.c.channel,
+    _INBOX.c.external_id,
+    _INBOX.c.external_user_id,
+    _INBOX.c.chat_id,
+    _INBOX.c.kind,
+    _INBOX.c.text,
+    _INBOX.c.payload,
+    _INBOX.c.language,
+    _INBOX.c.chat_type,
+    _INBOX.c.is_bot,
+    _INBOX.c.received_at,
+)
+_CLAIM_INBOUND = (
+    select(*_INBOUND_COLUMNS)
+    .where(_INBOX.c.id == bindparam("inbound_id"), _INBOX.c.status == "pending")
+    .with_for_update()
+)
+_PENDING_CHATS = (
+    select(_INBOX.c.channel, _INBOX.c.chat_id).where(_INBOX.c.status == "pending").distinct()
+)
+_FINISH_INBOUND = (
+    update(_INBOX)
+    .where(_INBOX.c.id == bindparam("b_id"))
+    .values(
+        status="done",
+        text=None,
+        payload=None,
+        client_id=bindparam("b_client"),
+        handled_at=bindparam("b_now"),
+    )
+)
+
+_RUN_COLUMNS = (
+    _RUN.c.id,
+    _RUN.c.flow_id,
+    _RUN.c.flow_version,
+    _RUN.c.status,
+    _RUN.c.step_id,
+    _RUN.c.prompt_seq,
+    _RUN.c.bad_attempts,
+    _RUN.c.locale,
+    _RUN.c.answers,
+    _RUN.c.context,
+    _RUN.c.fired_flags,
+    _RUN.c.case_id,
+    _RUN.c.updated_at,
+)
+
+
+def _newest(table: Any, where: Callable[[Any], Any] | None = None) -> Any:
+    """The id of the client's newest row of ``table`` (a subquery of the client lookup)."""
+    newest = table.alias(f"newest_{table.name}")
+    conditions = [newest.c.client_id == _CLIENT.c.id]
+    if where is not None:
+        conditions.append(where(newest))
+    return select(func.max(newest.c.id)).where(*conditions).correlate(_CLIENT).scalar_subquery()
+
+
+# One statement finds the client, their channel identity and newest case, and also reads
+# what nearly every turn asks next: the open run and the latest consent record.
+_CLIENT_VIEW = select(
+    _CLIENT.c.id,
+    _CLIENT.c.status,
+    _CLIENT.c.locale,
+    _IDENTITY.c.channel,
+    _IDENTITY.c.chat_id,
+    _CASE.c.id,
+    _CASE.c.ref,
+    _CASE.c.manager_id,
+    *_RUN_COLUMNS,
+    _CONSENT.c.action,
+    _CONSENT.c.flow_id,
+    _CONSENT.c.version,
+).select_from(
+    _IDENTITY.join(_CLIENT, _CLIENT.c.id == _IDENTITY.c.client_id)
+    .outerjoin(_CASE, _CASE.c.id == _newest(_CASE))
+    .outerjoin(_RUN, _RUN.c.id == _newest(_RUN, lambda run: run.c.status.in_(OPEN_RUN)))
+    .outerjoin(_CONSENT, _CONSENT.c.id == _newest(_CONSENT))
+)
+_VIEW, _OPEN_RUN, _CONSENT_ROW = slice(0, 8), slice(8, 8 + len(_RUN_COLUMNS)), slice(-3, None)
+_CLIENT_FOR = _CLIENT_VIEW.where(
+    _IDENTITY.c.channel == bindparam("channel"),
+    _IDENTITY.c.external_user_id == bindparam("user"),
+)
+_CLIENT_FOR_LOCKED = _CLIENT_FOR.with_for_update(of=_CLIENT)
+_CLIENT_BY_ID = (
+    _CLIENT_VIEW.where(_CLIENT.c.id == bindparam("client_id")).order_by(_IDENTITY.c.id).limit(1)
+)
+_SET_CLIENT: dict[tuple[str, ...], Update] = {
+    keys: update(_CLIENT)
+    .where(_CLIENT.c.id == bindparam("b_id"))
+    .values({key: bindparam(f"b_{key}") for key in keys})
+    for keys in (
+        ("locale",),
+        ("status",),
+        ("timezone",),
+        ("locale", "status"),
+        ("locale", "timezone"),
+        ("status", "timezone"),
+        ("locale", "status", "timezone"),
+    )
+}
+
+_CURRENT_RUN = (
+    select(*_RUN_COLUMNS)
+    .where(_RUN.c.client_id == bindparam("client_id"), _RUN.c.status.in_(OPEN_RUN))
+    .order_by(_RUN.c.id.desc())
+    .limit(1)
+)
+_ABANDON_RUNS = (
+    update(_RUN)
+    .where(_RUN.c.client_id == bindparam("b_client"), _RUN.c.status.in_(OPEN_RUN))
+    .values(
+        status=RunStatus.ABANDONED.value,
+        ended_at=bindparam("b_now"),
+        updated_at=bindparam("b_now"),
+    )
+)
+_START_RUN = insert(_RUN).returning(_RUN.c.id)
+_RUN_VALUES = {
+    "status": bindparam("b_status"),
+    "step_id": bindparam("b_step"),
+    "prompt_seq": bindparam("b_seq"),
+    "bad_attempts": bindparam("b_bad"),
+    "locale": bindparam("b_locale"),
+    "answers": bindparam("b_answers", type_=_RUN.c.answers.type),
+    "context": bindparam("b_context", type_=_RUN.c.context.type),
+    "fired_flags": bindparam("b_fired", type_=_RUN.c.fired_flags.type),
+    "updated_at": bindparam("b_now"),
+}
+_SAVE_RUN = update(_RUN).where(_RUN.c.id == bindparam("b_id")).values(_RUN_VALUES)
+_END_RUN = (
+    update(_RUN)
+    .where(_RUN.c.id == bindparam("b_id"))
+    .values({**_RUN_VALUES, "ended_at": bindparam("b_now")})
+)
+_FINISHED_FLOWS = (
+    select(_RUN.c.flow_id)
+    .where(
+        _RUN.c.client_id == bindparam("client_id"),
+        _RUN.c.status.in_((RunStatus.COMPLETED.value, RunStatus.ENDED.value)),
+    )
+    .distinct()
+)
+
+_ADD_RESPONSE = insert(_RESPONSE)
+_DELETE_SCORE = delete(_SCORE).where(
+    _SCORE.c.run_id == bindparam("run_id"), _SCORE.c.score_id == bindparam("score_id")
+)
+_ADD_SCORE = insert(_SCORE)
+_RAISE_FLAG = _per_dialect(_FLAG, ["dedupe_key"], _FLAG.c.id)
+_OPEN_FLAG_EXISTS = select(
+    exists().where(
+        _FLAG.c.client_id == bindparam("client_id"),
+        _FLAG.c.rule_id == bindparam("rule_id"),
+        _FLAG.c.status != "resolved",
+    )
+)
+_STAFF_BY_ID = select(_STAFF.c.id, _STAFF.c.active, _STAFF.c.telegram_user_id).where(
+    _STAFF.c.id == bindparam("staff_id")
+)
+
+_ENQUEUE = insert(_OUTBOX).returning(_OUTBOX.c.id)
+_CLIENT_TOKENS = select(
+    _TOKEN.c.id, _TOKEN.c.token, _TOKEN.c.run_id, _TOKEN.c.prompt_seq, _TOKEN.c.value_key
+).where(_TOKEN.c.client_id == bindparam("client_id"))
+_DELETE_TOKENS = delete(_TOKEN).where(_TOKEN.c.id.in_(bindparam("ids", expanding=True)))
+_DELETE_STALE_TOKENS = delete(_TOKEN).where(
+    _TOKEN.c.client_id == bindparam("client_id"),
+    or_(
+        _TOKEN.c.run_id.is_(None),
+        _TOKEN.c.run_id != bindparam("run_id"),
+        _TOKEN.c.prompt_seq < bindparam("prompt_seq"),
+    ),
+)
+_ADD_TOKENS = insert(_TOKEN)
+_FORGET_BUTTONS = delete(_TOKEN).where(
+    _TOKEN.c.client_id == bindparam("client_id"), _TOKEN.c.run_id.is_(None)
+)
+_RESOLVE_TOKEN = (
+    select(
+        _TOKEN.c.client_id,
+        _TOKEN.c.run_id,
+        _TOKEN.c.prompt_seq,
+        _TOKEN.c.value,
+        _TOKEN.c.staff_id,
+    )
+    .where(_TOKEN.c.token == bindparam("token"))
+    .limit(1)
+)
+
+_ADD_CONSENT = insert(_CONSENT)
+_LATEST_CONSENT = (
+    select(_CONSENT.c.action, _CONSENT.c.flow_id, _CONSENT.c.version)
+    .where(_CONSENT.c.client_id == bindparam("client_id"))
+    .order_by(_CONSENT.c.id.desc())
+    .limit(1)
+)
+_CONTACT_FINISHED = (
+    update(_CONTACT)
+    .where(_CONTACT.c.id == bindparam("b_id"), _CONTACT.c.status.in_(("pending", "sent")))
+    .values(status="answered", outcome=bindparam("b_outcome"), updated_at=bindparam("b_now"))
+)
+_CANCEL_CONTACTS = (
+    update(_CONTACT)
+    .where(
+        _CONTACT.c.status == "pending",
+        or_(
+            _CONTACT.c.client_id == bindparam("b_client"),
+            _CONTACT.c.case_id.in_(
+                select(_CASE.c.id).where(_CASE.c.client_id == bindparam("b_client"))
+            ),
+        ),
+    )
+    .values(status="cancelled", outcome=bindparam("b_outcome"), updated_at=bindparam("b_now"))
+)
 
 
 def _value_key(value: Any) -> str:
@@ -53,65 +316,67 @@ class SqlUnitOfWork(CaseworkMixin):
     """Implements :class:`cm_bot.engine.ports.UnitOfWork` on one session (one transaction)."""
 
     def __init__(self, session: Session, *, on_exit: OnExit | None = None) -> None:
-        self.session = session
+        super().__init__(session)
         self.on_exit = on_exit
+        self._dialect = session.get_bind().dialect.name
+        # Read with the client (see _CLIENT_VIEW) and kept for this transaction: the open
+        # run until a run is written, the latest consent record until one is recorded.
+        self._runs: dict[int, Sequence[Any] | None] = {}
+        self._consent: dict[int, Sequence[Any] | None] = {}
+
+    def _forget(self) -> None:
+        super()._forget()
+        self._runs.clear()
+        self._consent.clear()
 
     # -- inbox -----------------------------------------------------------------
 
     def record_inbound(self, inbound: Inbound) -> int | None:
         """Insert the update unless (channel, external id) was seen; the unique key is the guard."""
-        statement = (
-            _insert(self.session, InboundMessage)
-            .values(
-                channel=inbound.channel,
-                external_id=inbound.external_id,
-                external_user_id=inbound.user_id,
-                chat_id=inbound.chat_id,
-                chat_type=inbound.chat_type,
-                kind=inbound.kind.value,
-                text=inbound.text,
-                payload=inbound.payload,
-                language=inbound.language,
-                is_bot=inbound.is_bot,
-                status="pending",
-                attempts=0,
-                received_at=inbound.received_at,
-            )
-            .on_conflict_do_nothing(index_elements=["channel", "external_id"])
-            .returning(col(InboundMessage.id))
-        )
-        row = self.session.execute(statement).first()
+        row = self._sql(
+            _RECORD_INBOUND[self._dialect],
+            {
+                "channel": inbound.channel,
+                "external_id": inbound.external_id,
+                "external_user_id": inbound.user_id,
+                "chat_id": inbound.chat_id,
+                "chat_type": inbound.chat_type,
+                "kind": inbound.kind.value,
+                "text": inbound.text,
+                "payload": inbound.payload,
+                "language": inbound.language,
+                "is_bot": inbound.is_bot,
+                "status": "pending",
+                "attempts": 0,
+                "received_at": inbound.received_at,
+            },
+        ).first()
         return None if row is None else int(row[0])
 
     def pending_inbound(self, channel: str, chat_id: str) -> list[int]:
         """The chat's pending updates, in arrival order."""
-        return [
-            int(i)
-            for i in self.session.execute(
-                select(col(InboundMessage.id))
-                .where(
-                    col(InboundMessage.channel) == channel,
-                    col(InboundMessage.chat_id) == chat_id,
-                    col(InboundMessage.status) == "pending",
-                )
-                .order_by(col(InboundMessage.id))
-            ).scalars()
-        ]
+        rows = self._sql(_PENDING_INBOUND, {"channel": channel, "chat_id": chat_id})
+        return [int(i) for i in rows.scalars()]
 
     def claim_inbound(self, inbound_id: int) -> Inbound | None:
         """Lock the row; a row another worker already handled comes back ``None``."""
-        row: InboundMessage | None = (
-            self.session.execute(
-                select(InboundMessage)
-                .where(
-                    col(InboundMessage.id) == inbound_id, col(InboundMessage.status) == "pending"
-                )
-                .with_for_update()
-            )
-            .scalars()
-            .first()
+        row = self._sql(_CLAIM_INBOUND, {"inbound_id": inbound_id}).first()
+        if row is None:
+            return None
+        channel, external_id, user, chat, kind, text, payload, language, chat_type, bot, at = row
+        return Inbound(
+            channel=channel,
+            external_id=external_id,
+            user_id=user,
+            chat_id=chat,
+            kind=InboundKind(kind),
+            text=text,
+            payload=payload,
+            language=language,
+            chat_type=chat_type,
+            is_bot=bot,
+            received_at=at,
         )
-        return None if row is None else _inbound(row)
 
     def fail_inbound(self, inbound_id: int, max_attempts: int) -> Inbound | None:
         """Count the failure; dead-letter the row (and drop its text) after the last attempt."""
@@ -130,73 +395,38 @@ class SqlUnitOfWork(CaseworkMixin):
 
     def pending_chats(self) -> list[tuple[str, str]]:
         """Every chat with pending updates."""
-        rows = self.session.execute(
-            select(col(InboundMessage.channel), col(InboundMessage.chat_id))
-            .where(col(InboundMessage.status) == "pending")
-            .distinct()
-        ).all()
-        return [(str(channel), str(chat)) for channel, chat in rows]
+        return [(str(channel), str(chat)) for channel, chat in self._sql(_PENDING_CHATS)]
 
     def finish_inbound(self, inbound_id: int, client_id: int | None) -> None:
         """Mark handled; the raw text is dropped because the answer now lives in a response."""
-        self.session.execute(
-            update(InboundMessage)
-            .where(col(InboundMessage.id) == inbound_id)
-            .values(
-                status="done", text=None, payload=None, client_id=client_id, handled_at=utcnow()
-            )
+        self._change(
+            _FINISH_INBOUND,
+            {"b_id": inbound_id, "b_client": client_id, "b_now": utcnow()},
+            InboundMessage,
         )
 
     # -- clients and runs ------------------------------------------------------------
 
     def client_for(self, channel: str, external_user_id: str, *, lock: bool) -> ClientView | None:
-        """The bound client with their open case; ``lock`` takes the client's row lock."""
-        statement = (
-            select(Client, ChannelIdentity)
-            .join(ChannelIdentity, col(ChannelIdentity.client_id) == col(Client.id))
-            .where(
-                col(ChannelIdentity.channel) == channel,
-                col(ChannelIdentity.external_user_id) == external_user_id,
-            )
-        )
-        if lock:
-            statement = statement.with_for_update(of=Client)
-        row = self.session.execute(statement).first()
-        if row is None:
-            return None
-        client, identity = row
-        assert client.id is not None
-        return self._view(client, identity)
+        """The bound client with their newest case; ``lock`` takes the client's row lock."""
+        row = self._sql(
+            _CLIENT_FOR_LOCKED if lock else _CLIENT_FOR,
+            {"channel": channel, "user": external_user_id},
+        ).first()
+        return None if row is None else self._view(row)
 
     def client_by_id(self, client_id: int) -> ClientView | None:
         """The client with their first channel identity (for scheduled contacts)."""
-        row = self.session.execute(
-            select(Client, ChannelIdentity)
-            .join(ChannelIdentity, col(ChannelIdentity.client_id) == col(Client.id))
-            .where(col(Client.id) == client_id)
-            .order_by(col(ChannelIdentity.id))
-        ).first()
-        return None if row is None else self._view(row[0], row[1])
+        row = self._sql(_CLIENT_BY_ID, {"client_id": client_id}).first()
+        return None if row is None else self._view(row)
 
-    def _view(self, client: Client, identity: ChannelIdentity) -> ClientView:
-        case = (
-            self.session.execute(
-                select(Case).where(col(Case.client_id) == client.id).order_by(col(Case.id).desc())
-            )
-            .scalars()
-            .first()
-        )
-        assert client.id is not None
-        return ClientView(
-            client_id=client.id,
-            status=client.status,
-            locale=client.locale,
-            channel=identity.channel,
-            chat_id=identity.chat_id,
-            case_id=case.id if case else None,
-            case_ref=case.ref if case else None,
-            manager_id=case.manager_id if case else None,
-        )
+    def _view(self, row: Sequence[Any]) -> ClientView:
+        self._fresh()
+        view = ClientView(*row[_VIEW])
+        run, consent = row[_OPEN_RUN], row[_CONSENT_ROW]
+        self._runs[view.client_id] = run if run[0] is not None else None
+        self._consent[view.client_id] = consent if consent[0] is not None else None
+        return view
 
     def set_client(
         self,
@@ -207,28 +437,40 @@ class SqlUnitOfWork(CaseworkMixin):
         timezone: str | None = None,
     ) -> None:
         """Change a client's language, status or time zone."""
-        values: dict[str, Any] = {}
-        if locale is not None:
-            values["locale"] = locale
-        if status is not None:
-            values["status"] = str(status)
-        if timezone is not None:
-            values["timezone"] = timezone
+        values = {
+            key: value
+            for key, value in (("locale", locale), ("status", status), ("timezone", timezone))
+            if value is not None
+        }
         if values:
-            self.session.execute(update(Client).where(col(Client.id) == client_id).values(**values))
+            params: dict[str, Any] = {f"b_{key}": str(value) for key, value in values.items()}
+            params["b_id"] = client_id
+            self._change(_SET_CLIENT[tuple(values)], params, Client)
 
     def current_run(self, client_id: int) -> RunState | None:
         """The client's open (active or paused) run."""
-        row = (
-            self.session.execute(
-                select(FlowRun)
-                .where(col(FlowRun.client_id) == client_id, col(FlowRun.status).in_(OPEN_RUN))
-                .order_by(col(FlowRun.id).desc())
-            )
-            .scalars()
-            .first()
+        self._fresh()
+        if client_id in self._runs:
+            row = self._runs[client_id]
+        else:
+            row = self._runs[client_id] = self._sql(_CURRENT_RUN, {"client_id": client_id}).first()
+        if row is None:
+            return None
+        return RunState(
+            run_id=row[0],
+            flow_id=row[1],
+            flow_version=row[2],
+            status=row[3],
+            step_id=row[4],
+            prompt_seq=row[5],
+            bad_attempts=row[6],
+            locale=row[7],
+            answers=dict(row[8] or {}),
+            context=dict(row[9] or {}),
+            fired_flags=list(row[10] or []),
+            case_id=row[11],
+            updated_at=row[12],
         )
-        return None if row is None else _state(row)
 
     def start_run(
         self,
@@ -240,55 +482,65 @@ class SqlUnitOfWork(CaseworkMixin):
     ) -> RunState:
         """Abandon any open run and start a new one."""
         now = utcnow()
-        self.session.execute(
-            update(FlowRun)
-            .where(col(FlowRun.client_id) == client.client_id, col(FlowRun.status).in_(OPEN_RUN))
-            .values(status=RunStatus.ABANDONED.value, ended_at=now, updated_at=now)
-        )
-        row = FlowRun(
-            client_id=client.client_id,
-            case_id=client.case_id,
+        self._runs.clear()
+        self._change(_ABANDON_RUNS, {"b_client": client.client_id, "b_now": now}, FlowRun)
+        run_id = self._sql(
+            _START_RUN,
+            {
+                "client_id": client.client_id,
+                "case_id": client.case_id,
+                "flow_id": flow_id,
+                "flow_version": flow_version,
+                "status": RunStatus.ACTIVE.value,
+                "step_id": None,
+                "prompt_seq": 0,
+                "bad_attempts": 0,
+                "locale": locale,
+                "answers": {},
+                "context": dict(context),
+                "fired_flags": [],
+                "scheduled_contact_id": context.get("scheduled_contact_id"),
+                "started_at": now,
+                "updated_at": now,
+            },
+        ).scalar_one()
+        return RunState(
+            run_id=int(run_id),
             flow_id=flow_id,
             flow_version=flow_version,
+            status=RunStatus.ACTIVE.value,
+            step_id=None,
+            prompt_seq=0,
+            bad_attempts=0,
             locale=locale,
-            answers={},
             context=dict(context),
-            fired_flags=[],
-            scheduled_contact_id=context.get("scheduled_contact_id"),
+            case_id=client.case_id,
+            updated_at=now,
         )
-        self.session.add(row)
-        self.session.flush()
-        return _state(row)
 
     def save_run(self, run: RunState, *, ended: bool = False) -> None:
         """Persist the run's state (copies, so later mutation cannot leak in)."""
-        now = utcnow()
-        values: dict[str, Any] = {
-            "status": str(run.status),
-            "step_id": run.step_id,
-            "prompt_seq": run.prompt_seq,
-            "bad_attempts": run.bad_attempts,
-            "locale": run.locale,
-            "answers": dict(run.answers),
-            "context": dict(run.context),
-            "fired_flags": list(run.fired_flags),
-            "updated_at": now,
-        }
-        if ended:
-            values["ended_at"] = now
-        self.session.execute(update(FlowRun).where(col(FlowRun.id) == run.run_id).values(**values))
+        self._runs.clear()
+        self._change(
+            _END_RUN if ended else _SAVE_RUN,
+            {
+                "b_id": run.run_id,
+                "b_status": str(run.status),
+                "b_step": run.step_id,
+                "b_seq": run.prompt_seq,
+                "b_bad": run.bad_attempts,
+                "b_locale": run.locale,
+                "b_answers": dict(run.answers),
+                "b_context": dict(run.context),
+                "b_fired": list(run.fired_flags),
+                "b_now": utcnow(),
+            },
+            FlowRun,
+        )
 
     def finished_flows(self, client_id: int) -> set[str]:
         """Flows this client completed, or that a rule ended (a crisis stop is not re-offered)."""
-        rows = self.session.execute(
-            select(col(FlowRun.flow_id))
-            .where(
-                col(FlowRun.client_id) == client_id,
-                col(FlowRun.status).in_((RunStatus.COMPLETED.value, RunStatus.ENDED.value)),
-            )
-            .distinct()
-        ).scalars()
-        return set(rows)
+        return set(self._sql(_FINISHED_FLOWS, {"client_id": client_id}).scalars())
 
     # -- answers, scores, flags -----------------------------------------------------
 
@@ -304,21 +556,22 @@ class SqlUnitOfWork(CaseworkMixin):
     ) -> None:
         """Store one answer with the question as shown and the locale it was asked in."""
         goal_id = run.context.get("goal_id")
-        self.session.add(
-            Response(
-                case_id=client.case_id,
-                client_id=client.client_id,
-                run_id=run.run_id,
-                flow_id=run.flow_id,
-                flow_version=run.flow_version,
-                step_id=step_id,
-                key=key,
-                value=value,
-                question=question,
-                locale=run.locale,
-                goal_id=goal_id if isinstance(goal_id, int) else None,
-                inbound_id=inbound_id,
-            )
+        self._sql(
+            _ADD_RESPONSE,
+            {
+                "case_id": client.case_id,
+                "client_id": client.client_id,
+                "run_id": run.run_id,
+                "flow_id": run.flow_id,
+                "flow_version": run.flow_version,
+                "step_id": step_id,
+                "key": key,
+                "value": value,
+                "question": question,
+                "locale": run.locale,
+                "goal_id": goal_id if isinstance(goal_id, int) else None,
+                "inbound_id": inbound_id,
+            },
         )
 
     def save_score(
@@ -330,26 +583,24 @@ class SqlUnitOfWork(CaseworkMixin):
         result: Mapping[str, Any],
     ) -> None:
         """Store a run's score once (a re-computation replaces it)."""
-        self.session.execute(
-            delete(ScoreResult).where(
-                col(ScoreResult.run_id) == run.run_id, col(ScoreResult.score_id) == score_id
-            )
-        )
+        self._change(_DELETE_SCORE, {"run_id": run.run_id, "score_id": score_id}, ScoreResult)
         value = result.get("score")
-        self.session.add(
-            ScoreResult(
-                case_id=client.case_id,
-                client_id=client.client_id,
-                run_id=run.run_id,
-                flow_id=run.flow_id,
-                score_id=score_id,
-                instrument=instrument,
-                value=float(value)
+        band = result.get("band")
+        self._sql(
+            _ADD_SCORE,
+            {
+                "case_id": client.case_id,
+                "client_id": client.client_id,
+                "run_id": run.run_id,
+                "flow_id": run.flow_id,
+                "score_id": score_id,
+                "instrument": instrument,
+                "value": float(value)
                 if isinstance(value, int | float) and not isinstance(value, bool)
                 else None,
-                band=result.get("band") if isinstance(result.get("band"), str) else None,
-                result=dict(result),
-            )
+                "band": band if isinstance(band, str) else None,
+                "result": dict(result),
+            },
         )
 
     def raise_flag(
@@ -364,49 +615,37 @@ class SqlUnitOfWork(CaseworkMixin):
         source_value: Any = None,
     ) -> int | None:
         """Insert the flag unless its dedupe key exists."""
-        statement = (
-            _insert(self.session, Flag)
-            .values(
-                case_id=client.case_id,
-                client_id=client.client_id,
-                severity=severity.value,
-                reason=reason,
-                rule_id=rule_id,
-                dedupe_key=dedupe_key,
-                source_key=source_key,
-                source_value=source_value,
-                status="open",
-                created_at=utcnow(),
-            )
-            .on_conflict_do_nothing(index_elements=["dedupe_key"])
-            .returning(col(Flag.id))
-        )
-        row = self.session.execute(statement).first()
+        row = self._sql(
+            _RAISE_FLAG[self._dialect],
+            {
+                "case_id": client.case_id,
+                "client_id": client.client_id,
+                "severity": severity.value,
+                "reason": reason,
+                "rule_id": rule_id,
+                "dedupe_key": dedupe_key,
+                "source_key": source_key,
+                "source_value": source_value,
+                "status": "open",
+                "created_at": utcnow(),
+            },
+        ).first()
         return None if row is None else int(row[0])
 
     def open_flag_exists(self, client_id: int, rule_id: str) -> bool:
         """Whether an unresolved flag of this rule exists for the client."""
         return bool(
-            self.session.execute(
-                select(
-                    exists().where(
-                        col(Flag.client_id) == client_id,
-                        col(Flag.rule_id) == rule_id,
-                        col(Flag.status) != "resolved",
-                    )
-                )
-            ).scalar()
+            self._sql(_OPEN_FLAG_EXISTS, {"client_id": client_id, "rule_id": rule_id}).scalar()
         )
 
     def staff_targets(self, client: ClientView) -> list[StaffTarget]:
         """The client's case manager, if bound to Telegram."""
         if client.manager_id is None:
             return []
-        staff = self.session.get(Staff, client.manager_id)
-        if staff is None or not staff.active or staff.telegram_user_id is None:
+        row = self._sql(_STAFF_BY_ID, {"staff_id": client.manager_id}).first()
+        if row is None or not row.active or row.telegram_user_id is None:
             return []
-        assert staff.id is not None
-        return [StaffTarget(staff.id, "telegram", staff.telegram_user_id, None)]
+        return [StaffTarget(row.id, "telegram", row.telegram_user_id, None)]
 
     # -- outbox, buttons --------------------------------------------------------------
 
@@ -420,81 +659,93 @@ class SqlUnitOfWork(CaseworkMixin):
         inbound_id: int | None = None,
     ) -> int:
         """Write a message to the outbox."""
-        row = Outbox(
-            channel=message.channel,
-            chat_id=message.chat_id,
-            client_id=client_id,
-            staff_id=staff_id,
-            flag_id=flag_id,
-            inbound_id=inbound_id,
-            text=message.text,
-            buttons=[
-                [{"label": b.label, "payload": b.payload} for b in r] for r in message.buttons
-            ],
-            priority=int(message.priority),
-            edit_of=message.edit_of,
+        return int(
+            self._sql(
+                _ENQUEUE,
+                {
+                    "channel": message.channel,
+                    "chat_id": message.chat_id,
+                    "client_id": client_id,
+                    "staff_id": staff_id,
+                    "flag_id": flag_id,
+                    "inbound_id": inbound_id,
+                    "text": message.text,
+                    "buttons": [
+                        [{"label": b.label, "payload": b.payload} for b in r]
+                        for r in message.buttons
+                    ],
+                    "priority": int(message.priority),
+                    "edit_of": message.edit_of,
+                },
+            ).scalar_one()
         )
-        self.session.add(row)
-        self.session.flush()
-        assert row.id is not None
-        return row.id
 
-    def token(self, client_id: int, run_id: int | None, prompt_seq: int, value: Any) -> str:
-        """A random payload bound to this client and prompt; stable while the prompt stands."""
-        key = _value_key({"r": run_id, "s": prompt_seq, "v": value})
-        existing = self.session.execute(
-            select(col(PromptToken.token)).where(
-                col(PromptToken.client_id) == client_id, col(PromptToken.value_key) == key
+    def tokens(
+        self,
+        client_id: int,
+        run_id: int | None,
+        prompt_seq: int,
+        values: Sequence[Any],
+        *,
+        new_prompt: bool = False,
+    ) -> list[str]:
+        """Random payloads bound to this client and prompt; stable while the prompt stands.
+
+        At most one read of the client's buttons, one delete of the stale ones and one
+        batched insert, however many buttons the prompt has; a new prompt skips the read.
+        """
+        if not values:
+            return []
+        keys = [_value_key({"r": run_id, "s": prompt_seq, "v": value}) for value in values]
+        issued: dict[str, str] = {}
+        if new_prompt and run_id is not None:
+            retire: tuple[Any, dict[str, Any]] | None = (
+                _DELETE_STALE_TOKENS,
+                {"client_id": client_id, "run_id": run_id, "prompt_seq": prompt_seq},
             )
-        ).scalar()
-        if existing is not None:
-            return str(existing)
-        if run_id is not None:
+        else:
+            stale: list[int] = []
+            for row in self._sql(_CLIENT_TOKENS, {"client_id": client_id}):
+                issued[row.value_key] = row.token
+                if row.run_id is None or row.run_id != run_id or row.prompt_seq < prompt_seq:
+                    stale.append(row.id)
+            retire = (_DELETE_TOKENS, {"ids": stale}) if run_id is not None and stale else None
+        new: dict[str, Any] = {}
+        for key, value in zip(keys, values, strict=True):
+            if key not in issued and key not in new:
+                new[key] = value
+        if not new:
+            return [issued[key] for key in keys]
+        if retire is not None:
             # Buttons of earlier prompts (and of answered confirmations) stop working:
             # "that question has closed".
-            self.session.execute(
-                delete(PromptToken).where(
-                    col(PromptToken.client_id) == client_id,
-                    or_(
-                        col(PromptToken.run_id).is_(None),
-                        col(PromptToken.run_id) != run_id,
-                        col(PromptToken.prompt_seq) < prompt_seq,
-                    ),
-                )
-            )
-        token = secrets.token_urlsafe(12)
-        self.session.add(
-            PromptToken(
-                token=token,
-                client_id=client_id,
-                run_id=run_id,
-                prompt_seq=prompt_seq,
-                value=value,
-                value_key=key,
-            )
-        )
-        return token
+            self._change(*retire, PromptToken)
+        rows = [
+            {
+                "token": secrets.token_urlsafe(12),
+                "client_id": client_id,
+                "staff_id": None,
+                "run_id": run_id,
+                "prompt_seq": prompt_seq,
+                "value": value,
+                "value_key": key,
+            }
+            for key, value in new.items()
+        ]
+        self._sql(_ADD_TOKENS, rows)
+        issued.update((row["value_key"], row["token"]) for row in rows)
+        return [issued[key] for key in keys]
 
     def forget_buttons(self, client_id: int) -> None:
         """Delete the client's question-less buttons."""
-        self.session.execute(
-            delete(PromptToken).where(
-                col(PromptToken.client_id) == client_id, col(PromptToken.run_id).is_(None)
-            )
-        )
+        self._change(_FORGET_BUTTONS, {"client_id": client_id}, PromptToken)
 
     def resolve_token(self, payload: str) -> Token | None:
         """What a payload means, if we issued it."""
         if not payload or len(payload) > 64:
             return None
-        row = (
-            self.session.execute(select(PromptToken).where(col(PromptToken.token) == payload))
-            .scalars()
-            .first()
-        )
-        if row is None:
-            return None
-        return Token(row.client_id, row.run_id, row.prompt_seq, row.value, row.staff_id)
+        row = self._sql(_RESOLVE_TOKEN, {"token": payload}).first()
+        return None if row is None else Token(*row)
 
     # -- consent, contacts, audit ---------------------------------------------------------
 
@@ -511,45 +762,38 @@ class SqlUnitOfWork(CaseworkMixin):
         inbound_id: int | None,
     ) -> None:
         """Append a consent record."""
-        self.session.add(
-            ConsentRecord(
-                client_id=client.client_id,
-                case_id=client.case_id,
-                action=action,
-                flow_id=flow_id,
-                version=version,
-                text_sha256=text_sha256,
-                locale=locale,
-                decisions=dict(decisions),
-                inbound_id=inbound_id,
-            )
+        self._consent.pop(client.client_id, None)
+        self._sql(
+            _ADD_CONSENT,
+            {
+                "client_id": client.client_id,
+                "case_id": client.case_id,
+                "action": action,
+                "flow_id": flow_id,
+                "version": version,
+                "text_sha256": text_sha256,
+                "locale": locale,
+                "decisions": dict(decisions),
+                "inbound_id": inbound_id,
+            },
         )
-        self.session.flush()
 
     def consent_version(self, client_id: int, flow_id: str) -> int | None:
         """The version of the standing grant, if the latest record is a grant."""
-        row: ConsentRecord | None = (
-            self.session.execute(
-                select(ConsentRecord)
-                .where(col(ConsentRecord.client_id) == client_id)
-                .order_by(col(ConsentRecord.id).desc())
-            )
-            .scalars()
-            .first()
-        )
-        if row is None or row.action != "granted" or row.flow_id != flow_id:
+        self._fresh()
+        if client_id not in self._consent:
+            self._consent[client_id] = self._sql(_LATEST_CONSENT, {"client_id": client_id}).first()
+        latest = self._consent[client_id]
+        if latest is None or latest[0] != "granted" or latest[1] != flow_id:
             return None
-        return row.version
+        return int(latest[2])
 
     def contact_finished(self, contact_id: int, outcome: str) -> None:
         """Record that the client answered (or a rule ended) the contact's flow."""
-        self.session.execute(
-            update(ScheduledContact)
-            .where(
-                col(ScheduledContact.id) == contact_id,
-                col(ScheduledContact.status).in_(("pending", "sent")),
-            )
-            .values(status="answered", outcome=outcome, updated_at=utcnow())
+        self._change(
+            _CONTACT_FINISHED,
+            {"b_id": contact_id, "b_outcome": outcome, "b_now": utcnow()},
+            ScheduledContact,
         )
 
     def data_summary(self, client_id: int) -> dict[str, Any]:
@@ -581,19 +825,12 @@ class SqlUnitOfWork(CaseworkMixin):
 
     def cancel_contacts(self, client_id: int, outcome: str) -> int:
         """Cancel pending contacts of the client's cases."""
-        case_ids = select(col(Case.id)).where(col(Case.client_id) == client_id)
-        result = self.session.execute(
-            update(ScheduledContact)
-            .where(
-                col(ScheduledContact.status) == "pending",
-                or_(
-                    col(ScheduledContact.client_id) == client_id,
-                    col(ScheduledContact.case_id).in_(case_ids),
-                ),
-            )
-            .values(status="cancelled", outcome=outcome, updated_at=utcnow())
+        result = self._change(
+            _CANCEL_CONTACTS,
+            {"b_client": client_id, "b_outcome": outcome, "b_now": utcnow()},
+            ScheduledContact,
         )
-        return int(getattr(result, "rowcount", 0) or 0)
+        return int(result.rowcount or 0)
 
     def audit(self, actor: str, action: str, case_id: int | None = None, **detail: Any) -> None:
         """Append an audit row."""
@@ -622,25 +859,6 @@ def _inbound(row: InboundMessage) -> Inbound:
         chat_type=row.chat_type,
         is_bot=row.is_bot,
         received_at=row.received_at,
-    )
-
-
-def _state(row: FlowRun) -> RunState:
-    assert row.id is not None
-    return RunState(
-        run_id=row.id,
-        flow_id=row.flow_id,
-        flow_version=row.flow_version,
-        status=row.status,
-        step_id=row.step_id,
-        prompt_seq=row.prompt_seq,
-        bad_attempts=row.bad_attempts,
-        locale=row.locale,
-        answers=dict(row.answers or {}),
-        context=dict(row.context or {}),
-        fired_flags=list(row.fired_flags or []),
-        case_id=row.case_id,
-        updated_at=row.updated_at,
     )
 
 
