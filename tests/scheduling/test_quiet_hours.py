@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -245,3 +246,33 @@ def test_a_follow_up_held_up_past_contact_hours_waits_for_the_next_morning(
     assert outbox.claim_heads(db, "console", limit=10, now=late + timedelta(hours=3))[0] == []
     taken, _ = outbox.claim_heads(db, "console", limit=10, now=morning)
     assert len(taken) == 1  # the chat's first message; the rest follow it in order
+
+
+def test_a_contact_failing_after_its_flow_started_leaves_nothing_half_written(
+    sched: ConversationEngine, db: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The row's savepoint takes back the engine's writes too (run, messages), not just the row."""
+    who = consented_client(sched, db)
+    good = consented_client(sched, db)
+    now = base_now()
+    add_contact(db, who, now)
+    add_contact(db, good, now)
+    real = ConversationEngine.start_flow
+
+    def start_then_fail(self: ConversationEngine, view: Any, *args: Any, **kwargs: Any) -> bool:
+        started = real(self, view, *args, **kwargs)
+        if view.client_id == who.client_id:
+            raise RuntimeError("failed after the flow had written its first message")
+        return started
+
+    monkeypatch.setattr(ConversationEngine, "start_flow", start_then_fail)
+    report = run_due(sched, now)
+
+    assert report.failed == 1 and report.sent == 1
+    assert sent_to(db, who.client_id) == 0  # no message left behind for the failed one
+    assert sent_to(db, good.client_id) > 0
+    with transaction(db) as session:
+        runs = session.execute(
+            select(FlowRun).where(col(FlowRun.client_id) == who.client_id)
+        ).scalars()
+        assert list(runs) == []
