@@ -43,9 +43,10 @@ def build_app(settings: Settings | None = None, *, migrate: bool = True) -> App:
     db = create_db_engine(settings.database_url)
     if migrate:
         ensure_schema(db)
-    from cm_bot.scheduling import exit_planner, policy_from_settings
+    from cm_bot.scheduling import exit_planner, goal_planner, policy_from_settings
 
-    store = SqlStore(db, on_exit=exit_planner(flows, policy_from_settings(settings)))
+    policy = policy_from_settings(settings)
+    store = SqlStore(db, on_exit=exit_planner(flows, policy), on_goal=goal_planner(flows, policy))
     engine = ConversationEngine(
         store,
         flows,

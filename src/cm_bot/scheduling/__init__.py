@@ -2,7 +2,7 @@
 
 * :mod:`~cm_bot.scheduling.plan` — pure due-time arithmetic (zones, DST, contact hours).
 * :mod:`~cm_bot.scheduling.planner` — creating and cancelling contacts in the caller's
-  transaction (:func:`plan_followups`, :func:`reopen_case`, :func:`ensure_checkins`).
+  transaction (:func:`plan_followups`, :func:`reopen_case`, :func:`plan_checkins`).
 * :mod:`~cm_bot.scheduling.dispatcher` — claiming due rows and starting their flows,
   exactly once across workers (:func:`run_due`).
 * :mod:`~cm_bot.scheduling.ticker` — the APScheduler tick that only wakes the dispatcher.
@@ -15,6 +15,8 @@ from cm_bot.scheduling.planner import (
     ensure_checkins,
     exit_planner,
     followup_days,
+    goal_planner,
+    plan_checkins,
     plan_followups,
     policy_from_settings,
     reopen_case,
@@ -30,8 +32,10 @@ __all__ = [
     "ensure_checkins",
     "exit_planner",
     "followup_days",
+    "goal_planner",
     "housekeeping",
     "parse_timezone",
+    "plan_checkins",
     "plan_followups",
     "policy_from_settings",
     "reopen_case",

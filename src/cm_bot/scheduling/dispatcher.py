@@ -56,6 +56,7 @@ from cm_bot.scheduling.planner import (
     client_zone,
     due_condition,
     ensure_checkins,
+    plan_checkins,
     when_allowed,
 )
 from cm_bot.storage import outbox
@@ -159,6 +160,7 @@ def run_due(
     *,
     worker: str | None = None,
     max_batches: int | None = None,
+    sweep: bool = True,
 ) -> DispatchReport:
     """One dispatch pass: settle finished contacts, send what is due, plan next check-ins.
 
@@ -168,6 +170,9 @@ def run_due(
         policy: Scheduling choices; defaults if omitted.
         worker: Recorded on sent contacts (default ``host:pid``).
         max_batches: Stop after this many batches (default: until nothing is due).
+        sweep: Also look at every goal for a missing check-in (:func:`ensure_checkins`).
+            Check-ins are planned as goals are added and as check-ins settle, so the
+            ticker sweeps only now and then.
 
     Returns:
         The counts of what was done.
@@ -176,7 +181,7 @@ def run_due(
     now = aware(now)
     worker = worker or worker_name()
     report = DispatchReport()
-    report.settled += settle_finished(engine, now, policy)
+    report.add(settle_finished(engine, now, policy))
     report.retimed += retime_overdue(engine, now, policy)
     report.unknown += flag_unknown_sends(engine)
     batches = 0
@@ -186,9 +191,8 @@ def run_due(
         batches += 1
         if batch.claimed == 0:
             break
-    report.settled += settle_finished(engine, now, policy)
-    if policy.checkin_flow in engine.flows:
-        # Last, so a check-in closed in this pass gets its successor in this pass.
+    report.add(settle_finished(engine, now, policy))
+    if sweep and policy.checkin_flow in engine.flows:
         with _sql_store(engine).unit() as uow:
             report.planned += ensure_checkins(uow, now, policy)
     if report.claimed or report.settled or report.planned:
@@ -211,14 +215,28 @@ def dispatch_batch(
     report = DispatchReport()
     with _sql_store(engine).unit() as uow:
         session = uow.session
-        claimed = session.execute(
-            select(ScheduledContact, Case)
-            .outerjoin(Case, col(Case.id) == col(ScheduledContact.case_id))
-            .where(due_condition(now))
-            .order_by(col(ScheduledContact.due_at), col(ScheduledContact.id))
-            .limit(policy.batch_size)
-            .with_for_update(of=ScheduledContact, skip_locked=True)
-        ).all()
+        rows = list(
+            session.execute(
+                select(ScheduledContact)
+                .where(due_condition(now))
+                .order_by(col(ScheduledContact.due_at), col(ScheduledContact.id))
+                .limit(policy.batch_size)
+                .with_for_update(skip_locked=True)
+            ).scalars()
+        )
+        # The cases are read apart from the claim: joined into it, PostgreSQL hashes the
+        # whole case table for the 50 rows that need one.
+        cases = (
+            {
+                case.id: case
+                for case in session.execute(
+                    select(Case).where(col(Case.id).in_({row.case_id for row in rows}))
+                ).scalars()
+            }
+            if rows
+            else {}
+        )
+        claimed = [(row, cases.get(row.case_id)) for row in rows]
         report.claimed = len(claimed)
         joined = _joined(engine, uow)
         batch = _Batch.load(session, [_client_of(row, case) for row, case in claimed])
@@ -232,6 +250,7 @@ def dispatch_batch(
                 log.exception("scheduled contact %s failed", contact_id)
                 action = _failed(engine, uow, contact_id, now, policy)
             report.count(action)
+        report.planned += _next_checkins(engine, uow, [row for row, _ in claimed], now, policy)
     return report
 
 
@@ -394,8 +413,15 @@ def flag_unknown_sends(engine: ConversationEngine, limit: int = 100) -> int:
     raised = 0
     with _sql_store(engine).unit() as uow:
         session = uow.session
+        newest_case = (
+            select(col(Case.id))
+            .where(col(Case.client_id) == col(Outbox.client_id))
+            .order_by(col(Case.id).desc())
+            .limit(1)
+            .scalar_subquery()
+        )
         rows = session.execute(
-            select(col(Outbox.id), col(Outbox.client_id))
+            select(col(Outbox.id), col(Outbox.client_id), newest_case)
             .where(
                 col(Outbox.status) == "unknown",
                 col(Outbox.client_id).is_not(None),
@@ -405,13 +431,7 @@ def flag_unknown_sends(engine: ConversationEngine, limit: int = 100) -> int:
             .order_by(col(Outbox.id))
             .limit(limit)
         ).all()
-        for outbox_id, client_id in rows:
-            case_id = session.execute(
-                select(col(Case.id))
-                .where(col(Case.client_id) == client_id)
-                .order_by(col(Case.id).desc())
-                .limit(1)
-            ).scalar()
+        for outbox_id, client_id, case_id in rows:
             with session.begin_nested():
                 _flag_client(
                     engine,
@@ -564,15 +584,19 @@ def _failed(
 
 def settle_finished(
     engine: ConversationEngine, now: datetime, policy: SchedulePolicy | None = None
-) -> int:
+) -> DispatchReport:
     """Settle contacts that ended elsewhere (answered in the engine, cancelled on withdrawal).
 
-    Settling writes a follow-up's outcome to the case and raises the flags a
-    finished contact calls for. Rows are claimed with ``SKIP LOCKED``, so several
-    workers may settle at once; each row is settled once (``closed_at``).
+    Settling writes a follow-up's outcome to the case, raises the flags a finished
+    contact calls for and plans a goal's next check-in. Rows are claimed with ``SKIP
+    LOCKED``, so several workers may settle at once; each row is settled once
+    (``closed_at``).
+
+    Returns:
+        How many contacts were settled and how many check-ins planned.
     """
     policy = policy or SchedulePolicy()
-    total = 0
+    report = DispatchReport()
     while True:
         with _sql_store(engine).unit() as uow:
             rows = list(
@@ -589,9 +613,10 @@ def settle_finished(
             )
             for row in rows:
                 _settle(engine, uow, row, aware(now))
-        total += len(rows)
+            report.planned += _next_checkins(engine, uow, rows, now, policy)
+        report.settled += len(rows)
         if len(rows) < policy.batch_size:
-            return total
+            return report
 
 
 def _settle(
@@ -620,6 +645,28 @@ def _settle(
     if row.outcome == "error":
         _flag(engine, uow, row, GAVE_UP_REASON, "contact_failed", f"gaveup:{row.id}")
     session.flush()
+
+
+def _next_checkins(
+    engine: ConversationEngine,
+    uow: SqlUnitOfWork,
+    rows: list[ScheduledContact],
+    now: datetime,
+    policy: SchedulePolicy,
+) -> int:
+    """Plan the next check-in of each goal whose check-in was settled here, if it wants one.
+
+    In the settling transaction, so a goal is never left without its next check-in
+    (the sweep would only find it later).
+    """
+    if policy.checkin_flow not in engine.flows:
+        return 0
+    goals = {
+        row.goal_id
+        for row in rows
+        if row.kind == CHECKIN and row.goal_id is not None and row.closed_at is not None
+    }
+    return plan_checkins(uow, aware(now), policy, goals)
 
 
 def _previous_missed(session: Session, row: ScheduledContact) -> bool:

@@ -10,7 +10,7 @@ nothing new.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, time, timedelta
 from typing import Any
@@ -60,6 +60,7 @@ class SchedulePolicy:
         busy_retry: How soon to look again when the client is mid-flow or mid-message.
         stale_run_after: An open run untouched this long no longer holds contacts back.
         batch_size: Rows claimed per transaction.
+        checkin_sweep_every: How often the ticker sweeps every goal for a missing check-in.
         max_failures: Dispatch errors after which a contact is given up (and flagged).
         checkin_flow: The flow a check-in runs.
         followup_flow: The flow a post-exit follow-up runs.
@@ -77,6 +78,7 @@ class SchedulePolicy:
     busy_retry: timedelta = timedelta(minutes=15)
     stale_run_after: timedelta = timedelta(hours=24)
     batch_size: int = 50
+    checkin_sweep_every: timedelta = timedelta(hours=1)
     max_failures: int = 5
     checkin_flow: str = CHECKIN_FLOW
     followup_flow: str = FOLLOWUP_FLOW
@@ -393,8 +395,14 @@ def plan_next_checkin(
     )
 
 
-def goals_needing_checkin(session: Session, limit: int = 500) -> list[tuple[Goal, Client]]:
-    """Active goals of open cases of active clients with no check-in open or unsettled."""
+def goals_needing_checkin(
+    session: Session, limit: int = 500, *, goal_ids: Collection[int] | None = None
+) -> list[tuple[Goal, Client]]:
+    """Active goals of open cases of active clients with no check-in open or unsettled.
+
+    ``goal_ids`` narrows the question to those goals (one that just settled a check-in,
+    one just added); without it this is the sweep over every goal.
+    """
     open_checkin = exists().where(
         col(ScheduledContact.goal_id) == col(Goal.id),
         col(ScheduledContact.kind) == CHECKIN,
@@ -403,7 +411,7 @@ def goals_needing_checkin(session: Session, limit: int = 500) -> list[tuple[Goal
             col(ScheduledContact.closed_at).is_(None),
         ),
     )
-    rows = session.execute(
+    query = (
         select(Goal, Client)
         .join(Case, col(Case.id) == col(Goal.case_id))
         .join(Client, col(Client.id) == col(Case.client_id))
@@ -415,20 +423,33 @@ def goals_needing_checkin(session: Session, limit: int = 500) -> list[tuple[Goal
         )
         .order_by(col(Goal.id))
         .limit(limit)
-    ).all()
-    return [(goal, client) for goal, client in rows]
+    )
+    if goal_ids is not None:
+        query = query.where(col(Goal.id).in_(sorted(set(goal_ids))))
+    return [(goal, client) for goal, client in session.execute(query).all()]
 
 
-def ensure_checkins(target: Session | SqlUnitOfWork, now: datetime, policy: SchedulePolicy) -> int:
-    """Give every goal that needs one its next check-in; returns how many were planned.
+def plan_checkins(
+    target: Session | SqlUnitOfWork,
+    now: datetime,
+    policy: SchedulePolicy,
+    goal_ids: Collection[int] | None = None,
+) -> int:
+    """Give the goals that need one (of ``goal_ids``, or all) their next check-in.
 
-    Run by housekeeping: a new goal gets its first check-in, a goal whose last
-    check-in was answered, missed or closed gets the next, and a client who
-    consents again after a withdrawal picks up where the cadence is.
+    Called when a goal is added and when one of its check-ins settles, in that
+    transaction, so the next check-in exists as soon as the last one is over. Each goal
+    is planned in a savepoint: a goal with a cadence this version does not know is
+    logged and skipped, never fatal to the caller's transaction.
+
+    Returns:
+        How many check-ins were planned.
     """
     session = session_of(target)
+    if goal_ids is not None and not goal_ids:
+        return 0
     planned = 0
-    for goal, client in goals_needing_checkin(session):
+    for goal, client in goals_needing_checkin(session, goal_ids=goal_ids):
         try:
             with session.begin_nested():
                 if plan_next_checkin(session, goal, client, now, policy) is not None:
@@ -436,6 +457,34 @@ def ensure_checkins(target: Session | SqlUnitOfWork, now: datetime, policy: Sche
         except ValueError:
             log.warning("goal %s has an unknown cadence %r", goal.id, goal.cadence)
     return planned
+
+
+def ensure_checkins(target: Session | SqlUnitOfWork, now: datetime, policy: SchedulePolicy) -> int:
+    """The sweep: give every goal that needs one its next check-in; returns how many.
+
+    Check-ins are planned as goals are added and as check-ins settle
+    (:func:`plan_checkins`); the sweep catches what those miss: a client who consents
+    again after a withdrawal picks up where the cadence is, a case re-opened, a goal
+    added by a path without the planner. The ticker runs it at start-up and then every
+    ``policy.checkin_sweep_every``.
+    """
+    return plan_checkins(target, now, policy)
+
+
+GoalPlanner = Callable[[Session | SqlUnitOfWork, int, datetime], int]
+
+
+def goal_planner(flows: FlowRegistry, policy: SchedulePolicy) -> GoalPlanner:
+    """What to call when a goal is added: ``planner(uow, goal_id, now)`` plans its first check-in.
+
+    A program without the check-in flow plans none (as the dispatcher's sweep does).
+    """
+    wanted = policy.checkin_flow in flows
+
+    def plan(target: Session | SqlUnitOfWork, goal_id: int, now: datetime) -> int:
+        return plan_checkins(target, now, policy, [goal_id]) if wanted else 0
+
+    return plan
 
 
 def checkin_still_wanted(session: Session, contact: ScheduledContact) -> str | None:
@@ -533,7 +582,9 @@ __all__ = [
     "ensure_checkins",
     "exit_planner",
     "followup_days",
+    "goal_planner",
     "goals_needing_checkin",
+    "plan_checkins",
     "plan_followups",
     "plan_next_checkin",
     "policy_from_settings",

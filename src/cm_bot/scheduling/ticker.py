@@ -50,13 +50,20 @@ def housekeeping(
     """The work of one tick: a dispatch pass, then flag escalation.
 
     Each part is guarded on its own, so a failing escalation never stops contacts
-    from going out, and the reverse.
+    from going out, and the reverse. The sweep over every goal for a missing check-in
+    runs on the first tick and then every ``policy.checkin_sweep_every``: it reads every
+    goal, and on SQLite it would hold the writer lock for that long on every tick.
     """
+    every = (policy or SchedulePolicy()).checkin_sweep_every
+    swept: list[datetime] = []  # when the last sweep ran (none yet)
 
     def tick(now: datetime) -> TickReport:
         report = TickReport()
+        sweep = not swept or now - swept[-1] >= every or now < swept[-1]
         try:
-            report.dispatch = run_due(engine, now, policy)
+            report.dispatch = run_due(engine, now, policy, sweep=sweep)
+            if sweep:
+                swept[:] = [now]
         except Exception:
             log.exception("dispatch pass failed; the next tick tries again")
         try:

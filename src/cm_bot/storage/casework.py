@@ -61,6 +61,7 @@ class CaseworkMixin:
     """
 
     on_exit: Any = None
+    on_goal: Any = None
 
     def __init__(self, session: Session) -> None:
         self.session = session
@@ -357,6 +358,8 @@ class CaseworkMixin:
                 detail={"goal_id": goal.id},
             )
         )
+        if self.on_goal is not None:  # its first check-in, planned with it
+            self.on_goal(self, goal.id, datetime.now(UTC))
         return goal.id
 
     def add_note(self, case_id: int, staff_id: int | None, text: str) -> None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, time
 from typing import Any
 
-from sqlalchemy import JSON, Column, Index, MetaData, UniqueConstraint
+from sqlalchemy import JSON, Column, Index, MetaData, UniqueConstraint, text
 from sqlmodel import Field, SQLModel
 
 # Stable constraint names, so Alembic batch migrations on SQLite can find them.
@@ -27,6 +27,16 @@ metadata: MetaData = SQLModel.metadata
 def utcnow() -> datetime:
     """Now, in UTC, timezone-aware."""
     return datetime.now(UTC)
+
+
+def partial_index(name: str, *columns: str, where: str) -> Index:
+    """An index over only the rows ``where`` holds, on SQLite and PostgreSQL alike.
+
+    The scheduler looks rows up by columns that are empty on most rows (a goal, a
+    contact); indexing only the others keeps the index small and the hot path's writes
+    (answers and replies, which leave those columns empty) free of it.
+    """
+    return Index(name, *columns, sqlite_where=text(where), postgresql_where=text(where))
 
 
 def _json() -> Any:
@@ -87,7 +97,13 @@ class Case(SQLModel, table=True):
 class FlowRun(SQLModel, table=True):
     """One walk through one flow; the active run *is* the client's conversation state."""
 
-    __table_args__ = (Index("ix_flowrun_client_status", "client_id", "status"),)
+    __table_args__ = (
+        Index("ix_flowrun_client_status", "client_id", "status"),
+        # Did the client answer the contact? (the dispatcher, before a reminder)
+        partial_index(
+            "ix_flowrun_contact", "scheduled_contact_id", where="scheduled_contact_id IS NOT NULL"
+        ),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     client_id: int = Field(foreign_key="client.id")
@@ -137,6 +153,11 @@ class InboundMessage(SQLModel, table=True):
 class Response(SQLModel, table=True):
     """One stored answer, with the question exactly as the client saw it."""
 
+    # A goal's last check-in progress, shown in its next check-in.
+    __table_args__ = (
+        partial_index("ix_response_goal_key", "goal_id", "key", where="goal_id IS NOT NULL"),
+    )
+
     id: int | None = Field(default=None, primary_key=True)
     case_id: int | None = Field(default=None, foreign_key="case.id", index=True)
     client_id: int = Field(foreign_key="client.id", index=True)
@@ -174,7 +195,11 @@ class ScoreResult(SQLModel, table=True):
 class Flag(SQLModel, table=True):
     """Something a human must look at; unique per (run, rule) so it is raised once."""
 
-    __table_args__ = (UniqueConstraint("dedupe_key"),)
+    __table_args__ = (
+        UniqueConstraint("dedupe_key"),
+        # Escalation looks for open flags of a severity on every tick.
+        Index("ix_flag_status_severity", "status", "severity"),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     case_id: int | None = Field(default=None, foreign_key="case.id", index=True)
@@ -236,6 +261,17 @@ class ScheduledContact(SQLModel, table=True):
     __table_args__ = (
         Index("ix_contact_status_due", "status", "due_at"),
         Index("ix_contact_closed_status", "closed_at", "status"),
+        # A goal's check-ins: is one open, which was the last (without it the check-in
+        # sweep is quadratic on SQLite).
+        partial_index("ix_contact_goal", "goal_id", "planned_for", where="goal_id IS NOT NULL"),
+        # Finished but not yet settled: almost always no row. PostgreSQL would otherwise
+        # walk the primary key over the whole table to find none.
+        partial_index(
+            "ix_contact_unsettled",
+            "id",
+            where="closed_at IS NULL"
+            " AND status IN ('answered', 'no_response', 'missed', 'cancelled')",
+        ),
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -266,6 +302,10 @@ class Outbox(SQLModel, table=True):
         Index("ix_outbox_status_priority", "status", "priority", "id"),
         # claim_heads ranks each chat's unfinished rows of one channel.
         Index("ix_outbox_channel_status_chat", "channel", "status", "chat_id", "priority", "id"),
+        # Scheduled messages held up past the person's contact hours (checked every tick).
+        partial_index(
+            "ix_outbox_deliver_by", "status", "deliver_by", where="deliver_by IS NOT NULL"
+        ),
     )
 
     id: int | None = Field(default=None, primary_key=True)

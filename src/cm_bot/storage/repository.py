@@ -51,6 +51,7 @@ from cm_bot.storage.models import (
 
 OPEN_RUN = (RunStatus.ACTIVE.value, RunStatus.PAUSED.value)
 OnExit = Callable[[Any, int, date, datetime], Any]
+OnGoal = Callable[[Any, int, datetime], Any]
 
 # -- statements built once ------------------------------------------------------------------------
 
@@ -315,9 +316,16 @@ def _value_key(value: Any) -> str:
 class SqlUnitOfWork(CaseworkMixin):
     """Implements :class:`cm_bot.engine.ports.UnitOfWork` on one session (one transaction)."""
 
-    def __init__(self, session: Session, *, on_exit: OnExit | None = None) -> None:
+    def __init__(
+        self,
+        session: Session,
+        *,
+        on_exit: OnExit | None = None,
+        on_goal: OnGoal | None = None,
+    ) -> None:
         super().__init__(session)
         self.on_exit = on_exit
+        self.on_goal = on_goal
         self._dialect = session.get_bind().dialect.name
         # Read with the client (see _CLIENT_VIEW) and kept for this transaction: the open
         # run until a run is written, the latest consent record until one is recorded.
@@ -865,15 +873,24 @@ def _inbound(row: InboundMessage) -> Inbound:
 class SqlStore:
     """Opens units of work on one SQLAlchemy engine."""
 
-    def __init__(self, engine: Engine, *, on_exit: OnExit | None = None) -> None:
+    def __init__(
+        self,
+        engine: Engine,
+        *,
+        on_exit: OnExit | None = None,
+        on_goal: OnGoal | None = None,
+    ) -> None:
         self.engine = engine
-        self.on_exit = on_exit  # plans post-exit follow-ups in the exit's own transaction
+        # The scheduling layer's planners, run in the exit's (the goal's) own transaction:
+        # post-exit follow-ups, a new goal's first check-in.
+        self.on_exit = on_exit
+        self.on_goal = on_goal
 
     @contextmanager
     def unit(self) -> Iterator[SqlUnitOfWork]:
         """One transaction."""
         with transaction(self.engine) as session:
-            yield SqlUnitOfWork(session, on_exit=self.on_exit)
+            yield SqlUnitOfWork(session, on_exit=self.on_exit, on_goal=self.on_goal)
 
     def count(self, table: type[Any]) -> int:
         """Rows in a table (tests and reports)."""
