@@ -38,7 +38,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from typing import Any
 
-from sqlalchemy import Engine, Index, Table, bindparam, func, insert, select, text, update
+from sqlalchemy import Engine, Table, bindparam, func, insert, select, text, update
 from sqlmodel import SQLModel, col
 
 from cm_bot.scheduling.plan import ContactHours, at_local, local_day, zone
@@ -852,62 +852,4 @@ def arm(db: Engine, contact_ids: list[int], now: datetime) -> None:
         )
 
 
-# EXPERIMENT (``--with-index``): the indexes the findings propose. Not in the migrations.
-# (name, model, columns, partial condition, dialects it is for)
-PROPOSED: tuple[tuple[str, type[SQLModel], tuple[str, ...], str, tuple[str, ...]], ...] = (
-    # goals_needing_checkin's NOT EXISTS, plan_next_checkin, _previous_missed: by goal.
-    (
-        "ix_contact_goal",
-        ScheduledContact,
-        ("goal_id", "planned_for"),
-        "goal_id IS NOT NULL",
-        ("sqlite", "postgresql"),
-    ),
-    # dispatcher._replied: the runs a contact started.
-    (
-        "ix_flowrun_contact",
-        FlowRun,
-        ("scheduled_contact_id",),
-        "scheduled_contact_id IS NOT NULL",
-        ("sqlite", "postgresql"),
-    ),
-    # dispatcher._context: a goal's last check-in progress.
-    (
-        "ix_response_goal_key",
-        Response,
-        ("goal_id", "key"),
-        "goal_id IS NOT NULL",
-        ("sqlite", "postgresql"),
-    ),
-    # settle_finished on PostgreSQL, which otherwise walks the primary key over every row
-    # (SQLite already uses ix_contact_closed_status, and cannot match IN (?, ...) to this).
-    (
-        "ix_contact_unsettled",
-        ScheduledContact,
-        ("id",),
-        "closed_at IS NULL AND status IN ('answered', 'no_response', 'missed', 'cancelled')",
-        ("postgresql",),
-    ),
-)
-
-
-def experimental_indexes(db: Engine) -> None:
-    """Create the :data:`PROPOSED` indexes for this database (all partial)."""
-    dialect = db.dialect.name
-    with db.begin() as conn:
-        for name, model, columns, where, dialects in PROPOSED:
-            if dialect not in dialects:
-                continue
-            table = _table(model)
-            Index(
-                name,
-                *(table.c[c] for c in columns),
-                sqlite_where=text(where),
-                postgresql_where=text(where),
-            ).create(conn)
-    if dialect == "postgresql":
-        with db.connect() as conn:
-            conn.execution_options(isolation_level="AUTOCOMMIT").execute(text("ANALYZE"))
-
-
-__all__ = ["PROPOSED", "Seeded", "arm", "drain_outbox", "experimental_indexes", "seed"]
+__all__ = ["Seeded", "arm", "drain_outbox", "seed"]

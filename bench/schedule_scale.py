@@ -17,13 +17,12 @@ history and pending contacts). Its resident memory is read after start-up and a 
 ticks, then ``--memory-due`` contacts are made due, and it is read again once a tick has
 sent them all and the outbox is drained; ``VmHWM`` is the peak.
 
-The data are bulk-inserted (``_seed.py``) in the shape the app writes them. ``--with-index``
-is an experiment: it adds the indexes the findings propose (``_seed.PROPOSED``), which are
-not in the migrations.
+The data are bulk-inserted (``_seed.py``) in the shape the app writes them, into a schema
+made by the migrations (the indexes this benchmark first proposed are migration 0005).
 
     .venv/bin/python bench/schedule_scale.py [--sizes 10000,100000] [--due 1000]
         [--db sqlite|postgres|both] [--memory-sizes 1000,100000] [--part a|b|both]
-        [--with-index] [--plans]
+        [--no-sweep] [--plans]
 """
 
 from __future__ import annotations
@@ -255,18 +254,16 @@ class SizeResult:
         return "SQLite file" if self.kind == "sqlite" else "PostgreSQL"
 
 
-def one_pass(app: Any, policy: Any) -> tuple[float, float, DispatchReport]:
+def one_pass(app: Any, policy: Any, sweep: bool) -> tuple[float, float, DispatchReport]:
     now = utcnow()
     started = time.perf_counter()
-    report = run_due(app.engine, now, policy)
+    report = run_due(app.engine, now, policy, sweep=sweep)
     middle = time.perf_counter()
     app.engine.escalate(now)
     return middle - started, time.perf_counter() - middle, report
 
 
-def bench_size(
-    kind: str, cases: int, due: int, repeats: int, with_index: bool
-) -> SizeResult | None:
+def bench_size(kind: str, cases: int, due: int, repeats: int, sweep: bool) -> SizeResult | None:
     with (
         tempfile.TemporaryDirectory(prefix="cm-sched-") as tmp,
         database(kind, Path(tmp)) as got,
@@ -282,8 +279,6 @@ def bench_size(
             f"in {seeded.seconds:.0f} s",
             flush=True,
         )
-        if with_index:
-            _seed.experimental_indexes(db)
         result = SizeResult(kind, cases, seeded.contacts, seeded.rows, seeded.seconds)
         app = build_app(Settings(database_url=url), migrate=False)
         policy = policy_from_settings(app.settings)
@@ -293,7 +288,7 @@ def bench_size(
                 _seed.arm(db, group, utcnow())
                 first = index == 1
                 with recorder.recording(explain=first) as shapes:
-                    dispatch, escalate, report = one_pass(app, policy)
+                    dispatch, escalate, report = one_pass(app, policy, sweep)
                 dispatch -= recorder.explaining  # EXPLAIN is not part of the pass
                 _seed.drain_outbox(db, utcnow())  # the sender, between two ticks
                 done = report.sent + report.reminded
@@ -474,9 +469,7 @@ async def _poll(check: Any, seconds: float, what: str) -> None:
         await asyncio.sleep(0.5)
 
 
-async def memory_run(
-    kind: str, clients: int, due: int, tick: float, wait: float, with_index: bool
-) -> Memory | None:
+async def memory_run(kind: str, clients: int, due: int, tick: float, wait: float) -> Memory | None:
     with (
         tempfile.TemporaryDirectory(prefix="cm-mem-") as tmp,
         database(kind, Path(tmp)) as got,
@@ -491,8 +484,6 @@ async def memory_run(
             _seed.seed, db, clients, due=due, groups=1, now=utcnow(), progress=False
         )
         group = seeded.groups[0]
-        if with_index:
-            await asyncio.to_thread(_seed.experimental_indexes, db)
         async with FakeBotAPI() as api:
             env = bot_env(api, url, tick_seconds=str(tick))
             bot = BotProcess(env, Path(tmp) / "bot.log")
@@ -579,21 +570,20 @@ def main(argv: list[str] | None = None) -> int:
         "--plans", action="store_true", help="also print every plan that reads a table whole"
     )
     parser.add_argument(
-        "--with-index",
+        "--no-sweep",
         action="store_true",
-        help="EXPERIMENT: add the indexes proposed in the findings before timing",
+        help="time the ticker's usual pass, without the hourly sweep over every goal",
     )
     args = parser.parse_args(argv)
     kinds = ["sqlite", "postgres"] if args.db == "both" else [args.db]
     print(f"Machine: {machine()}", flush=True)
-    if args.with_index:
-        print("EXPERIMENT --with-index: extra indexes, not in the migrations, are created\n")
+    print("Pass: run_due " + ("without" if args.no_sweep else "with") + " the check-in sweep\n")
 
     if args.part in ("a", "both"):
         results: list[SizeResult] = []
         for kind in kinds:
             for n in args.sizes:
-                r = bench_size(kind, n, args.due, args.repeats, args.with_index)
+                r = bench_size(kind, n, args.due, args.repeats, not args.no_sweep)
                 if r is not None:
                     results.append(r)
         print("\n## Part A: one dispatch pass (run_due + escalate)\n")
@@ -610,11 +600,7 @@ def main(argv: list[str] | None = None) -> int:
         memories: list[Memory] = []
         for kind in kinds:
             for n in args.memory_sizes:
-                m = asyncio.run(
-                    memory_run(
-                        kind, n, args.memory_due, args.tick, args.memory_wait, args.with_index
-                    )
-                )
+                m = asyncio.run(memory_run(kind, n, args.memory_due, args.tick, args.memory_wait))
                 if m is not None:
                     memories.append(m)
         print("\n## Part B: memory of `cm-bot run`\n")
