@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import socket
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -50,6 +51,21 @@ def free_port() -> int:
 def line(message: SentMessage) -> Line:
     rows = (message.reply_markup or {}).get("inline_keyboard", [])
     return message.text or "", tuple(str(b["text"]) for row in rows for b in row)
+
+
+def message_update(update_id: int, text: str, *, user: int, message_id: int = 1) -> dict[str, Any]:
+    """A Bot API update: a text message from ``user`` in their private chat with the bot."""
+    person = {"id": user, "is_bot": False, "first_name": "Test", "language_code": "en"}
+    return {
+        "update_id": update_id,
+        "message": {
+            "message_id": message_id,
+            "from": person,
+            "chat": {"id": user, "type": "private", "first_name": "Test"},
+            "date": int(time.time()),
+            "text": text,
+        },
+    }
 
 
 def count(db: Engine, table: type[Any], *where: Any) -> int:

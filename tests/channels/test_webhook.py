@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import time
 from typing import Any
 
 import aiohttp
@@ -14,23 +13,9 @@ from cm_bot.channels.telegram_runtime import SECRET_HEADER
 from cm_bot.storage.models import InboundMessage
 from cm_bot.testing import FakeBotAPI
 
-from .conftest import WEBHOOK_SECRET, Bot, BotFactory, Chat, count, reference
+from .conftest import WEBHOOK_SECRET, Bot, BotFactory, Chat, count, message_update, reference
 
 USER = 5552001
-
-
-def message_update(update_id: int, text: str, *, user: int = USER, message_id: int = 1) -> Any:
-    person = {"id": user, "is_bot": False, "first_name": "Test", "language_code": "en"}
-    return {
-        "update_id": update_id,
-        "message": {
-            "message_id": message_id,
-            "from": person,
-            "chat": {"id": user, "type": "private", "first_name": "Test"},
-            "date": int(time.time()),
-            "text": text,
-        },
-    }
 
 
 async def post(bot: Bot, body: Any, *, secret: str | None = WEBHOOK_SECRET) -> int:
@@ -54,7 +39,7 @@ async def test_secret_missing_or_wrong_is_refused_and_nothing_is_stored(
     make_bot: BotFactory,
 ) -> None:
     bot = await running(make_bot)
-    update = message_update(7001, "hello")
+    update = message_update(7001, "hello", user=USER)
     assert await post(bot, update, secret=None) == 401
     assert await post(bot, update, secret="wrong-secret") == 401
     assert await post(bot, update, secret=WEBHOOK_SECRET[:-1]) == 401
@@ -91,7 +76,7 @@ async def test_duplicate_post_is_recorded_and_handled_once(
     make_bot: BotFactory, together: bool
 ) -> None:
     bot = await running(make_bot)
-    update = message_update(7010, "hello")
+    update = message_update(7010, "hello", user=USER)
     if together:
         statuses = list(await asyncio.gather(*(post(bot, update) for _ in range(3))))
     else:
@@ -143,7 +128,7 @@ async def test_database_away_for_one_post_then_the_same_post_again(
         raise ConnectionError("database went away")
 
     monkeypatch.setattr(engine, "accept", failing)
-    update = message_update(7020, "hello")
+    update = message_update(7020, "hello", user=USER)
     assert await post(bot, update) == 503
     monkeypatch.setattr(engine, "accept", real_accept)
     assert await post(bot, update) == 200

@@ -31,8 +31,7 @@ from cm_bot.channels.telegram_runtime import SECRET_HEADER
 from cm_bot.scheduling.plan import aware
 from cm_bot.storage.models import Client, Flag, InboundMessage, Outbox, Response, ScheduledContact
 from cm_bot.testing.bot_process import BotProcess
-from tests.channels.conftest import Line, inbox_statuses
-from tests.channels.test_webhook import message_update
+from tests.channels.conftest import Line, inbox_statuses, message_update
 from tests.scheduling.support import add_contact
 
 from .conftest import (

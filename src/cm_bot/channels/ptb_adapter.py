@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import datetime as dt
 import warnings
-from collections.abc import Awaitable, Mapping
-from typing import Any, TypeVar
+from collections.abc import Mapping
+from typing import Any
 
 import httpx
-from telegram import InlineKeyboardMarkup, Message, Update
+from telegram import InlineKeyboardMarkup, Update
 from telegram.error import (
     BadRequest,
     ChatMigrated,
@@ -24,16 +24,11 @@ from telegram.error import (
     TelegramError,
     TimedOut,
 )
-from telegram.ext import Application, CallbackQueryHandler, ContextTypes
+from telegram.ext import Application, CallbackQueryHandler, ContextTypes, ExtBot
 from telegram.request import HTTPXRequest
 
-from cm_bot.channels.telegram_codec import (
-    ALLOWED_UPDATES,
-    TOKEN_REFUSED_BACKOFF,
-    keyboard,
-    not_modified,
-    split_message,
-)
+from cm_bot.channels.bot_api import BotAPIMessages
+from cm_bot.channels.telegram_codec import ALLOWED_UPDATES, TOKEN_REFUSED_BACKOFF, split_message
 from cm_bot.domain import Outbound
 from cm_bot.notify.sender import (
     DeliveryError,
@@ -43,8 +38,6 @@ from cm_bot.notify.sender import (
     RetryLater,
     Unreachable,
 )
-
-T = TypeVar("T")
 
 
 async def _answer_tap(update: Update, _context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -94,20 +87,11 @@ def _delivery_error(exc: Exception) -> DeliveryError | None:
     return None
 
 
-async def _call(request: Awaitable[T]) -> T:
-    try:
-        return await request
-    except Exception as exc:
-        error = _delivery_error(exc)
-        if error is None:
-            raise
-        raise error from None
-
-
-class PTBBackend:
+class PTBBackend(BotAPIMessages[ExtBot[None]]):
     """:class:`~cm_bot.channels.telegram_runtime.TelegramBackend` on python-telegram-bot."""
 
     name = "ptb"
+    delivery_error = staticmethod(_delivery_error)
 
     def __init__(self, token: str, api_url: str, *, request_timeout: float = 60.0) -> None:
         base = api_url.rstrip("/")
@@ -168,42 +152,9 @@ class PTBBackend:
         """The message split to fit ``sendMessage`` (buttons on the last part)."""
         return split_message(message)
 
-    def _markup(self, message: Outbound) -> InlineKeyboardMarkup | None:
-        try:
-            markup = keyboard(message.buttons)
-        except ValueError as exc:
-            raise PermanentFailure(str(exc)) from None
-        return InlineKeyboardMarkup.de_json(markup, self.bot) if markup else None
-
-    async def send(self, message: Outbound) -> str:
-        """Send one part as plain text: client text is never parsed as markup."""
-        sent = await _call(
-            self.bot.send_message(
-                chat_id=int(message.chat_id),
-                text=message.text,
-                reply_markup=self._markup(message),
-                parse_mode=None,
-            )
-        )
-        return str(sent.message_id)
-
-    async def edit(self, message: Outbound, external_id: str) -> str:
-        """Replace an earlier message's text and buttons ("not modified" counts as done)."""
-        try:
-            edited = await _call(
-                self.bot.edit_message_text(
-                    text=message.text,
-                    chat_id=int(message.chat_id),
-                    message_id=int(external_id),
-                    reply_markup=self._markup(message),
-                    parse_mode=None,
-                )
-            )
-        except PermanentFailure as exc:
-            if not_modified(str(exc)):
-                return external_id
-            raise
-        return str(edited.message_id) if isinstance(edited, Message) else external_id
+    def _keyboard(self, markup: dict[str, Any]) -> InlineKeyboardMarkup:
+        """The keyboard as PTB's model."""
+        return InlineKeyboardMarkup.de_json(markup, self.bot)
 
     async def set_webhook(self, url: str, secret: str | None) -> None:
         """Register the webhook; pending updates are kept."""
