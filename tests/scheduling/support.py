@@ -1,17 +1,18 @@
-"""Helpers for scheduling tests: clients with consent in a zone, counting what was sent."""
+"""Helpers for scheduling tests: clients with consent in a zone, exits, counting what was sent."""
 
 from __future__ import annotations
 
 import contextlib
 import itertools
 from dataclasses import dataclass
-from datetime import UTC, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 from sqlalchemy import Engine, func, select, update
 from sqlmodel import col
 
 from cm_bot.engine import ConversationEngine
+from cm_bot.scheduling import plan_followups, run_due
 from cm_bot.storage.admin import add_staff, link_client, new_case
 from cm_bot.storage.db import transaction
 from cm_bot.storage.models import (
@@ -24,6 +25,7 @@ from cm_bot.storage.models import (
     ScheduledContact,
     Staff,
 )
+from cm_bot.storage.repository import SqlUnitOfWork
 from tests.helpers import Person
 
 _users = itertools.count(1)
@@ -83,6 +85,27 @@ def consented_client(
             )
         )
     return Who(Person(engine, db, user), client_id, case.id, case.ref)
+
+
+def exit_case(db: Engine, who: Who, day: date, now: datetime, tz: str = "UTC") -> list[int]:
+    """What `cm-bot case exit` and `/exit` do: exit and plan in one transaction."""
+    with transaction(db) as session:
+        uow = SqlUnitOfWork(session)
+        uow.exit_case(who.case_id, datetime.combine(day, time(0), UTC))
+        return plan_followups(uow, who.case_id, day, [30, 90, 180], tz, now)
+
+
+def exited_client(engine: ConversationEngine, db: Engine, now: datetime, *, days_ago: int) -> Who:
+    """A consented client exited ``days_ago`` days before ``now`` (planned that day).
+
+    The first dispatch pass has run, just after ``now``: with ``days_ago=30`` the
+    30-day follow-up has gone out and the scheduler waits for the answer.
+    """
+    who = consented_client(engine, db)
+    exited = now - timedelta(days=days_ago)
+    exit_case(db, who, exited.date(), exited)
+    run_due(engine, now + timedelta(minutes=20))
+    return who
 
 
 def sent_to(db: Engine, client_id: int) -> int:

@@ -10,7 +10,7 @@ from sqlmodel import col
 
 from cm_bot.engine import ConversationEngine
 from cm_bot.i18n import Translator
-from cm_bot.scheduling import SchedulePolicy, plan_followups, reopen_case, run_due
+from cm_bot.scheduling import SchedulePolicy, reopen_case, run_due
 from cm_bot.scheduling.planner import followup_days
 from cm_bot.storage.db import transaction
 from cm_bot.storage.models import AuditLog, Client, FlowRun
@@ -18,25 +18,18 @@ from cm_bot.storage.repository import SqlUnitOfWork
 from tests.scheduling.conftest import make_engine, scheduling_flows
 from tests.scheduling.support import (
     MANAGER_CHAT,
-    Who,
     base_now,
     case_row,
     consented_client,
     contacts,
+    exit_case,
+    exited_client,
     flags,
     sent_to,
     staff_notices,
 )
 
 POLICY = SchedulePolicy()
-
-
-def exit_case(db: Engine, who: Who, day: date, now: datetime, tz: str = "UTC") -> list[int]:
-    """What `cm-bot case exit` and `/exit` do: exit and plan in one transaction."""
-    with transaction(db) as session:
-        uow = SqlUnitOfWork(session)
-        uow.exit_case(who.case_id, datetime.combine(day, time(0), UTC))
-        return plan_followups(uow, who.case_id, day, [30, 90, 180], tz, now)
 
 
 def test_followup_days_come_from_the_flow_file() -> None:
@@ -95,10 +88,8 @@ def test_followup_due_during_downtime_is_sent_once_after_restart(
 def test_reminder_after_three_days_then_no_response_and_a_flag(
     sched: ConversationEngine, db: Engine
 ) -> None:
-    who = consented_client(sched, db)
     now = base_now()
-    exit_case(db, who, (now - timedelta(days=30)).date(), now - timedelta(days=30))
-    run_due(sched, now + timedelta(minutes=20))
+    who = exited_client(sched, db, now, days_ago=30)  # the 30-day follow-up has gone out
     first = sent_to(db, who.client_id)
     assert first >= 1
     (row, *_) = contacts(db, who.case_id)
@@ -136,10 +127,8 @@ def test_reminder_after_three_days_then_no_response_and_a_flag(
 def test_answered_followup_is_written_back_and_not_reminded(
     sched: ConversationEngine, db: Engine
 ) -> None:
-    who = consented_client(sched, db)
     now = base_now()
-    exit_case(db, who, (now - timedelta(days=30)).date(), now - timedelta(days=30))
-    run_due(sched, now + timedelta(minutes=20))
+    who = exited_client(sched, db, now, days_ago=30)
     person = who.person
     person.read()
     person.tap("Good")
@@ -232,10 +221,8 @@ def test_withdrawal_cancels_pending_contacts_and_nothing_is_sent(
 def test_withdrawal_while_waiting_for_a_reply_stops_the_reminder(
     sched: ConversationEngine, db: Engine
 ) -> None:
-    who = consented_client(sched, db)
     now = base_now()
-    exit_case(db, who, (now - timedelta(days=30)).date(), now - timedelta(days=30))
-    run_due(sched, now + timedelta(minutes=20))
+    who = exited_client(sched, db, now, days_ago=30)
     with transaction(db) as session:
         client = session.get(Client, who.client_id)
         assert client is not None
@@ -300,10 +287,8 @@ def test_a_client_who_has_not_consented_is_not_contacted(
 def test_context_tells_the_flow_how_long_ago_the_exit_was(
     sched: ConversationEngine, db: Engine
 ) -> None:
-    who = consented_client(sched, db)
     now = base_now()
-    exit_case(db, who, (now - timedelta(days=30)).date(), now - timedelta(days=30))
-    run_due(sched, now + timedelta(minutes=20))
+    who = exited_client(sched, db, now, days_ago=30)
     first = contacts(db, who.case_id)[0]
     with transaction(db) as session:
         run = session.execute(select(FlowRun)).scalars().one()
