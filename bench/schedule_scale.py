@@ -81,7 +81,8 @@ BIG_TABLES = {
 }
 # Queries of the pass worth a name (first match wins); the rest are labelled by their SQL.
 KNOWN = [
-    ("claim due contacts", re.compile(r"FROM scheduledcontact LEFT OUTER JOIN .*due_at <=", re.S)),
+    ("claim due contacts", re.compile(r"FROM scheduledcontact\s+WHERE .*due_at <= .*LIMIT", re.S)),
+    ("cases of the claimed contacts", re.compile(r"FROM case\s+WHERE case\.id IN")),
     ("goals needing a check-in", re.compile(r"FROM goal JOIN", re.S)),
     ("settle: unsettled finished contacts", re.compile(r"scheduledcontact\.closed_at IS NULL")),
     ("due escalations (flags)", re.compile(r"FROM flag\b.*escalated_at IS NULL", re.S)),
