@@ -82,10 +82,10 @@ def poison(text: str) -> None:
 
     original = ConversationEngine._turn
 
-    def turn(self: ConversationEngine, uow: Any, inbound: Any, inbound_id: int) -> Any:
+    def turn(self: ConversationEngine, uow: Any, inbound: Any, *rest: Any) -> Any:
         if inbound.text == text:
             raise RuntimeError("a poisoned update (injected test fault)")
-        return original(self, uow, inbound, inbound_id)
+        return original(self, uow, inbound, *rest)
 
     ConversationEngine._turn = turn  # type: ignore[method-assign]
 

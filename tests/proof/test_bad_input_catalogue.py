@@ -24,6 +24,7 @@ from sqlmodel import col
 from cm_bot.channels.telegram_codec import CHANNEL, decode, ignorable
 from cm_bot.domain import Outbound
 from cm_bot.engine import ConversationEngine
+from cm_bot.engine import engine as engine_module
 from cm_bot.storage import outbox
 from cm_bot.storage.admin import add_staff, link_client, new_case
 from cm_bot.storage.data_rights import export_case, to_csv
@@ -65,6 +66,8 @@ RESUME_OR_RESTART = "continue where you left off, or start it again"
 WELCOME_BACK = "Welcome back. You were part-way through"
 ALL_DONE = "nothing for you to answer right now"
 NOT_KEEPING = "I'm not keeping anything you send"
+ONE_AT_A_TIME = "I'll take one answer at a time"
+TAP_OPTIONS = "Please tap the options that apply"
 
 # -- where the client stands when the bad input arrives -------------------------------------------
 
@@ -563,6 +566,22 @@ def spanish_buttons(ctx: Ctx) -> None:
     assert {"Sí", "No"} <= set(ctx.phone.buttons)
 
 
+def _bad_attempts(db: Engine) -> list[int]:
+    with transaction(db) as session:
+        rows = session.execute(select(FlowRun).where(col(FlowRun.status) == "active")).scalars()
+        return [r.bad_attempts for r in rows]
+
+
+def one_note_for_the_extras(ctx: Ctx) -> None:
+    # The next question, then one reply for the nine extras: the first one's re-ask (why it
+    # was refused, the question again) with the "one answer at a time" note at its end.
+    first, last = ctx.replies
+    assert NEXT in first.text and ONE_AT_A_TIME not in first.text
+    assert TAP_OPTIONS in last.text and NEXT in last.text and ONE_AT_A_TIME in last.text
+    assert last.buttons  # the question's buttons again
+    assert _bad_attempts(ctx.db) == [1]  # the extras after the first are not bad attempts
+
+
 # -- the table ------------------------------------------------------------------------------------
 
 
@@ -981,9 +1000,16 @@ CATALOGUE = [
     ),
     row(
         "B-17 ten messages: the extras get one reply, not nine",
-        taken(WORRY, text(*BURST), {"intake.worry": 5}, HOUSING, NEXT, replies=2, together=True),
-        xfail="engine: each extra message of a burst gets its own re-prompt (engine.py "
-        "_Turn.run -> _answer_text -> reject); B-17 wants one 'one answer at a time' reply",
+        taken(
+            WORRY,
+            text(*BURST),
+            {"intake.worry": 5},
+            HOUSING,
+            NEXT,
+            replies=2,
+            together=True,
+            then=one_note_for_the_extras,
+        ),
     ),
     # B-18: backlog after an outage is processed, not dropped
     row(
@@ -1155,3 +1181,103 @@ def test_bad_input_gets_a_sensible_reply_keeps_the_state_and_stores_nothing_inva
             assert all(sent not in r.getMessage() for r in caplog.records)
     if case.then is not None:
         case.then(Ctx(db, phone, updates, replies))
+
+
+# -- B-17 in detail: what a burst is told, and what it never passes over -------------------------
+
+
+def _worry_phone(engine: ConversationEngine, db: Engine) -> Phone:
+    phone = Phone(engine, db)
+    _bring(phone, db, WORRY, other=False)
+    phone.read()
+    return phone
+
+
+def _inbox_statuses(db: Engine) -> list[str]:
+    with transaction(db) as session:
+        return [str(s) for s in session.execute(select(col(InboundMessage.status))).scalars()]
+
+
+def test_b17_typed_ahead_answers_in_a_burst_are_still_taken_in_order(
+    engine: ConversationEngine, db: Engine
+) -> None:
+    phone = _worry_phone(engine, db)
+    burst = ["5", "x", "y", "z", "mold, pests", "yes"]
+    replies = phone.send_together(*[phone.message(t) for t in burst])
+
+    said = [m.text for m in replies]
+    assert len(said) == 4, said
+    assert NEXT in said[0]
+    assert TAP_OPTIONS in said[1] and ONE_AT_A_TIME in said[1]  # "x"; "y" and "z" are extras
+    assert "Do you feel safe at home?" in said[2]
+    assert phone.step() == "intake.people"
+    assert {k: v for k, v in responses(db).items() if k != "intake.mood"} == {
+        "intake.worry": 5,
+        "intake.housing": ["mold", "pests"],
+        "intake.safe": True,
+    }
+
+
+@pytest.mark.parametrize("where", [2, 5, 9], ids=["right after the first extra", "mid", "last"])
+def test_b17_words_of_crisis_among_the_extras_are_never_passed_over(
+    engine: ConversationEngine, db: Engine, where: int
+) -> None:
+    phone = _worry_phone(engine, db)
+    burst = list(BURST)
+    burst[where] = "honestly I want to die"
+    ctx_updates = [phone.message(t) for t in burst]
+    replies = phone.send_together(*ctx_updates)
+
+    said = [m.text for m in replies]
+    crisis = [m for m in replies if CRISIS in m.text]
+    assert len(crisis) == 1, said
+    assert _flags(Ctx(db, phone, ctx_updates, replies)).count(("crisis_words", "urgent")) == 1
+    # The crisis message is handled in full (crisis reply, the question again); every
+    # other extra gets no reply of its own and the note goes out once.
+    assert sum(ONE_AT_A_TIME in t for t in said) == 1, said
+    assert len(said) == 4, said  # next question, re-ask, crisis reply, re-ask
+    assert sum(NEXT in t for t in said) == 3, said
+    assert phone.step() == HOUSING
+    assert {k: v for k, v in responses(db).items() if k != "intake.mood"} == {"intake.worry": 5}
+    assert set(_inbox_statuses(db)) == {"done"}
+
+
+def test_b17_a_burst_spread_over_separate_batches_is_answered_message_by_message(
+    engine: ConversationEngine, db: Engine
+) -> None:
+    phone = _worry_phone(engine, db)
+    said = [[m.text for m in phone.send_together(phone.message(t))] for t in BURST[:4]]
+    assert [len(s) for s in said] == [1, 1, 1, 1]
+    assert all(TAP_OPTIONS in s[0] and ONE_AT_A_TIME not in s[0] for s in said[1:])
+    assert _bad_attempts(db) == [3]
+    assert "Talk to my case manager" in phone.buttons  # after three tries, as always
+
+
+def test_b17_an_update_failing_mid_burst_loses_nothing_and_repeats_nothing(
+    engine: ConversationEngine, db: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    phone = _worry_phone(engine, db)
+    original = engine_module._Turn.run
+    failed: list[str] = []
+
+    def fail_once_after_the_work(turn: engine_module._Turn) -> None:
+        original(turn)  # the re-ask is written and the prompt marked: then the turn fails
+        text_ = turn.inbound.text if turn.inbound else None
+        if text_ == "6" and not failed:
+            failed.append(text_)
+            raise RuntimeError("crash before commit")
+
+    monkeypatch.setattr(engine_module._Turn, "run", fail_once_after_the_work)
+    first = [m.text for m in phone.send_together(*[phone.message(t) for t in BURST])]
+    assert failed == ["6"]
+    # "6" rolled back: "7" is the first refused text this batch took, so it is re-asked.
+    assert len(first) == 2 and NEXT in first[0], first
+    assert TAP_OPTIONS in first[1] and ONE_AT_A_TIME in first[1]
+    assert _inbox_statuses(db).count("pending") == 1
+
+    again = [m.text for m in phone.send_together()]  # the retry: a batch of its own
+    assert len(again) == 1 and TAP_OPTIONS in again[0] and ONE_AT_A_TIME not in again[0]
+    assert set(_inbox_statuses(db)) == {"done"}
+    assert {k: v for k, v in responses(db).items() if k != "intake.mood"} == {"intake.worry": 5}
+    assert _count(db, Response, col(Response.key) == "intake.worry") == 1
+    assert _bad_attempts(db) == [2]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from enum import IntEnum
 
 
@@ -34,3 +35,5 @@ class Outbound:
     priority: Priority = Priority.NORMAL
     outbox_id: int | None = None
     edit_of: int | None = None  # the outbox row whose sent message this one replaces
+    # Not after this (UTC): the end of the person's contact hours, for a scheduled contact.
+    deliver_by: datetime | None = None

@@ -90,6 +90,44 @@ class Handled:
     outbox_ids: list[int] = field(default_factory=list)
 
 
+_Prompt = tuple[int, int]  # (run id, prompt seq): one asking of one question
+
+
+@dataclass(slots=True)
+class _Burst:
+    """What one :meth:`ConversationEngine.process` call told a chat about texts it could not take.
+
+    A burst (B-17) is everything in the chat's inbox when the call starts. For each prompt it
+    holds whether the "one answer at a time" note went out with it. Marks made while handling
+    an update are staged and kept only once that update's transaction has committed, so a
+    rolled-back update leaves no trace here.
+    """
+
+    following: Inbound | None = None  # the batch's next update, when the current one is text
+    prompts: dict[_Prompt, bool] = field(default_factory=dict)  # prompt -> note sent
+    staged: dict[_Prompt, bool] = field(default_factory=dict)
+
+    def noted(self, prompt: _Prompt) -> bool | None:
+        """``None``: no text was refused at this prompt yet in this batch."""
+        return self.staged.get(prompt, self.prompts.get(prompt))
+
+    def mark(self, prompt: _Prompt, *, noted: bool) -> None:
+        self.staged[prompt] = noted
+
+    def committed(self) -> None:
+        self.prompts.update(self.staged)
+        self.staged.clear()
+
+    def rolled_back(self) -> None:
+        self.staged.clear()
+
+
+_ONE_AT_A_TIME = N_(
+    "I got several messages at once. I'll take one answer at a time — please answer the "
+    "question above."
+)
+
+
 class _Format(string.Formatter):
     """``str.format`` that leaves unknown ``{names}`` alone: flow text is data, not code."""
 
@@ -171,9 +209,12 @@ class ConversationEngine:
 
         A pending row is one that was accepted but not yet handled (also after a
         crash). An update that fails every time is dead-lettered after
-        ``max_attempts`` so the chat's later messages still get through.
+        ``max_attempts`` so the chat's later messages still get through. Texts that one
+        question refuses, arriving together, get one reply between them (B-17, see
+        ``_Turn._refuse_text``).
         """
         results: list[Handled] = []
+        burst = _Burst()  # this call's alone: a burst spread over several calls is not one
         with self._lock(channel, chat_id):
             pending: list[int] | None = None  # listed in the first update's transaction
             done = 0
@@ -190,8 +231,15 @@ class ConversationEngine:
                         inbound = uow.claim_inbound(inbound_id)
                         if inbound is None:  # another worker did it
                             continue
-                        results.append(self._turn(uow, inbound, inbound_id))
+                        burst.following = None
+                        if inbound.kind is InboundKind.TEXT and done < len(pending):
+                            # Locked now, before the client's row: rows first, in id order,
+                            # as every worker takes them.
+                            burst.following = uow.claim_inbound(pending[done])
+                        results.append(self._turn(uow, inbound, inbound_id, burst))
+                    burst.committed()
                 except Exception:
+                    burst.rolled_back()
                     if inbound_id is None:
                         raise  # the chat's updates could not even be listed
                     log.exception("update %s failed", inbound_id)
@@ -222,22 +270,35 @@ class ConversationEngine:
             turn = _Turn(self, uow, inbound, inbound_id)
             turn.dead_letter()
 
-    def _turn(self, uow: StaffUnitOfWork, inbound: Inbound, inbound_id: int) -> Handled:
-        turn = _Turn(self, uow, inbound, inbound_id)
+    def _turn(
+        self,
+        uow: StaffUnitOfWork,
+        inbound: Inbound,
+        inbound_id: int,
+        burst: _Burst | None = None,
+    ) -> Handled:
+        turn = _Turn(self, uow, inbound, inbound_id, burst)
         turn.run()
         uow.finish_inbound(inbound_id, turn.client.client_id if turn.client else None)
         return Handled(duplicate=False, outbox_ids=turn.outbox_ids)
 
     def start_flow(
-        self, client: ClientView, flow_id: str, context: Mapping[str, Any] | None = None
+        self,
+        client: ClientView,
+        flow_id: str,
+        context: Mapping[str, Any] | None = None,
+        *,
+        deliver_by: datetime | None = None,
     ) -> list[int]:
         """Begin a flow for a client now (a scheduled contact); returns the outbox rows written.
 
         Nothing is started (an empty list) for a client without a current consent or
-        who is withdrawn, declined or unreachable.
+        who is withdrawn, declined or unreachable. ``deliver_by`` (UTC) goes on every
+        message written: held up past it, they wait for the person's next contact window.
         """
         with self.store.unit() as uow:
             turn = _Turn(self, uow, None, None)
+            turn.deliver_by = deliver_by
             turn.client = client
             turn.locale = self.translator.locale_for(client.locale)
             if client.status != ClientStatus.ACTIVE or turn._needs_consent():
@@ -255,14 +316,18 @@ class _Turn:
         uow: StaffUnitOfWork,
         inbound: Inbound | None,
         inbound_id: int | None,
+        burst: _Burst | None = None,
     ) -> None:
         self.engine = engine
         self.uow = uow
         self.inbound = inbound
         self.inbound_id = inbound_id
+        self.burst = burst  # set when the update is one of a batch (process), not alone
+        self.crisis = False  # this update used words of crisis
         self.client: ClientView | None = None
         self.outbox_ids: list[int] = []
         self.locale = engine.translator.default_locale
+        self.deliver_by: datetime | None = None  # a scheduled contact's end of contact hours
 
     # -- language and output -------------------------------------------------
 
@@ -282,6 +347,7 @@ class _Turn:
             text=text,
             buttons=tuple(tuple(row) for row in buttons),
             priority=priority,
+            deliver_by=self.deliver_by,
         )
         self.outbox_ids.append(
             self.uow.enqueue(message, client_id=self.client.client_id, inbound_id=self.inbound_id)
@@ -507,6 +573,7 @@ class _Turn:
     def _crisis(self) -> None:
         """Words of risk, anywhere: crisis resources now and an urgent flag, whatever the step."""
         assert self.client is not None
+        self.crisis = True
         self.flag(
             Severity.URGENT,
             N_("A message from the client used words of crisis or self-harm"),
@@ -1026,6 +1093,7 @@ class _Turn:
         offer_help: bool = False,
         *,
         new_prompt: bool = False,
+        note: str | None = None,
     ) -> None:
         """Send the current question (again), with its buttons bound to this prompt.
 
@@ -1087,23 +1155,82 @@ class _Turn:
             rows.append(extra)
         if preface:
             text = preface + "\n\n" + text
+        if note:
+            text += "\n\n" + note
         self.say(text, self.buttons(rows, run, new_prompt=new_prompt))
 
     def _answer_text(self, run: RunState, text: str) -> None:
         _flow, step = self.current_step(run)
-        outcome = parse_text(step, text, self._, lambda o: label_of(o, self._))
+        outcome = self._parse(step, text)
         if isinstance(outcome, Rejected):
-            self.reject(run, outcome.reason)
+            self._refuse_text(run, step, outcome.reason)
         else:
             assert isinstance(outcome, Accepted)
             self.accept(run, outcome.value)
 
-    def reject(self, run: RunState, reason: str) -> None:
-        """Re-ask kindly; the step does not move. After a few tries offer a way out."""
+    def _parse(self, step: QuestionStep, text: str) -> Accepted | Rejected:
+        return parse_text(step, text, self._, lambda o: label_of(o, self._))
+
+    def _refuse_text(self, run: RunState, step: QuestionStep, reason: str) -> None:
+        """A typed answer the question cannot take; in a burst, one reply for all of them (B-17).
+
+        The first refused text of a batch at a prompt is re-asked as always. A further one at
+        the same prompt is handled without a reply of its own and without counting as a bad
+        attempt: the batch says once, for all of them, that it takes one answer at a time.
+        That note rides on the re-ask when the next update waiting is such a text as well,
+        else it goes on its own with the first one left without a reply. Words of crisis are
+        never an extra: that message is handled in full, crisis reply and re-ask.
+        """
+        burst = self.burst
+        if burst is None:
+            self.reject(run, reason)
+            return
+        prompt = (run.run_id, run.prompt_seq)
+        noted = burst.noted(prompt)
+        if noted is not None and not self.crisis:
+            if not noted:
+                self.say(self._(_ONE_AT_A_TIME))
+                burst.mark(prompt, noted=True)
+            return
+        note = not noted and self._next_is_refused(step)
+        self.reject(run, reason, note=note)
+        burst.mark(prompt, noted=bool(noted) or note)
+
+    def _next_is_refused(self, step: QuestionStep) -> bool:
+        """Whether the batch's next update is a plain text this question will refuse too.
+
+        Such a text reaches :meth:`_refuse_text` at the same prompt (nothing in between
+        changes the client's place), so it will be an extra of this burst.
+        """
+        burst, inbound = self.burst, self.inbound
+        assert burst is not None and inbound is not None
+        following = burst.following
+        if (
+            following is None
+            or following.kind is not InboundKind.TEXT
+            or following.is_bot
+            or following.user_id != inbound.user_id
+            or following.chat_id != inbound.chat_id
+            or following.chat_type != "private"
+        ):
+            return False
+        text = following.text or ""
+        if normalise(text).startswith("/") or mentions_crisis(text):
+            return False
+        return isinstance(self._parse(step, text), Rejected)
+
+    def reject(self, run: RunState, reason: str, *, note: bool = False) -> None:
+        """Re-ask kindly; the step does not move. After a few tries offer a way out.
+
+        ``note``: the burst's "one answer at a time" note goes at the end of the re-ask.
+        """
         run.bad_attempts += 1
         self.uow.save_run(run)
         self.ask(
-            run, preface=reason, offer_help=run.bad_attempts >= self.engine.config.max_bad_answers
+            run,
+            preface=reason,
+            offer_help=run.bad_attempts >= self.engine.config.max_bad_answers,
+            note=self._(_ONE_AT_A_TIME) if note else None,
         )
 
     def _toggle(self, run: RunState, index: int) -> None:

@@ -39,7 +39,7 @@ from contextlib import contextmanager
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import String, cast, exists, func, literal, select, update
+from sqlalchemy import String, cast, exists, literal, select, update
 from sqlmodel import Session, col
 
 from cm_bot.domain import ClientStatus, RunStatus, Severity
@@ -376,26 +376,18 @@ def _handle(
         manager_id=case.manager_id,
     )
     batch.started.add(client_id)
-    before = session.execute(select(func.max(col(Outbox.id)))).scalar_one() or 0
-    if not engine.start_flow(view, row.flow_id, _context(session, row, case, now)):
+    # Held up past the person's hours (an outage, a backlog), the messages wait for the
+    # next window instead of arriving at night.
+    closes = window_end(now, tz, hours)
+    if not engine.start_flow(
+        view, row.flow_id, _context(session, row, case, now), deliver_by=closes
+    ):
         # The engine refused (no current consent; other reasons were caught above):
         # nothing was queued, so the row is closed instead.
         row.attempts -= 1
         row.sent_at = row.sent_at if action == "reminded" else None
         row.reminded_at = None
         return _close(engine, uow, row, now, "cancelled", "no_consent")
-    closes = window_end(now, tz, hours)
-    if closes is not None:  # held up past the person's hours, it waits for the next window
-        session.execute(
-            update(Outbox)
-            .where(
-                col(Outbox.client_id) == client_id,
-                col(Outbox.id) > before,
-                col(Outbox.inbound_id).is_(None),
-                col(Outbox.status) == "pending",
-            )
-            .values(deliver_by=closes)
-        )
     return action
 
 
