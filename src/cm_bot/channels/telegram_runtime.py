@@ -31,6 +31,9 @@ log = logging.getLogger(__name__)
 
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"  # noqa: S105 - a header name
 MAX_BACKOFF = 30.0
+# getUpdates is cheap and a person may be waiting (a crisis message sent during an outage):
+# once Telegram is back, polling resumes within this many seconds, however long it was down.
+POLL_MAX_BACKOFF = 5.0
 T = TypeVar("T")
 
 
@@ -224,7 +227,7 @@ class TelegramRuntime:
             except Exception as exc:  # network trouble, 5xx, conflict: back off and retry
                 failures += 1
                 log.warning("getUpdates failed (%s); retrying", _failure(exc))
-                await self._sleep(min(2.0 ** (failures - 1), MAX_BACKOFF))
+                await self._sleep(min(2.0 ** (failures - 1), POLL_MAX_BACKOFF))
                 continue
             if batch is None:
                 break  # stopping: what was fetched is not confirmed, so it comes again
