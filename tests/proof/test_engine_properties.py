@@ -48,7 +48,7 @@ from cm_bot.flows.schema import (
 from cm_bot.storage import outbox
 from cm_bot.storage.admin import add_staff, link_client, new_case
 from cm_bot.storage.db import transaction
-from cm_bot.storage.models import FlowRun, InboundMessage, PromptToken, Response
+from cm_bot.storage.models import Flag, FlowRun, InboundMessage, PromptToken, Response
 
 PROPERTY = settings(
     max_examples=150,
@@ -287,6 +287,13 @@ class Client:
     def tap(self, label: str) -> None:
         self.send(self.callback(self.current[label]))
 
+    def send_together(self, updates: list[dict[str, Any]]) -> None:
+        """As the Telegram runtime handles a burst: all into the inbox, then one worker pass."""
+        for update in updates:
+            self.engine.accept(decode(update))
+        self.engine.process(CHANNEL, str(self.user_id))
+        self.read()
+
 
 @dataclass(frozen=True)
 class State:
@@ -484,6 +491,60 @@ def test_random_input_never_crashes_and_moves_the_state_only_on_a_valid_answer(
             .where(col(InboundMessage.text).is_not(None) | col(InboundMessage.payload).is_not(None))
         ).scalar_one()
     assert kept == 0
+
+
+def _kept(db: Engine, client_id: int) -> tuple[Any, ...]:
+    """Everything stored about the client that a burst must not change (ids aside)."""
+    state = _state(db, client_id)
+    with transaction(db) as session:
+        answers = [
+            (r.flow_id, r.step_id, r.key, r.value)
+            for r in session.execute(
+                select(Response)
+                .where(col(Response.client_id) == client_id)
+                .order_by(col(Response.id))
+            ).scalars()
+        ]
+        flags = sorted(
+            (f.reason, str(f.severity))
+            for f in session.execute(select(Flag).where(col(Flag.client_id) == client_id)).scalars()
+        )
+        runs = [
+            (r.flow_id, str(r.status), r.step_id)
+            for r in session.execute(
+                select(FlowRun).where(col(FlowRun.client_id) == client_id).order_by(col(FlowRun.id))
+            ).scalars()
+        ]
+    return state.flow_id, state.step_id, state.answers, answers, flags, runs
+
+
+@PROPERTY
+@given(
+    point=st.integers(min_value=0, max_value=len(INTAKE_PATH)),
+    texts=st.lists(typed, min_size=2, max_size=8),
+)
+def test_a_burst_changes_what_the_client_is_told_never_what_is_stored(
+    engine: ConversationEngine, db: Engine, point: int, texts: list[str]
+) -> None:
+    # B-17: texts arriving together that the question refuses share one reply. Two clients
+    # at the same step type the same texts: one a message at a time, one all at once.
+    one_by_one = _bring_to(engine, db, point)
+    burst = _bring_to(engine, db, point)
+    for text in texts:
+        one_by_one.send(one_by_one.message(text))
+    burst.send_together([burst.message(text) for text in texts])
+
+    assert _kept(db, burst.client_id) == _kept(db, one_by_one.client_id)
+    with transaction(db) as session:
+        left = session.execute(
+            select(func.count())
+            .select_from(InboundMessage)
+            .where(
+                col(InboundMessage.chat_id) == str(burst.user_id),
+                col(InboundMessage.status) != "done",
+            )
+        ).scalar_one()
+    assert left == 0  # every update of the burst was handled
 
 
 # -- the codec on its own: whatever JSON arrives, an event comes out ------------------------------
