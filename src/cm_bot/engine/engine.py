@@ -194,7 +194,7 @@ class ConversationEngine:
         before Telegram is told it arrived.
         """
         with self._lock(inbound.channel, inbound.chat_id), self.store.unit() as uow:
-            inbound_id = uow.record_inbound(inbound)
+            inbound_id = uow.record_inbound(inbound, handling=True)
             if inbound_id is None:
                 return Handled(duplicate=True)
             return self._turn(uow, inbound, inbound_id)
@@ -1210,7 +1210,6 @@ class _Turn:
             or following.kind is not InboundKind.TEXT
             or following.is_bot
             or following.user_id != inbound.user_id
-            or following.chat_id != inbound.chat_id
             or following.chat_type != "private"
         ):
             return False

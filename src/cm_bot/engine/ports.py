@@ -127,8 +127,11 @@ class StaffTarget:
 class UnitOfWork(Protocol):
     """Reads and writes of one transaction."""
 
-    def record_inbound(self, inbound: Inbound) -> int | None:
-        """Insert the inbound update; ``None`` if this (channel, external id) was seen before."""
+    def record_inbound(self, inbound: Inbound, *, handling: bool = False) -> int | None:
+        """Insert the inbound update; ``None`` if this (channel, external id) was seen before.
+
+        ``handling``: the same transaction goes on to handle it (a hint for lookups).
+        """
 
     def pending_inbound(self, channel: str, chat_id: str) -> list[int]:
         """Ids of the chat's accepted, unhandled updates, oldest first."""

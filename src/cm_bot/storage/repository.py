@@ -104,7 +104,10 @@ def _staff_id(user: Any) -> Any:
     )
 
 
-_RECORD_INBOUND = _per_dialect(
+_RECORD_INBOUND = _per_dialect(_INBOX, ["channel", "external_id"], _INBOX.c.id)
+# For an update handled in the same transaction (``handle``): the sender's staff id comes back
+# with the insert. ``accept`` alone does not ask: the claim that handles it later does.
+_RECORD_INBOUND_FOR_HANDLING = _per_dialect(
     _INBOX, ["channel", "external_id"], _INBOX.c.id, _staff_id(bindparam("staff_user"))
 )
 _PENDING_INBOUND = (
@@ -365,10 +368,15 @@ class SqlUnitOfWork(CaseworkMixin):
 
     # -- inbox -----------------------------------------------------------------
 
-    def record_inbound(self, inbound: Inbound) -> int | None:
-        """Insert the update unless (channel, external id) was seen; the unique key is the guard."""
+    def record_inbound(self, inbound: Inbound, *, handling: bool = False) -> int | None:
+        """Insert the update unless (channel, external id) was seen; the unique key is the guard.
+
+        ``handling``: this transaction handles the update too, so look up its sender among
+        staff with the insert.
+        """
+        statement = _RECORD_INBOUND_FOR_HANDLING if handling else _RECORD_INBOUND
         row = self._sql(
-            _RECORD_INBOUND[self._dialect],
+            statement[self._dialect],
             {
                 "channel": inbound.channel,
                 "external_id": inbound.external_id,
@@ -388,7 +396,8 @@ class SqlUnitOfWork(CaseworkMixin):
         ).first()
         if row is None:
             return None
-        self._not_staff(inbound, row[1])
+        if handling:
+            self._not_staff(inbound, row[1])
         return int(row[0])
 
     def pending_inbound(self, channel: str, chat_id: str) -> list[int]:
