@@ -9,14 +9,17 @@ from dataclasses import dataclass
 from sqlalchemy import Engine
 
 from cm_bot.channels.telegram_codec import CHANNEL
-from cm_bot.channels.telegram_runtime import TelegramBackend, TelegramRuntime
+from cm_bot.channels.telegram_runtime import CommandMenu, TelegramBackend, TelegramRuntime
 from cm_bot.domain import Inbound, InboundKind
 from cm_bot.engine import ConversationEngine, EngineConfig
+from cm_bot.engine.commands_menu import menus, staff_menu
 from cm_bot.flows import FlowRegistry, load_flows
 from cm_bot.i18n import Translator
 from cm_bot.notify.sender import OutboxSender
+from cm_bot.program import load_program
 from cm_bot.settings import Settings
 from cm_bot.storage import SqlStore, create_db_engine, ensure_schema
+from cm_bot.storage.admin import bound_staff_chats
 
 
 @dataclass(slots=True)
@@ -39,6 +42,7 @@ def build_app(settings: Settings | None = None, *, migrate: bool = True) -> App:
     """Load flows and translations, open (and on first use create) the database, wire the engine."""
     settings = settings or Settings()
     flows = load_flows(settings.flows_dir)
+    program = load_program(settings.program_file)
     translator = Translator(settings.locales_dir, default_locale=settings.default_locale)
     db = create_db_engine(settings.database_url)
     if migrate:
@@ -54,9 +58,24 @@ def build_app(settings: Settings | None = None, *, migrate: bool = True) -> App:
         config=EngineConfig(
             intake_flows=tuple(settings.intake_flows),
             max_bad_answers=settings.max_bad_answers,
+            program=program,
         ),
     )
     return App(settings, db, store, flows, translator, engine)
+
+
+def command_menus(app: App) -> list[CommandMenu]:
+    """Every command menu to publish: the client menu per language, the staff menu per staff chat.
+
+    A staff member's chat-scoped menu replaces the client one in that chat, in
+    their own locale (the default one when unset).
+    """
+    plan = [CommandMenu(commands, code) for code, commands in menus(app.translator)]
+    plan += [
+        CommandMenu(staff_menu(app.translator, locale), None, chat_id)
+        for chat_id, locale in bound_staff_chats(app.db)
+    ]
+    return plan
 
 
 def build_telegram(app: App) -> TelegramRuntime:
@@ -93,8 +112,13 @@ def build_telegram(app: App) -> TelegramRuntime:
     sender = OutboxSender(app.db, CHANNEL, backend, on_unreachable=on_unreachable)
     secret = settings.webhook_secret.get_secret_value() if settings.webhook_secret else None
     return TelegramRuntime(
-        app.engine, backend, sender, webhook_secret=secret, poll_timeout=settings.poll_timeout
+        app.engine,
+        backend,
+        sender,
+        webhook_secret=secret,
+        poll_timeout=settings.poll_timeout,
+        command_menus=lambda: command_menus(app),
     )
 
 
-__all__ = ["App", "build_app", "build_telegram"]
+__all__ = ["App", "build_app", "build_telegram", "command_menus"]

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from cm_bot.flows import FlowDefinitionError, load_flows
+from cm_bot.flows.loader import PROGRAM_FILE_NAMES
 from cm_bot.scheduling.cli import schedule_app
 
 if TYPE_CHECKING:
@@ -26,11 +27,13 @@ db_app = typer.Typer(help="Database schema migrations.", no_args_is_help=True)
 staff_app = typer.Typer(help="Program staff.", no_args_is_help=True)
 case_app = typer.Typer(help="Client cases.", no_args_is_help=True)
 i18n_app = typer.Typer(help="Translation catalogues.", no_args_is_help=True)
+crisis_app = typer.Typer(help="Crisis-word detection.", no_args_is_help=True)
 app.add_typer(flows_app, name="flows")
 app.add_typer(db_app, name="db")
 app.add_typer(staff_app, name="staff")
 app.add_typer(case_app, name="case")
 app.add_typer(i18n_app, name="i18n")
+app.add_typer(crisis_app, name="crisis")
 app.add_typer(schedule_app, name="schedule")
 _ROOT = Path(__file__).resolve().parents[2]
 
@@ -45,9 +48,13 @@ def chat(
     language: Annotated[str | None, typer.Option(help="Your language, e.g. es or uk.")] = None,
 ) -> None:
     """Talk to the flows in this terminal, on the configured database (SQLite by default)."""
+    import logging
+
+    from cm_bot import logsetup
     from cm_bot.bootstrap import build_app
     from cm_bot.channels.console import ConsoleChannel, ensure_demo_case
 
+    logsetup.configure(level=logging.WARNING)  # warnings only, and never a client's words
     try:
         application = build_app()
     except FlowDefinitionError as exc:
@@ -95,6 +102,7 @@ def run() -> None:
     except FlowDefinitionError as exc:
         raise _fail(str(exc)) from None
     runtime = build_telegram(application)
+    _safety_warnings(application)
 
     async def main() -> None:
         from cm_bot.scheduling import Ticker, housekeeping, policy_from_settings
@@ -129,20 +137,77 @@ def run() -> None:
         application.close()
 
 
+def _safety_warnings(application: App) -> None:
+    """Say at start-up what would leave a person in crisis unheard (the README's 'Safety')."""
+    import logging
+
+    from cm_bot.program import SHIPPED
+    from cm_bot.storage.admin import escalation_reachable
+
+    log = logging.getLogger("cm_bot.run")
+    if not escalation_reachable(application.db):
+        log.warning(
+            "no supervisor or admin is linked to Telegram and no team chat is registered: "
+            "an urgent flag whose case manager cannot be reached will reach nobody "
+            "(cm-bot staff add --role supervisor, then /register_team_chat)"
+        )
+    program = application.engine.program
+    if program.example:
+        log.warning(
+            "the program file %s is an example: verify every resource, then remove "
+            "'example: true'",
+            application.settings.program_file,
+        )
+    elif application.settings.program_file.resolve() == SHIPPED:
+        log.warning(
+            "using the shipped program file (a United States program): set "
+            "CM_BOT_PROGRAM_FILE to your own before going live"
+        )
+
+
 @flows_app.command("check")
 def flows_check(
     path: Annotated[Path | None, typer.Argument(help="A flow file or a folder of them.")] = None,
 ) -> None:
-    """Validate flow files; prints ``path:line: message`` per problem and exits non-zero on any."""
-    target = path or Settings().flows_dir
-    try:
-        registry = load_flows(target)
-    except FlowDefinitionError as exc:
-        for problem in exc.problems:
-            typer.echo(str(problem))
-        raise typer.Exit(1) from None
-    flows = list(registry)
-    typer.echo(f"{len(flows)} flow(s) OK: {', '.join(f.id for f in flows)}")
+    """Validate flow files and the program file; ``path:line: message`` per problem.
+
+    PATH may be a flow file, a program file, or a folder (its flows and its program.yaml).
+    Without PATH: the configured flows folder and program file. Exits non-zero on any problem.
+    """
+    import yaml
+
+    from cm_bot.program import load_program, looks_like_program, program_files
+
+    settings = Settings()
+    problems: list[str] = []
+    targets = [path] if path is not None else [settings.flows_dir]
+    programs = program_files(targets if path is not None else [settings.program_file])
+    if path is not None and path.is_file():
+        try:
+            is_program = looks_like_program(yaml.safe_load(path.read_text(encoding="utf-8")))
+        except (yaml.YAMLError, OSError, UnicodeDecodeError):
+            is_program = path.name in PROGRAM_FILE_NAMES
+        targets = [] if is_program else targets
+        programs = [path] if is_program else []
+    flows: list[str] = []
+    for target in targets:
+        try:
+            flows.extend(f.id for f in load_flows(target))
+        except FlowDefinitionError as exc:
+            problems.extend(str(p) for p in exc.problems)
+    for program in programs:
+        try:
+            load_program(program)
+        except FlowDefinitionError as exc:
+            problems.extend(str(p) for p in exc.problems)
+    if problems:
+        for problem in problems:
+            typer.echo(problem)
+        raise typer.Exit(1)
+    if flows:
+        typer.echo(f"{len(flows)} flow(s) OK: {', '.join(flows)}")
+    for program in programs:
+        typer.echo(f"program file OK: {program}")
 
 
 @db_app.command("upgrade")
@@ -429,6 +494,43 @@ def i18n_check() -> None:
     if problems:
         raise typer.Exit(1)
     typer.echo("catalogues complete")
+
+
+@crisis_app.command("check")
+def crisis_check(
+    text: Annotated[str, typer.Argument(help="A message, as a client might type it.")],
+    locale: Annotated[
+        str | None, typer.Option(help="Only this language's list (en, es, uk, ru).")
+    ] = None,
+) -> None:
+    """Print the crisis phrases TEXT matches and their kind; exit 1 if none (like grep).
+
+    Uses the built-in lists plus the program file's crisis_words and violence_words, the
+    same the bot uses, so an admin can try a new word before clients do.
+    """
+    from cm_bot.engine.crisis import CrisisWords, PhraseError
+    from cm_bot.program import load_program
+
+    settings = Settings()
+    try:
+        program = load_program(settings.program_file)
+    except FlowDefinitionError as exc:
+        raise _fail(str(exc), 2) from None
+    try:
+        words = CrisisWords(
+            program.crisis_words,
+            program.violence_words,
+            locales=None if locale is None else [locale],
+        )
+    except PhraseError as exc:
+        raise _fail(str(exc), 2) from None
+    match = words.find(text)
+    if match is None:
+        typer.echo("no crisis words matched")
+        raise typer.Exit(1)
+    for phrase in match.phrases:
+        kinds = ", ".join(sorted(words.kinds_of(phrase)))
+        typer.echo(f"{phrase}  ({kinds})")
 
 
 def main() -> None:

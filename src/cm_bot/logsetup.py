@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import logging
 import re
+import traceback
 from collections.abc import Iterable
+from types import TracebackType
 
 _TOKEN = re.compile(r"(?:bot)?\d{5,}:[A-Za-z0-9_-]{20,}")
 NOISY = {
@@ -41,16 +43,58 @@ class RedactingFilter(logging.Filter):
         return True
 
 
+def exception_lines(
+    exc_info: tuple[type[BaseException], BaseException, TracebackType | None]
+    | tuple[None, None, None],
+) -> str:
+    """A traceback with each exception's type and stack, never its message.
+
+    An exception's text can hold what a client wrote: a time zone "name" of crisis words
+    (``OSError: File name too long: '...'``), the parameters of a failed SQL statement.
+    The chain (``raise ... from``) is kept, each link by type only.
+    """
+    _type, exc, _tb = exc_info
+    chain: list[BaseException] = []
+    while exc is not None and exc not in chain:
+        chain.append(exc)
+        exc = exc.__cause__ or (None if exc.__suppress_context__ else exc.__context__)
+    parts: list[str] = []
+    for link in reversed(chain):
+        if parts:
+            parts.append("\nThe above exception led to the following:\n\n")
+        parts.append("Traceback (most recent call last):\n")
+        parts.extend(traceback.format_tb(link.__traceback__))
+        kind = type(link)
+        parts.append(f"{kind.__module__}.{kind.__qualname__} (message withheld)")
+    return "".join(parts)
+
+
 class RedactingFormatter(logging.Formatter):
-    """Mask the whole formatted line, tracebacks included (they are rendered after filters)."""
+    """Mask the whole formatted line; tracebacks carry exception types, never their text."""
+
+    def formatException(  # noqa: N802 - logging's name
+        self,
+        ei: tuple[type[BaseException], BaseException, TracebackType | None]
+        | tuple[None, None, None],
+    ) -> str:
+        """The stack and the exception's type only (see :func:`exception_lines`)."""
+        return exception_lines(ei)
 
     def __init__(self, fmt: str, secrets: Iterable[str] = ()) -> None:
         super().__init__(fmt)
         self._redactor = RedactingFilter(secrets)
 
     def format(self, record: logging.LogRecord) -> str:
-        """Format, then mask tokens and secrets anywhere in the result."""
-        text = super().format(record)
+        """Format, then mask tokens and secrets anywhere in the result.
+
+        The traceback is rendered here, never taken from ``record.exc_text``: another
+        handler may have cached it there with the exception's message.
+        """
+        cached, record.exc_text = record.exc_text, None
+        try:
+            text = super().format(record)
+        finally:
+            record.exc_text = cached
         masked = _TOKEN.sub("[token]", text)
         for secret in self._redactor._secrets:
             masked = masked.replace(secret, "[secret]")
@@ -72,4 +116,4 @@ def configure(level: int = logging.INFO, secrets: Iterable[str] = ()) -> None:
         logging.getLogger(name).setLevel(max(floor, level))
 
 
-__all__ = ["NOISY", "RedactingFilter", "RedactingFormatter", "configure"]
+__all__ = ["NOISY", "RedactingFilter", "RedactingFormatter", "configure", "exception_lines"]

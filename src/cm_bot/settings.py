@@ -42,6 +42,10 @@ class Settings(BaseSettings):
     telegram_request_timeout: float = 60.0  # a send with no answer by then is "unknown"
     flows_dir: Path = Field(default_factory=lambda: _default_dir("conversations"))
     locales_dir: Path = Field(default_factory=lambda: _default_dir("locales"))
+    # The program: name, staff hours, crisis resources ... (cm_bot.program).
+    program_file: Path = Field(
+        default_factory=lambda: _default_dir("conversations") / "program.yaml"
+    )
     intake_flows: list[str] = Field(
         default_factory=lambda: ["screening_phq", "screening_gad", "screening_hvs", "screening_ahc"]
     )

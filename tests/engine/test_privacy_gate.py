@@ -113,7 +113,7 @@ def test_declining_a_required_purpose_ends_politely_and_collects_nothing(
     client_id, case_id = _ids(db, "alice")
     person.say("hello")
     # Something sensitive typed before consent is not an answer and is not kept.
-    person.say("my partner hurts me")
+    person.say("my partner drinks too much")
     for label in taps:
         replies = person.tap(label)
 

@@ -7,7 +7,14 @@ from sqlalchemy import Engine, func, select
 from cm_bot.domain import InboundKind
 from cm_bot.engine import ConversationEngine
 from cm_bot.storage.db import transaction
-from cm_bot.storage.models import ConsentRecord, Flag, InboundMessage, Outbox, Response
+from cm_bot.storage.models import (
+    ConsentRecord,
+    Flag,
+    HeldMessage,
+    InboundMessage,
+    Outbox,
+    Response,
+)
 from tests.helpers import make_client, responses
 
 
@@ -15,7 +22,7 @@ def _counts(db: Engine) -> dict[str, int]:
     with transaction(db) as session:
         return {
             table.__name__: session.execute(select(func.count()).select_from(table)).scalar_one()
-            for table in (InboundMessage, Outbox, Response, Flag, ConsentRecord)
+            for table in (InboundMessage, Outbox, Response, Flag, ConsentRecord, HeldMessage)
         }
 
 
@@ -33,11 +40,13 @@ def test_every_update_delivered_twice_stores_and_sends_nothing_twice(
         ("tap", "10"),
         ("tap", "Mold"),
         ("tap", "Done"),
-        ("tap", "No"),  # raises an urgent flag with a crisis message
+        ("tap", "Yes"),
         ("text", "/help"),
         ("text", "2"),
         ("text", "2021-05-06"),
         ("text", "All good"),
+        ("text", "I want to die"),  # an urgent flag, the crisis reply, and the pause
+        ("text", "ok"),  # kept for the case manager while paused
     ]
     for kind, value in script:
         if kind == "text":
@@ -55,9 +64,10 @@ def test_every_update_delivered_twice_stores_and_sends_nothing_twice(
 
     counts = _counts(db)
     assert counts["InboundMessage"] == len(script)
-    assert counts["Flag"] == 2  # unsafe (urgent) + very worried (high), once each
+    assert counts["Flag"] == 2  # very worried (high) + words of crisis (urgent), once each
+    assert counts["HeldMessage"] == 2
     assert counts["ConsentRecord"] == 1
     assert responses(db)["intake.notes"] == "All good"
     with transaction(db) as session:
         texts = list(session.execute(select(Outbox.text)).scalars())
-    assert sum("emergency number" in t for t in texts) == 1
+    assert sum("911" in t for t in texts) == 1  # the crisis reply, once

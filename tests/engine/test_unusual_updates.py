@@ -122,7 +122,7 @@ def _add_pending_contact(db: Engine, user_id: str) -> int:
 # -- group chats -----------------------------------------------------------------------------------
 
 
-def test_group_messages_get_one_private_hint_ever_and_store_nothing(
+def test_group_messages_get_one_private_hint_ever_and_store_nothing_but_crisis_gets_resources(
     engine: ConversationEngine, db: Engine
 ) -> None:
     alice = make_client(engine, db)  # a real client, writing in a group
@@ -136,9 +136,10 @@ def test_group_messages_get_one_private_hint_ever_and_store_nothing(
         engine.handle(_group_update(sender, "-100500", text))
 
     replies = _outbox_to(db, "-100500")
-    assert len(replies) == 1
+    assert len(replies) == 2  # the hint, once; the crisis resources for "I am not safe"
     assert "message me privately" in replies[0].text
-    assert replies[0].client_id is None
+    assert "911" in replies[1].text
+    assert all(r.client_id is None for r in replies)
     assert _count(db, Client) == clients
     assert _count(db, Response) == 0
     assert _count(db, FlowRun) == 0

@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 
 from cm_bot.flows import END, Flow, holds, load_flow, load_flows
+from cm_bot.flows.loader import flow_files
 from cm_bot.flows.schema import (
     ChoiceStep,
     FlagRule,
@@ -47,6 +48,17 @@ PFIZER_ATTRIBUTION = (
 )
 
 MAX_MESSAGE_LENGTH = 400
+# What the program file fills in (cm_bot.program.Program.context).
+PROGRAM_PLACEHOLDERS = (
+    "{program}",
+    "{program_contact}",
+    "{emergency}",
+    "{crisis_line}",
+    "{violence_line}",
+    "{response_time}",
+    "{staff_hours}",
+    "{retention}",
+)
 
 
 @pytest.fixture(scope="module")
@@ -180,7 +192,7 @@ def test_every_shipped_flow_loads(flows: dict[str, Flow]) -> None:
     assert set(flows) == SHIPPED
 
 
-@pytest.mark.parametrize("path", sorted(CONVERSATIONS.glob("*.yaml")), ids=lambda p: p.stem)
+@pytest.mark.parametrize("path", flow_files(CONVERSATIONS), ids=lambda p: p.stem)
 def test_flow_id_is_the_file_stem(path: Path) -> None:
     assert load_flow(path).id == path.stem
 
@@ -332,26 +344,30 @@ def test_messages_are_short_enough_for_a_phone(flows: dict[str, Flow], flow_id: 
 
 @pytest.mark.parametrize("flow_id", sorted(SHIPPED))
 def test_placeholders_are_only_those_context_provides(flows: dict[str, Flow], flow_id: str) -> None:
-    allowed = {"goal_checkin": "{goal}"}.get(flow_id)
+    allowed = [*PROGRAM_PLACEHOLDERS, *({"goal_checkin": ["{goal}"]}.get(flow_id, []))]
     flow = flows[flow_id]
     texts = [s.text for s in flow.steps]
     texts += [o.label for s in flow.steps if isinstance(s, ChoiceStep) for o in s.options]
     texts += [f.message for f in flow.flags if f.message] + [f.reason for f in flow.flags]
     for text in texts:
-        rest = text.replace(allowed, "") if allowed else text
+        rest = text
+        for placeholder in allowed:
+            rest = rest.replace(placeholder, "")
         assert "{" not in rest and "}" not in rest, f"{flow_id}: {text!r}"
 
 
 @pytest.mark.parametrize("flow_id", sorted(SHIPPED))
-def test_urgent_rules_tell_the_client_what_to_do_and_stop(
+def test_urgent_rules_speak_kindly_stop_and_leave_the_resources_to_the_program(
     flows: dict[str, Flow], flow_id: str
 ) -> None:
+    """The engine adds the program's resources and who was told to every urgent message."""
     for flag in flows[flow_id].flags:
         if flag.severity == "urgent":
             assert flag.message, flag.id
-            assert "emergency" in flag.message, flag.id
-            assert "case manager" in flag.message or "program staff" in flag.message
+            assert "emergency number" not in flag.message, flag.id  # the program names it
+            assert "stop the questions" in flag.message, flag.id
             assert flag.then == "end", flag.id
+            assert flag.resources, flag.id
 
 
 # --- consent routing -------------------------------------------------------------------------
@@ -384,9 +400,28 @@ def test_declining_sharing_still_completes(flows: dict[str, Flow]) -> None:
 def test_consent_explains_before_asking(flows: dict[str, Flow]) -> None:
     consent = flows["consent"]
     first_question = next(i for i, s in enumerate(consent.steps) if not isinstance(s, MessageStep))
-    told = " ".join(s.text for s in consent.steps[:first_question])
-    for must in ("/withdraw", "/help", "/human", "end-to-end encrypted", "case manager"):
-        assert must in told
+    assert first_question <= 2  # the first question is the third message at most
+    told = " ".join(s.text for s in consent.steps[: first_question + 1])
+    for must in (
+        "bot",
+        "mood",
+        "safety at home",
+        "alcohol and drugs",
+        "not an emergency service",
+        "{emergency}",
+        "/withdraw",
+        "/human",
+        "/mydata",
+        "/erase",
+        "end-to-end encrypted",
+        "case manager",
+        "30, 90 and 180 days",
+        "stop",
+    ):
+        assert must in told, must
+    everything = " ".join(s.text for s in consent.steps)
+    assert "{retention}" in everything
+    assert "{program_contact}" in consent.step("declined").text
 
 
 # --- PHQ: PHQ-2 step-up and item 9 ------------------------------------------------------------

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from aiogram import Bot, Dispatcher, Router
@@ -21,7 +21,14 @@ from aiogram.exceptions import (
     TelegramServerError,
     TelegramUnauthorizedError,
 )
-from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Update
+from aiogram.types import (
+    BotCommand,
+    BotCommandScopeChat,
+    BotCommandScopeDefault,
+    CallbackQuery,
+    InlineKeyboardMarkup,
+    Update,
+)
 from aiohttp import ClientConnectorError, ServerDisconnectedError
 from aiohttp import ConnectionTimeoutError as ConnectTimeout
 from pydantic import ValidationError
@@ -156,6 +163,25 @@ class AiogramBackend(BotAPIMessages[Bot]):
     async def delete_webhook(self) -> None:
         """Switch to polling; pending updates are kept."""
         await self.bot.delete_webhook(drop_pending_updates=False)
+
+    async def set_commands(
+        self,
+        commands: Sequence[tuple[str, str]],
+        *,
+        language_code: str | None,
+        chat_id: str | None = None,
+    ) -> None:
+        """``setMyCommands`` for one language (default scope) or one private chat."""
+        scope = (
+            BotCommandScopeChat(chat_id=int(chat_id))
+            if chat_id is not None
+            else BotCommandScopeDefault()
+        )
+        await self.bot.set_my_commands(
+            [BotCommand(command=name, description=text) for name, text in commands],
+            scope=scope,
+            language_code=language_code,
+        )
 
 
 __all__ = ["AiogramBackend", "build_router"]

@@ -9,11 +9,17 @@ from __future__ import annotations
 
 import datetime as dt
 import warnings
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import httpx
-from telegram import InlineKeyboardMarkup, Update
+from telegram import (
+    BotCommand,
+    BotCommandScopeChat,
+    BotCommandScopeDefault,
+    InlineKeyboardMarkup,
+    Update,
+)
 from telegram.error import (
     BadRequest,
     ChatMigrated,
@@ -168,6 +174,23 @@ class PTBBackend(BotAPIMessages[ExtBot[None]]):
     async def delete_webhook(self) -> None:
         """Switch to polling; pending updates are kept."""
         await self.bot.delete_webhook(drop_pending_updates=False)
+
+    async def set_commands(
+        self,
+        commands: Sequence[tuple[str, str]],
+        *,
+        language_code: str | None,
+        chat_id: str | None = None,
+    ) -> None:
+        """``setMyCommands`` for one language (default scope) or one private chat."""
+        scope = (
+            BotCommandScopeChat(int(chat_id)) if chat_id is not None else BotCommandScopeDefault()
+        )
+        await self.bot.set_my_commands(
+            [BotCommand(name, text) for name, text in commands],
+            scope=scope,
+            language_code=language_code,
+        )
 
 
 __all__ = ["PTBBackend"]

@@ -16,8 +16,8 @@ import asyncio
 import contextlib
 import logging
 import secrets
-from collections.abc import Awaitable, Callable, Coroutine, Mapping
-from typing import Any, Protocol, TypeVar
+from collections.abc import Awaitable, Callable, Coroutine, Mapping, Sequence
+from typing import Any, NamedTuple, Protocol, TypeVar
 
 from aiohttp import web
 
@@ -77,6 +77,34 @@ class TelegramBackend(Protocol):
     async def delete_webhook(self) -> None:
         """Switch to polling, never dropping pending updates."""
 
+    async def set_commands(
+        self,
+        commands: Sequence[tuple[str, str]],
+        *,
+        language_code: str | None,
+        chat_id: str | None = None,
+    ) -> None:
+        """Publish a command menu (``setMyCommands``).
+
+        ``chat_id`` set: for that one private chat (a staff member's); else for
+        everyone whose Telegram language is ``language_code`` (``None``: all others).
+        """
+
+
+class CommandMenu(NamedTuple):
+    """One ``setMyCommands`` call: which commands, for which language or chat."""
+
+    commands: Sequence[tuple[str, str]]
+    language_code: str | None = None
+    chat_id: str | None = None
+
+    @property
+    def label(self) -> str:
+        """What the menu is for, fit for a log line (never a chat id)."""
+        if self.chat_id is not None:
+            return "a staff chat"
+        return f"the {self.language_code} menu" if self.language_code else "the default menu"
+
 
 def _failure(exc: BaseException) -> str:
     return type(exc).__name__
@@ -133,8 +161,10 @@ class TelegramRuntime:
         webhook_secret: str | None = None,
         poll_timeout: int = 30,
         sweep_interval: float = 30.0,
+        command_menus: Callable[[], Sequence[CommandMenu]] | None = None,
     ) -> None:
         self.engine = engine
+        self.command_menus = command_menus
         self.backend = backend
         self.sender = sender
         self.webhook_secret = webhook_secret
@@ -324,6 +354,37 @@ class TelegramRuntime:
                 log.warning("could not learn the bot's username (%s)", _failure(exc))
         await self.sender.recover()
         await self.sweep()
+        if self.command_menus is not None:
+            # In the background: a slow or failing setMyCommands must not hold up a client.
+            self._spawn(self._publish_at_start(self.command_menus))
+
+    async def _publish_at_start(self, source: Callable[[], Sequence[CommandMenu]]) -> None:
+        """Publish the menus, given up as soon as the runtime stops (Telegram may hang)."""
+        await self._until_stopped(self.publish_menus(source))
+
+    async def publish_menus(self, source: Callable[[], Sequence[CommandMenu]]) -> int:
+        """Publish every command menu once; returns how many were published.
+
+        A menu is a convenience, the bot works without one: each failure is a
+        warning naming the exception type only (its text can hold a chat id), and
+        the next menu is still tried.
+        """
+        try:
+            plan = await asyncio.to_thread(source)
+        except Exception as exc:
+            log.warning("could not list the command menus (%s); none published", _failure(exc))
+            return 0
+        published = 0
+        for menu in plan:
+            try:
+                await self.backend.set_commands(
+                    menu.commands, language_code=menu.language_code, chat_id=menu.chat_id
+                )
+            except Exception as exc:
+                log.warning("setMyCommands failed for %s (%s)", menu.label, _failure(exc))
+            else:
+                published += 1
+        return published
 
     async def sweep(self) -> None:
         """Process every chat with pending updates (left by a crash or a failed attempt)."""
@@ -388,6 +449,7 @@ __all__ = [
     "ALLOWED_UPDATES",
     "SECRET_HEADER",
     "ChatWorkers",
+    "CommandMenu",
     "TelegramBackend",
     "TelegramRuntime",
 ]

@@ -19,7 +19,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 from cm_bot.domain import (
     Button,
@@ -31,6 +31,7 @@ from cm_bot.domain import (
     RunStatus,
     Severity,
 )
+from cm_bot.engine import safety
 from cm_bot.engine.answers import (
     Accepted,
     Rejected,
@@ -39,7 +40,7 @@ from cm_bot.engine.answers import (
     normalise,
     parse_text,
 )
-from cm_bot.engine.crisis import mentions_crisis
+from cm_bot.engine.crisis import CrisisMatch, CrisisWords
 from cm_bot.engine.ports import ClientView, RunState, StaffUnitOfWork, Store, Token
 from cm_bot.engine.staff import PRIORITY, StaffDesk
 from cm_bot.flows.conditions import evaluate, holds
@@ -59,6 +60,7 @@ from cm_bot.flows.schema import (
     YesNoStep,
 )
 from cm_bot.i18n.translator import N_, Translator
+from cm_bot.program import Program, shipped_program
 from cm_bot.scoring import score as score_instrument
 
 log = logging.getLogger(__name__)
@@ -80,6 +82,12 @@ class EngineConfig:
     max_attempts: int = 3  # an update that fails this often is dead-lettered
     escalate_urgent_after: timedelta = timedelta(minutes=15)
     escalate_high_after: timedelta = timedelta(hours=24)
+    # The program file (resources, staff hours ...); None: the shipped default program.
+    program: Program | None = None
+    # Crisis words; None: the built-in lists plus the program's own words.
+    crisis_words: CrisisWords | None = None
+    # While paused for an urgent flag, the client gets at most one short reply this often.
+    paused_reply_every: timedelta = timedelta(minutes=10)
 
 
 @dataclass(slots=True)
@@ -88,6 +96,9 @@ class Handled:
 
     duplicate: bool
     outbox_ids: list[int] = field(default_factory=list)
+    # The turn raised after its crisis reply and flag were written: those were kept (and
+    # committed), the rest rolled back; the caller counts the failure.
+    failure: Exception | None = None
 
 
 _Prompt = tuple[int, int]  # (run id, prompt seq): one asking of one question
@@ -121,6 +132,20 @@ class _Burst:
     def rolled_back(self) -> None:
         self.staged.clear()
 
+
+# Run context markers of a safety pause: the run stopped at an urgent flag, and (for a rule
+# that fired on an answer) the step to walk on from when it resumes.
+_SAFETY_PAUSE = "safety_pause"
+_RESUME_AT = "resume_at"
+# Read for words of crisis: typed text, edits and captions (forwards carry no text here).
+_READ_FOR_CRISIS = frozenset({InboundKind.TEXT, InboundKind.EDITED, InboundKind.MEDIA})
+# What still works while paused: reaching a person, help, language, time zone, data rights.
+_PAUSED_COMMANDS = frozenset(
+    {"human", "help", "language", "timezone", "mydata", "withdraw", "erase"}
+)
+_PAUSED_ACTIONS = frozenset({"lang", "withdraw", "keep", "erase"})
+_MAX_ZONE = 64  # no IANA zone name is longer; longer text is not a zone
+_ZONES: dict[str, str] = {}  # casefolded IANA name -> its spelling, filled on first use
 
 _ONE_AT_A_TIME = N_(
     "I got several messages at once. I'll take one answer at a time — please answer the "
@@ -173,6 +198,10 @@ class ConversationEngine:
             weakref.WeakValueDictionary()
         )
         self._locks_guard = threading.Lock()
+        self.program = self.config.program or shipped_program()
+        self.crisis_words = self.config.crisis_words or CrisisWords(
+            self.program.crisis_words, self.program.violence_words
+        )
         consent = flows.of_kind(FlowKind.CONSENT)
         self.consent_flow: Flow | None = consent[0] if consent else None
         self.bot_username: str | None = None  # for invite links; set once the channel knows it
@@ -193,11 +222,18 @@ class ConversationEngine:
         adapters use :meth:`accept` then :meth:`process`, so the update is durable
         before Telegram is told it arrived.
         """
-        with self._lock(inbound.channel, inbound.chat_id), self.store.unit() as uow:
-            inbound_id = uow.record_inbound(inbound, handling=True)
-            if inbound_id is None:
-                return Handled(duplicate=True)
-            return self._turn(uow, inbound, inbound_id)
+        with self._lock(inbound.channel, inbound.chat_id):
+            with self.store.unit() as uow:
+                inbound_id = uow.record_inbound(inbound, handling=True)
+                if inbound_id is None:
+                    return Handled(duplicate=True)
+                handled = self._turn(uow, inbound, inbound_id)
+            if handled.failure is not None:
+                # Its crisis reply and flag are committed; nothing retries a terminal's
+                # message, so it is dead-lettered at once (the person is told).
+                log.error("update %s failed", inbound_id, exc_info=handled.failure)
+                self._failed(inbound_id, max_attempts=1)
+            return handled
 
     def accept(self, inbound: Inbound) -> int | None:
         """Commit the update to the inbox; ``None`` if it was seen before (a re-delivery)."""
@@ -220,6 +256,7 @@ class ConversationEngine:
             done = 0
             while pending is None or done < len(pending):
                 inbound_id: int | None = None
+                handled: Handled | None = None
                 try:
                     with self.store.unit() as uow:
                         if pending is None:
@@ -236,7 +273,14 @@ class ConversationEngine:
                             # Locked now, before the client's row: rows first, in id order,
                             # as every worker takes them.
                             burst.following = uow.claim_inbound(pending[done])
-                        results.append(self._turn(uow, inbound, inbound_id, burst))
+                        handled = self._turn(uow, inbound, inbound_id, burst)
+                        results.append(handled)
+                    if handled is not None and handled.failure is not None:
+                        # The crisis reply and flag are committed; the rest is retried.
+                        burst.rolled_back()
+                        log.error("update %s failed", inbound_id, exc_info=handled.failure)
+                        self._failed(inbound_id)
+                        continue
                     burst.committed()
                 except Exception:
                     burst.rolled_back()
@@ -261,9 +305,9 @@ class ConversationEngine:
                 self.config.escalate_high_after,
             )
 
-    def _failed(self, inbound_id: int) -> None:
+    def _failed(self, inbound_id: int, max_attempts: int | None = None) -> None:
         with self.store.unit() as uow:
-            inbound = uow.fail_inbound(inbound_id, self.config.max_attempts)
+            inbound = uow.fail_inbound(inbound_id, max_attempts or self.config.max_attempts)
             if inbound is None:
                 return
             # Dead-lettered: tell the person and their case manager instead of retrying forever.
@@ -277,9 +321,25 @@ class ConversationEngine:
         inbound_id: int,
         burst: _Burst | None = None,
     ) -> Handled:
+        """Handle one update: words of crisis first, then the rest of the turn.
+
+        When the update held words of crisis, their reply and urgent flag are written
+        first and the rest of the turn runs in a savepoint: if it raises, only the rest is
+        rolled back, so a failing turn never takes the crisis reply and flag with it.
+        """
         turn = _Turn(self, uow, inbound, inbound_id, burst)
-        turn.run()
-        uow.finish_inbound(inbound_id, turn.client.client_id if turn.client else None)
+        turn.crisis_first()
+        if not turn.crisis_kept:
+            turn.run()
+            uow.finish_inbound(inbound_id, turn.client.client_id if turn.client else None)
+            return Handled(duplicate=False, outbox_ids=turn.outbox_ids)
+        kept = list(turn.outbox_ids)
+        try:
+            with uow.savepoint():
+                turn.run()
+                uow.finish_inbound(inbound_id, turn.client.client_id if turn.client else None)
+        except Exception as exc:
+            return Handled(duplicate=False, outbox_ids=kept, failure=exc)
         return Handled(duplicate=False, outbox_ids=turn.outbox_ids)
 
     def start_flow(
@@ -303,6 +363,9 @@ class ConversationEngine:
             turn.locale = self.translator.locale_for(client.locale)
             if client.status != ClientStatus.ACTIVE or turn._needs_consent():
                 return []  # no consent, no contact: the caller records why
+            client.paused_flag = uow.open_urgent_flag(client.client_id)
+            if turn.paused:
+                return []  # the caller checks the pause first; this is the backstop
             turn.begin(self.flows.get(flow_id), dict(context or {}))
             return turn.outbox_ids
 
@@ -323,7 +386,8 @@ class _Turn:
         self.inbound = inbound
         self.inbound_id = inbound_id
         self.burst = burst  # set when the update is one of a batch (process), not alone
-        self.crisis = False  # this update used words of crisis
+        self.crisis: CrisisMatch | None = None  # this update used words of crisis
+        self.crisis_kept = False  # ... and this turn wrote their reply (crisis_first)
         self.client: ClientView | None = None
         self.outbox_ids: list[int] = []
         self.locale = engine.translator.default_locale
@@ -333,6 +397,11 @@ class _Turn:
 
     def _(self, message: str) -> str:
         return self.engine.translator.gettext(self.locale, message)
+
+    @property
+    def paused(self) -> bool:
+        """An urgent flag is open: no questions, no buttons, no flow, until staff resolve it."""
+        return self.client is not None and self.client.paused_flag is not None
 
     def say(
         self,
@@ -357,10 +426,15 @@ class _Turn:
         assert self.client is not None
         return self.client.channel
 
-    def _reply_to_chat(self, text: str) -> None:
+    def _reply_to_chat(self, text: str, priority: Priority = Priority.NORMAL) -> None:
         """Answer a chat that has no client behind it (groups, unknown people)."""
         assert self.inbound is not None
-        message = Outbound(channel=self.inbound.channel, chat_id=self.inbound.chat_id, text=text)
+        message = Outbound(
+            channel=self.inbound.channel,
+            chat_id=self.inbound.chat_id,
+            text=text,
+            priority=priority,
+        )
         self.outbox_ids.append(self.uow.enqueue(message, inbound_id=self.inbound_id))
 
     def buttons(
@@ -398,10 +472,22 @@ class _Turn:
         if staff is not None and inbound.kind in (InboundKind.TEXT, InboundKind.BUTTON):
             self._staff(staff)
             return
-        self.client = self.uow.client_for(inbound.channel, inbound.user_id, lock=True)
+        if staff is not None and inbound.kind in (InboundKind.BLOCKED, InboundKind.UNBLOCKED):
+            # A staff member Telegram cannot reach gets no flags: others get them at once.
+            blocked = inbound.kind is InboundKind.BLOCKED
+            self.uow.set_staff_blocked(staff.staff_id, inbound.received_at if blocked else None)
+            self.uow.audit(
+                f"staff:{staff.staff_id}", "blocked_bot" if blocked else "unblocked", None
+            )
+            return
+        if self.client is None:  # crisis_first may have looked them up already
+            self.client = self.uow.client_for(inbound.channel, inbound.user_id, lock=True)
         if self.client is None or self.client.status == ClientStatus.ERASED:
             self.client = None
-            if inbound.kind not in (InboundKind.BLOCKED, InboundKind.UNBLOCKED):
+            if not self.crisis_kept and inbound.kind not in (
+                InboundKind.BLOCKED,
+                InboundKind.UNBLOCKED,
+            ):
                 self._unknown_person()
             return
         self.locale = self._client_locale()
@@ -416,12 +502,19 @@ class _Turn:
             self.uow.set_client(self.client.client_id, status=ClientStatus.ACTIVE)
             self.client.status = ClientStatus.ACTIVE
         run = self.uow.current_run(self.client.client_id)
-        if inbound.kind in (
-            InboundKind.TEXT,
-            InboundKind.EDITED,
-            InboundKind.MEDIA,
-        ) and mentions_crisis(inbound.text):
-            self._crisis()
+        if self.paused:
+            self._while_paused(run)
+            return
+        if (
+            run is not None
+            and run.status == RunStatus.PAUSED
+            and run.context.get(_SAFETY_PAUSE)
+            and not normalise(inbound.text or "").startswith("/")
+            and inbound.kind is not InboundKind.BUTTON
+        ):
+            # Staff resolved the flag: the next message picks up where we stopped.
+            self._continue(run)
+            return
         if inbound.kind is InboundKind.EDITED:
             self.say(
                 self._(
@@ -570,24 +663,152 @@ class _Turn:
             )
         )
 
-    def _crisis(self) -> None:
-        """Words of risk, anywhere: crisis resources now and an urgent flag, whatever the step."""
-        assert self.client is not None
-        self.crisis = True
-        self.flag(
+    # -- safety: crisis words, the pause ------------------------------------------
+
+    def crisis_first(self) -> None:
+        """Words of crisis, from anyone, anywhere: resources and an urgent flag before all else.
+
+        Runs before the rest of the turn (and again, harmlessly, for a dead-lettered
+        update): the urgent flag's dedupe key makes the reply go once. A client already
+        paused gets no second flag; their message is added to the open one (``run``).
+        Staff are not checked: they write about clients' crises in notes.
+        """
+        inbound = self.inbound
+        assert inbound is not None
+        if inbound.is_bot or inbound.kind not in _READ_FOR_CRISIS:
+            return
+        match = self.engine.crisis_words.find(inbound.text)
+        if match is None:
+            return
+        self.crisis = match
+        if self.uow.staff_for(inbound.channel, inbound.user_id) is not None:
+            return
+        if inbound.chat_type != "private":
+            self._unlinked_crisis(match)
+            return
+        client = self.uow.client_for(inbound.channel, inbound.user_id, lock=True)
+        if client is None or client.status == ClientStatus.ERASED:
+            self._unlinked_crisis(match)
+            return
+        self.client = client
+        self.locale = self._client_locale()
+        if client.paused_flag is not None:
+            return  # added to the open flag as a held message (_while_paused)
+        flag_id = self.flag(
             Severity.URGENT,
             N_("A message from the client used words of crisis or self-harm"),
             rule_id="crisis_words",
             dedupe_key=f"crisis:{self.inbound_id}",
         )
+        if flag_id is None:
+            return  # an earlier attempt at this update already said it
+        self.crisis_kept = True
         self.say(
-            self._(
-                "I'm concerned about what you wrote. If you are in danger or might hurt "
-                "yourself, please call your local emergency number now. I've let your "
-                "case manager know, and they will contact you as soon as they can."
-            ),
+            safety.crisis_reply(self.engine.program, self._, self.locale, violence=match.violence),
             priority=Priority.URGENT,
         )
+        self._hold(flag_id, replied=True, opened=True)
+        self._pause_run(self.uow.current_run(client.client_id))
+
+    def _unlinked_crisis(self, match: CrisisMatch) -> None:
+        """Someone no case knows (or a group) wrote words of crisis: resources, and a notice."""
+        inbound = self.inbound
+        assert inbound is not None
+        self.client = None
+        self.locale = self.engine.translator.locale_for(inbound.language)
+        flag_id = self.flag(
+            Severity.URGENT,
+            N_(
+                "A person linked to no case wrote words of crisis to the bot. They were "
+                "given the crisis resources; the bot cannot tell who they are."
+            ),
+            rule_id="crisis_words_unlinked",
+            dedupe_key=f"crisis:{self.inbound_id}",
+        )
+        if flag_id is None:
+            return
+        self.crisis_kept = True
+        self._reply_to_chat(
+            safety.unlinked_reply(self.engine.program, self._, violence=match.violence),
+            priority=Priority.URGENT,
+        )
+
+    def _pause_run(self, run: RunState | None) -> None:
+        """Stop the open run where it is; it picks up at the client's first message after."""
+        if run is None or run.status != RunStatus.ACTIVE:
+            return
+        run.status = RunStatus.PAUSED
+        run.context[_SAFETY_PAUSE] = True
+        self.uow.save_run(run)
+
+    def _continue(self, run: RunState) -> None:
+        """End a safety pause on the run: ask the question it stopped at (or walk on)."""
+        run.context.pop(_SAFETY_PAUSE, None)
+        resume_at = run.context.pop(_RESUME_AT, None)
+        run.status = RunStatus.ACTIVE
+        self.uow.save_run(run)
+        if isinstance(resume_at, str):
+            self.walk(run, self.engine.flows.get(run.flow_id), resume_at)
+        else:
+            self.ask(run)
+
+    def _hold(self, flag_id: int, *, replied: bool, opened: bool = False) -> None:
+        """Keep what the client sent while paused, and show the count on the flag's notices.
+
+        ``opened``: the message that raised the flag (its notice is being written now).
+        """
+        inbound, client = self.inbound, self.client
+        assert inbound is not None and client is not None
+        self.uow.hold_message(
+            client.client_id,
+            client.case_id,
+            flag_id,
+            inbound_id=self.inbound_id,
+            kind=inbound.kind.value,
+            text=inbound.text,
+            crisis=self.crisis is not None,
+            replied=replied,
+            opened=opened,
+            received_at=inbound.received_at,
+        )
+        if not opened:
+            self.desk().refresh_notices(flag_id)
+
+    def _while_paused(self, run: RunState | None) -> None:
+        """Paused for an urgent flag: keep every message, ask nothing, reply rarely.
+
+        A few commands still work (a person, help, language, data rights); nothing that
+        asks a question or starts a flow does.
+        """
+        inbound, client = self.inbound, self.client
+        assert inbound is not None and client is not None and client.paused_flag is not None
+        flag_id = client.paused_flag
+        text = normalise(inbound.text or "")
+        if inbound.kind is InboundKind.BUTTON:
+            token = self.uow.resolve_token(inbound.payload or "")
+            value = token.value if token is not None and isinstance(token.value, dict) else {}
+            if (
+                token is not None
+                and token.client_id == client.client_id
+                and token.run_id is None
+                and value.get("act") in _PAUSED_ACTIONS
+            ):
+                self._runless_action(run, value.get("act"), value)
+                return
+        elif inbound.kind is InboundKind.TEXT and text.startswith("/"):
+            name = text.partition(" ")[0][1:].split("@", 1)[0].casefold()
+            if name in _PAUSED_COMMANDS:
+                if not self.crisis_kept:
+                    self._hold(flag_id, replied=False)
+                self._command(run, text)
+                return
+        if self.crisis_kept:
+            return  # this message raised the pause: its reply and record are written
+        since = inbound.received_at - self.engine.config.paused_reply_every
+        reply = not self.uow.replied_while_paused(client.client_id, since)
+        self._hold(flag_id, replied=reply)
+        if reply:
+            self.say(safety.paused_reply(self.engine.program, self._), priority=Priority.HIGH)
 
     def _blocked(self) -> None:
         client = self.client
@@ -612,8 +833,10 @@ class _Turn:
         """An update we could not handle: say so kindly and tell a human, once."""
         inbound = self.inbound
         assert inbound is not None
-        self.client = self.uow.client_for(inbound.channel, inbound.user_id, lock=False)
-        if self.client is None:
+        self.crisis_first()  # its words of crisis count, whatever became of the rest
+        if self.client is None and inbound.chat_type == "private":
+            self.client = self.uow.client_for(inbound.channel, inbound.user_id, lock=False)
+        if self.client is None or self.client.status == ClientStatus.ERASED:
             return
         self.locale = self._client_locale()
         self.flag(
@@ -622,6 +845,14 @@ class _Turn:
             rule_id="dead_letter",
             dedupe_key=f"dead:{self.inbound_id}",
         )
+        if self.paused:
+            self.say(
+                self._(
+                    "Sorry, something went wrong with your last message. Your case manager "
+                    "has been told."
+                )
+            )
+            return
         self.say(
             self._(
                 "Sorry, something went wrong with your last message. Your case manager "
@@ -685,6 +916,8 @@ class _Turn:
         return None
 
     def _idle(self) -> None:
+        if self.paused:
+            return
         flow = self._next_flow()
         if flow is None:
             self.say(self._all_done())
@@ -692,6 +925,8 @@ class _Turn:
         self.begin(flow, {})
 
     def _offer_resume(self, run: RunState, *, restarting: bool = False) -> None:
+        if self.paused:
+            return
         flow = self.engine.flows.get(run.flow_id)
         text = (
             self._(
@@ -771,10 +1006,10 @@ class _Turn:
     def _help(self) -> str:
         return self._(
             "I ask short questions for your case manager. Tap a button or type your answer.\n"
+            "/human — talk to a person from the program\n"
             "/stop — pause; send any message to carry on later\n"
             "/language — change the language\n"
             "/timezone — set your time zone, e.g. /timezone Europe/Kyiv\n"
-            "/human — ask your case manager to contact you\n"
             "/withdraw — withdraw your consent\n"
             "/mydata — what we hold about you\n"
             "/erase — ask us to erase it\n"
@@ -782,7 +1017,7 @@ class _Turn:
         )
 
     def _reask(self, run: RunState | None) -> None:
-        if run is not None and run.status == RunStatus.ACTIVE and run.step_id:
+        if not self.paused and run is not None and run.status == RunStatus.ACTIVE and run.step_id:
             self.ask(run)
 
     def _pause(self, run: RunState | None) -> None:
@@ -822,29 +1057,28 @@ class _Turn:
             self._reask(run)
 
     def _human(self) -> None:
+        """``/human``, in any state: a high flag (escalated like any other) and when to expect."""
         assert self.client is not None
         if self.uow.open_flag_exists(self.client.client_id, "client_asked_for_contact"):
             self.say(
-                self._("Your case manager already knows you'd like to talk. They will contact you.")
+                self._(
+                    "The program already knows you'd like to talk to a person. Someone will "
+                    "contact you. Staff usually answer {response_time}."
+                ).format(response_time=self._(self.engine.program.response_time))
             )
             return
         self.flag(
-            Severity.ROUTINE,
-            N_("Client asked for their case manager to contact them"),
+            Severity.HIGH,
+            N_("Client asked to talk to a person (/human)"),
             rule_id="client_asked_for_contact",
             dedupe_key=f"human:{self.client.client_id}:{self.inbound_id}",
         )
-        self.say(
-            self._("I've let your case manager know you'd like to talk. They will contact you.")
-        )
+        self.say(safety.human_reply(self.engine.program, self._, self.locale))
 
     def _timezone(self, argument: str) -> None:
         """``/timezone Europe/Kyiv``: scheduled messages come in the client's own hours."""
         assert self.client is not None
-        try:
-            zone = ZoneInfo(argument.strip()) if argument.strip() else None
-        except (ValueError, ZoneInfoNotFoundError):
-            zone = None
+        zone = _zone(argument)
         if zone is None:
             self.say(self._("Please send your time zone like this: /timezone Europe/Kyiv"))
             return
@@ -959,9 +1193,7 @@ class _Turn:
             self._closed(run)
             return
         if action == "resume":
-            run.status = RunStatus.ACTIVE
-            self.uow.save_run(run)
-            self.ask(run)
+            self._continue(run)
         elif action == "restart":
             self.begin(self.engine.flows.get(run.flow_id), dict(run.context))
         elif run.status != RunStatus.ACTIVE:
@@ -1039,11 +1271,17 @@ class _Turn:
 
     def begin(self, flow: Flow, context: dict[str, Any]) -> None:
         assert self.client is not None
+        if self.paused:
+            return  # no flow starts while an urgent flag is open
         run = self.uow.start_run(self.client, flow.id, flow.version, self.locale, context)
         self.walk(run, flow, flow.start_step)
 
     def step_text(self, run: RunState, step: MessageStep | QuestionStep) -> str:
-        return _fill(self._(step.text), run.context)
+        return _fill(self._(step.text), {**self.program_context(), **run.context})
+
+    def program_context(self) -> dict[str, str]:
+        """The program's placeholders (``{emergency}``, ``{retention}`` ...) in this language."""
+        return self.engine.program.context(self._, self.locale)
 
     def walk(self, run: RunState, flow: Flow, step_id: str) -> None:
         """Say message steps and skip skipped ones until a question is reached or the flow ends."""
@@ -1187,7 +1425,7 @@ class _Turn:
             return
         prompt = (run.run_id, run.prompt_seq)
         noted = burst.noted(prompt)
-        if noted is not None and not self.crisis:
+        if noted is not None and self.crisis is None:
             if not noted:
                 self.say(self._(_ONE_AT_A_TIME))
                 burst.mark(prompt, noted=True)
@@ -1214,7 +1452,7 @@ class _Turn:
         ):
             return False
         text = following.text or ""
-        if normalise(text).startswith("/") or mentions_crisis(text):
+        if normalise(text).startswith("/") or self.engine.crisis_words.find(text) is not None:
             return False
         return isinstance(self._parse(step, text), Rejected)
 
@@ -1299,7 +1537,13 @@ class _Turn:
         if self.fire_rules(run, flow, scores, step.key, value, step):
             self.finish(run, flow, RunStatus.ENDED)
             return
-        self.walk(run, flow, self.successor(run, flow, step, scores))
+        following = self.successor(run, flow, step, scores)
+        if self.paused:
+            # An urgent rule fired without ending the flow: stop here, walk on when resumed.
+            run.context[_RESUME_AT] = following
+            self._pause_run(run)
+            return
+        self.walk(run, flow, following)
 
     # -- scores, flags, the end ------------------------------------------------------
 
@@ -1355,8 +1599,22 @@ class _Turn:
                 source_key=source_key,
                 source_value=shown_value,
             )
-            if rule.message:
-                self.say(_fill(self._(rule.message), run.context), priority=PRIORITY[rule.severity])
+            message = (
+                _fill(self._(rule.message), {**self.program_context(), **run.context})
+                if rule.message
+                else None
+            )
+            if rule.severity is Severity.URGENT:
+                # Whatever the flow says, the program's real resources and the truth about
+                # who was told go with it.
+                self.say(
+                    safety.rule_reply(
+                        self.engine.program, self._, self.locale, message, rule.resources or ()
+                    ),
+                    priority=PRIORITY[rule.severity],
+                )
+            elif message:
+                self.say(message, priority=PRIORITY[rule.severity])
             end = end or rule.then == "end"
         return end  # the caller saves the run (walk or finish), once
 
@@ -1369,10 +1627,13 @@ class _Turn:
         dedupe_key: str,
         source_key: str | None = None,
         source_value: Any = None,
-    ) -> None:
-        """Raise a flag and tell the client's case manager through the outbox."""
+    ) -> int | None:
+        """Raise a flag and tell the client's case manager (or, failing them, supervisors).
+
+        Returns the new flag's id; ``None`` when it was raised before (its dedupe key).
+        An urgent flag pauses the client (:attr:`paused`).
+        """
         client = self.client
-        assert client is not None
         flag_id = self.uow.raise_flag(
             client,
             severity=severity,
@@ -1383,10 +1644,12 @@ class _Turn:
             source_value=source_value,
         )
         if flag_id is None:
-            return
-        self.desk().notify(
-            flag_id, self.uow.staff_targets(client), team=severity is Severity.URGENT
-        )
+            return None
+        targets = self.uow.staff_targets(client) if client is not None else []
+        self.desk().alert(flag_id, targets, severity)
+        if severity is Severity.URGENT and client is not None and client.paused_flag is None:
+            client.paused_flag = flag_id
+        return flag_id
 
     def desk(self) -> StaffDesk:
         return StaffDesk(
@@ -1415,7 +1678,7 @@ class _Turn:
             self.uow.contact_finished(contact_id, "answered")
         if flow.kind is FlowKind.CONSENT and not self._record_consent(run, flow):
             return
-        if status is RunStatus.COMPLETED:
+        if status is RunStatus.COMPLETED and not self.paused:
             following = self._next_flow()
             if following is not None:
                 self.begin(following, {})
@@ -1465,6 +1728,22 @@ class _Turn:
             dedupe_key=f"declined:{run.run_id}",
         )
         return False
+
+
+def _zone(argument: str) -> ZoneInfo | None:
+    """The IANA time zone a client typed (any case), or ``None`` for anything else."""
+    wanted = argument.strip()
+    if not wanted or len(wanted) > _MAX_ZONE:
+        return None
+    if not _ZONES:
+        _ZONES.update({name.casefold(): name for name in available_timezones()})
+    name = _ZONES.get(wanted.casefold())
+    if name is None:
+        return None
+    try:
+        return ZoneInfo(name)
+    except (ValueError, OSError, ZoneInfoNotFoundError):
+        return None
 
 
 def _branch(branches: Sequence[Branch], run: RunState, scores: Mapping[str, Any]) -> str:

@@ -28,6 +28,8 @@ class ClientView:
     case_id: int | None
     case_ref: str | None
     manager_id: int | None
+    # The open urgent flag that pauses all automated contact, if any (see ``_Turn.paused``).
+    paused_flag: int | None = None
 
 
 @dataclass(slots=True)
@@ -85,6 +87,7 @@ class CaseView:
     status: str
     manager_id: int | None
     client_id: int | None
+    opened_at: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,6 +106,9 @@ class FlagView:
     created_at: datetime
     acted_by: str | None = None
     acted_at: datetime | None = None
+    client_id: int | None = None
+    held: int = 0  # messages the client sent while paused by this (urgent) flag
+    held_crisis: int = 0  # of which with words of crisis
 
 
 @dataclass(frozen=True, slots=True)
@@ -204,7 +210,7 @@ class UnitOfWork(Protocol):
 
     def raise_flag(
         self,
-        client: ClientView,
+        client: ClientView | None,
         *,
         severity: Severity,
         reason: str,
@@ -213,10 +219,41 @@ class UnitOfWork(Protocol):
         source_key: str | None = None,
         source_value: Any = None,
     ) -> int | None:
-        """Create a flag; ``None`` if one with this dedupe key exists (raised once, ever)."""
+        """Create a flag; ``None`` if one with this dedupe key exists (raised once, ever).
+
+        ``client`` is ``None`` for a person linked to no case (words of crisis from them).
+        """
 
     def open_flag_exists(self, client_id: int, rule_id: str) -> bool:
         """Whether an unresolved flag of this rule exists for the client."""
+
+    def open_urgent_flag(self, client_id: int) -> int | None:
+        """The client's newest unresolved urgent flag (the bot is paused while there is one)."""
+
+    def hold_message(
+        self,
+        client_id: int,
+        case_id: int | None,
+        flag_id: int,
+        *,
+        inbound_id: int | None,
+        kind: str,
+        text: str | None,
+        crisis: bool,
+        replied: bool,
+        received_at: datetime,
+        opened: bool = False,
+    ) -> None:
+        """Keep a message the client sent while paused, for their case manager."""
+
+    def replied_while_paused(self, client_id: int, since: datetime) -> bool:
+        """Whether the bot answered one of the client's held messages since a time."""
+
+    def client_by_id(self, client_id: int) -> ClientView | None:
+        """The client with their first channel identity."""
+
+    def savepoint(self) -> AbstractContextManager[None]:
+        """A nested transaction: what it wrote is rolled back alone if the block raises."""
 
     def staff_targets(self, client: ClientView) -> list[StaffTarget]:
         """The bound staff who must hear about this client's flags (their case manager)."""
@@ -342,7 +379,10 @@ class StaffUnitOfWork(UnitOfWork, Protocol):
         """Register the team chat."""
 
     def escalation_targets(self) -> list[StaffTarget]:
-        """Bound supervisors and admins."""
+        """Bound supervisors and admins Telegram can reach."""
+
+    def set_staff_blocked(self, staff_id: int, blocked_at: datetime | None) -> None:
+        """Record that Telegram refused messages to a staff member (``None``: reachable again)."""
 
     def due_escalations(self, severity: str, older_than: datetime) -> list[FlagView]:
         """Open, unacknowledged, not yet escalated flags of a severity raised before a time."""

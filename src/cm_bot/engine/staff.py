@@ -8,6 +8,7 @@ non-free-text answer, and when.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
@@ -15,6 +16,7 @@ from typing import Any
 
 from cm_bot.domain import Button, Outbound, Priority, Severity
 from cm_bot.engine.ports import FlagView, StaffTarget, StaffUnitOfWork, StaffView
+from cm_bot.engine.safety import resumed
 from cm_bot.i18n.translator import N_, Translator
 
 SEVERITY_NAMES = {
@@ -47,6 +49,9 @@ WORDS = {
 INVITE_TTL = timedelta(days=14)
 
 Gettext = Callable[[str], str]
+log = logging.getLogger(__name__)
+MAX_EXIT_AHEAD = timedelta(days=366)  # /exit dates: from the case's opening to a year ahead
+HELD_TEXT = 300  # characters of each held message /case shows
 
 
 def when(moment: datetime | None) -> str:
@@ -75,6 +80,16 @@ def notice_text(flag: FlagView, _: Gettext) -> str:
             _("Question: {key} — answer: {answer}").format(key=flag.source_key, answer=answer)
         )
     lines.append(_("Raised: {time}").format(time=when(flag.created_at)))
+    if severity is Severity.URGENT and flag.client_id is not None and flag.status != "resolved":
+        lines.append(_("The bot is paused for this client until the flag is resolved."))
+    if flag.held:
+        lines.append(
+            _("New messages from the client: {count} (with words of crisis: {crisis})").format(
+                count=flag.held, crisis=flag.held_crisis
+            )
+            + " — /case "
+            + (flag.case_ref or "")
+        )
     if flag.status == "acknowledged":
         lines.append(
             _("Acknowledged by {name} at {time}").format(
@@ -117,11 +132,30 @@ class StaffDesk:
         row.append(button(N_("Open case"), "open"))
         return [row]
 
-    def notify(self, flag_id: int, targets: Sequence[StaffTarget], *, team: bool) -> None:
+    def alert(self, flag_id: int, targets: Sequence[StaffTarget], severity: Severity) -> None:
+        """Tell the case manager; when they cannot be reached, supervisors and the team at once.
+
+        A case manager with no linked Telegram, who blocked the bot or was deactivated is
+        no target (``staff_targets``); an urgent or high flag then goes straight to the
+        supervisors, admins and team chat rather than waiting for escalation.
+        """
+        team = severity is Severity.URGENT
+        if not targets and severity in (Severity.URGENT, Severity.HIGH):
+            targets = self.uow.escalation_targets()
+            team = True
+        if not self.notify(flag_id, targets, team=team) and severity is not Severity.ROUTINE:
+            log.warning(
+                "%s flag %s reaches nobody: no case manager, supervisor, admin or team chat "
+                "can be reached on Telegram",
+                severity.value,
+                flag_id,
+            )
+
+    def notify(self, flag_id: int, targets: Sequence[StaffTarget], *, team: bool) -> int:
         """Send a flag notice to each target (and the team chat for urgent ones)."""
         flag = self.uow.flag_view(flag_id)
         if flag is None:
-            return
+            return 0
         destinations: list[tuple[str, str, int | None, str | None]] = [
             (t.channel, t.chat_id, t.staff_id, t.locale) for t in targets
         ]
@@ -142,6 +176,7 @@ class StaffDesk:
                     message, staff_id=staff_id, flag_id=flag_id, inbound_id=self.inbound_id
                 )
             )
+        return len(destinations)
 
     def refresh_notices(self, flag_id: int) -> None:
         """Edit every notice about a flag to show its new status (and the buttons left)."""
@@ -169,7 +204,15 @@ class StaffDesk:
             for flag in self.uow.due_escalations(severity, now - after):
                 self.uow.mark_escalated(flag.flag_id, now)
                 self.uow.audit("system", "flag_escalated", flag.case_id, flag_id=flag.flag_id)
-                self.notify(flag.flag_id, self.uow.escalation_targets(), team=severity == "urgent")
+                if not self.notify(
+                    flag.flag_id, self.uow.escalation_targets(), team=severity == "urgent"
+                ):
+                    log.warning(
+                        "%s flag %s could not be escalated: no supervisor, admin or team "
+                        "chat can be reached on Telegram",
+                        severity,
+                        flag.flag_id,
+                    )
                 count += 1
         return count
 
@@ -223,7 +266,7 @@ class StaffDesk:
         return _(
             "Staff commands:\n"
             "/flags — open flags, most severe first\n"
-            "/case REF — a case at a glance\n"
+            "/case REF — a case at a glance, with messages kept during a pause\n"
             "/goal REF text — add a goal (checked in weekly)\n"
             "/note REF text — add a case note\n"
             "/exit REF [YYYY-MM-DD] — exit a case and schedule follow-ups\n"
@@ -312,6 +355,19 @@ class StaffDesk:
         lines.append(
             _("Next contact: {when}").format(when=when(contact["due_at"]) if contact else "—")
         )
+        if data["held"]:
+            lines.append("")
+            lines.append(
+                _("Messages kept while the bot was paused ({shown} of {total}):").format(
+                    shown=len(data["held"]), total=data["held_total"]
+                )
+            )
+            for held in data["held"]:
+                text = held["text"] or _("[no text: {kind}]").format(kind=held["kind"])
+                if len(text) > HELD_TEXT:
+                    text = text[:HELD_TEXT] + "…"
+                mark = " ⚠" if held["crisis"] else ""
+                lines.append(f"{when(held['at'])}{mark}: {text}")
         return "\n".join(lines)
 
     def _goal(self, staff: StaffView, rest: str, reply: Callable[..., None], _: Gettext) -> None:
@@ -345,6 +401,15 @@ class StaffDesk:
             exit_day = date.fromisoformat(day.strip()) if day.strip() else self.now.date()
         except ValueError:
             reply(_("Please give the exit date as YYYY-MM-DD."))
+            return
+        opened = (case.opened_at or self.now).date()
+        latest = (self.now + MAX_EXIT_AHEAD).date()
+        if not opened <= exit_day <= latest:
+            reply(
+                _("The exit date must be between {first} and {last}.").format(
+                    first=opened.isoformat(), last=latest.isoformat()
+                )
+            )
             return
         self.uow.exit_case(case.case_id, datetime.combine(exit_day, datetime.min.time(), UTC))
         self.uow.audit(f"staff:{staff.staff_id}", "case_exited", case.case_id)
@@ -398,6 +463,32 @@ class StaffDesk:
             return
         if self.uow.act_on_flag(flag.flag_id, status, staff.staff_id, self.now):
             self.refresh_notices(flag.flag_id)
+            if status == "resolved":
+                self.end_pause(flag)
+
+    def end_pause(self, flag: FlagView) -> None:
+        """A resolved urgent flag ends the client's pause: tell them once, in their language.
+
+        Their next message carries on where the conversation stopped (the engine).
+        """
+        if flag.severity != Severity.URGENT.value or flag.client_id is None:
+            return
+        if self.uow.open_urgent_flag(flag.client_id) is not None:
+            return  # another urgent flag still holds the pause
+        client = self.uow.client_by_id(flag.client_id)
+        if client is None or client.status != "active":
+            return  # withdrawn, declined, erased or unreachable: no contact
+        _ = self.translator.get(client.locale).gettext
+        message = Outbound(
+            channel=client.channel,
+            chat_id=client.chat_id,
+            text=resumed(_),
+            priority=Priority.HIGH,
+        )
+        self.outbox_ids.append(
+            self.uow.enqueue(message, client_id=client.client_id, inbound_id=self.inbound_id)
+        )
+        self.uow.audit("system", "pause_ended", flag.case_id, flag_id=flag.flag_id)
 
 
 def invite_link(bot_username: str | None, token: str) -> str:

@@ -315,10 +315,17 @@ class FlowRegistry:
         return sorted((f for f in self._flows.values() if f.kind is kind), key=lambda f: f.id)
 
 
+PROGRAM_FILE_NAMES = frozenset({"program.yaml", "program.yml"})
+
+
 def flow_files(path: Path) -> list[Path]:
-    """The flow files at ``path``: the file itself, or every ``*.yaml``/``*.yml`` in a folder."""
+    """The flow files at ``path``: the file itself, or every ``*.yaml``/``*.yml`` in a folder.
+
+    A folder's ``program.yaml`` describes the program (:mod:`cm_bot.program`), not a flow.
+    """
     if path.is_dir():
-        return sorted([*path.glob("*.yaml"), *path.glob("*.yml")])
+        found = [*path.glob("*.yaml"), *path.glob("*.yml")]
+        return sorted(p for p in found if p.name not in PROGRAM_FILE_NAMES)
     return [path]
 
 
@@ -351,6 +358,7 @@ def load_flows(path: Path) -> FlowRegistry:
 
 
 __all__ = [
+    "PROGRAM_FILE_NAMES",
     "FlowDefinitionError",
     "FlowProblem",
     "FlowRegistry",

@@ -153,8 +153,11 @@ class FlagRule(_Model):
     when: str
     severity: Severity
     reason: str = Field(min_length=1)
-    message: str | None = None  # said to the client at once (e.g. crisis resources)
+    message: str | None = None  # said to the client at once
     then: Literal["continue", "end"] = "continue"
+    # The program's resources told with an urgent flag's message (cm_bot.program kinds).
+    # An urgent rule without this list tells the emergency and crisis resources.
+    resources: list[Literal["emergency", "crisis", "violence", "other"]] | None = None
 
 
 class ConsentPurpose(_Model):

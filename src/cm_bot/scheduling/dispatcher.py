@@ -36,7 +36,7 @@ import dataclasses
 import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import String, cast, exists, literal, select, update
@@ -75,6 +75,8 @@ from cm_bot.storage.repository import SqlStore, SqlUnitOfWork
 from cm_bot.storage.workers import worker_name
 
 log = logging.getLogger(__name__)
+# A contact for a client paused by an urgent flag is looked at again this often.
+PAUSED_RETRY = timedelta(minutes=30)
 
 TERMINAL = ("answered", "no_response", "missed", "cancelled")
 # A client who may not be contacted: why, as the contact's (and the case's) outcome.
@@ -325,6 +327,10 @@ def _handle(
         return _close(engine, uow, row, now, "cancelled", barred)
     if identity is None:
         return _close(engine, uow, row, now, "cancelled", "unreachable")
+    if uow.open_urgent_flag(client_id) is not None:
+        # Paused for an urgent flag: no automated contact until staff resolve it; the
+        # contact goes out after, in the person's hours.
+        return _defer(row, now + PAUSED_RETRY, now)
     if row.kind == CHECKIN and row.status == "pending":
         unwanted = checkin_still_wanted(session, row)
         if unwanted is not None:

@@ -8,7 +8,7 @@ from sqlalchemy import Engine, func, select
 from sqlmodel import Session, col
 
 from cm_bot.storage.db import transaction
-from cm_bot.storage.models import AuditLog, Case, ChannelIdentity, Client, Staff
+from cm_bot.storage.models import AuditLog, Case, ChannelIdentity, Client, ProgramSetting, Staff
 
 ROLES = ("case_manager", "supervisor", "admin")
 _REF = re.compile(r"^C-\d{4,}$")
@@ -93,6 +93,44 @@ def link_client(engine: Engine, ref: str, channel: str, external_user_id: str, c
         return client_id
 
 
+def bound_staff_chats(engine: Engine) -> list[tuple[str, str | None]]:
+    """Each active staff member bound to Telegram: (private chat id, locale or None).
+
+    A private chat's id is the person's user id, so the binding is the chat. The
+    bot sets the staff command menu in these chats at start-up.
+    """
+    with transaction(engine) as session:
+        rows = session.execute(
+            select(col(Staff.telegram_user_id), col(Staff.locale))
+            .where(col(Staff.active).is_(True), col(Staff.telegram_user_id).is_not(None))
+            .order_by(col(Staff.id))
+        ).all()
+        return [(str(user), locale) for user, locale in rows]
+
+
+def escalation_reachable(engine: Engine) -> bool:
+    """Whether an urgent flag can reach anyone beyond the case manager.
+
+    That takes a bound, active supervisor or admin Telegram has not refused, or a
+    registered team chat; without one, a flag for a case manager who cannot be reached
+    reaches nobody (``cm-bot run`` warns at start-up).
+    """
+    with transaction(engine) as session:
+        if session.get(ProgramSetting, "team_chat_id") is not None:
+            return True
+        found = session.execute(
+            select(col(Staff.id))
+            .where(
+                col(Staff.role).in_(("supervisor", "admin")),
+                col(Staff.active).is_(True),
+                col(Staff.telegram_user_id).is_not(None),
+                col(Staff.blocked_at).is_(None),
+            )
+            .limit(1)
+        ).first()
+        return found is not None
+
+
 def has_any_case(engine: Engine) -> bool:
     """Whether the database holds any case yet (a fresh install gets a demo case)."""
     with transaction(engine) as session:
@@ -103,6 +141,8 @@ __all__ = [
     "ROLES",
     "AdminError",
     "add_staff",
+    "bound_staff_chats",
+    "escalation_reachable",
     "has_any_case",
     "link_client",
     "new_case",

@@ -7,7 +7,7 @@ import secrets
 from datetime import UTC, date, datetime
 from typing import Any, TypeAlias
 
-from sqlalchemy import CursorResult, Executable, bindparam, select, update
+from sqlalchemy import CursorResult, Executable, bindparam, func, select, update
 from sqlmodel import Session, col
 
 from cm_bot.engine.ports import CaseView, FlagView, InviteOutcome, StaffTarget, StaffView
@@ -20,6 +20,7 @@ from cm_bot.storage.models import (
     ConsentRecord,
     Flag,
     Goal,
+    HeldMessage,
     Invite,
     Outbox,
     ProgramSetting,
@@ -34,6 +35,7 @@ from cm_bot.storage.models import (
 Rows: TypeAlias = CursorResult[*tuple[Any, ...]]
 SEVERITY_ORDER = {"urgent": 0, "high": 1, "routine": 2}
 TEAM_CHAT = "team_chat_id"
+HELD_SHOWN = 10  # messages held during a pause that /case shows (the export has them all)
 _STAFF_TABLE = Staff.metadata.tables["staff"]
 _STAFF_FOR = (
     select(_STAFF_TABLE.c.id, _STAFF_TABLE.c.name, _STAFF_TABLE.c.role, _STAFF_TABLE.c.locale)
@@ -226,7 +228,9 @@ class CaseworkMixin:
         )
         if case is None or case.id is None:
             return None
-        return CaseView(case.id, case.ref, case.status, case.manager_id, case.client_id)
+        return CaseView(
+            case.id, case.ref, case.status, case.manager_id, case.client_id, case.opened_at
+        )
 
     def case_summary(self, case_id: int) -> dict[str, Any]:
         """Everything ``/case`` shows, as plain values."""
@@ -335,6 +339,31 @@ class CaseworkMixin:
                 "flow": next_contact.flow_id,
                 "due_at": next_contact.due_at,
             },
+            # What the client wrote while the bot was paused for an urgent flag, newest last.
+            "held": [
+                {
+                    "at": m.received_at,
+                    "kind": m.kind,
+                    "text": m.text,
+                    "crisis": m.crisis,
+                    "opened": m.opened,
+                }
+                for m in reversed(
+                    self.session.execute(
+                        select(HeldMessage)
+                        .where(col(HeldMessage.case_id) == case_id)
+                        .order_by(col(HeldMessage.id).desc())
+                        .limit(HELD_SHOWN)
+                    )
+                    .scalars()
+                    .all()
+                )
+            ],
+            "held_total": int(
+                self.session.execute(
+                    select(func.count()).where(col(HeldMessage.case_id) == case_id)
+                ).scalar_one()
+            ),
         }
 
     def add_goal(
@@ -390,6 +419,14 @@ class CaseworkMixin:
         actor_id = flag.resolved_by or flag.acknowledged_by
         actor = self.session.get(Staff, actor_id) if actor_id else None
         assert flag.id is not None
+        held, held_crisis = (0, 0)
+        if flag.severity == "urgent" and flag.client_id is not None:
+            row = self.session.execute(
+                select(func.count(), func.count().filter(col(HeldMessage.crisis).is_(True))).where(
+                    col(HeldMessage.flag_id) == flag.id, col(HeldMessage.opened).is_(False)
+                )
+            ).one()
+            held, held_crisis = int(row[0]), int(row[1])
         return FlagView(
             flag_id=flag.id,
             case_id=flag.case_id,
@@ -403,6 +440,9 @@ class CaseworkMixin:
             created_at=flag.created_at,
             acted_by=actor.name if actor else None,
             acted_at=flag.resolved_at or flag.acknowledged_at,
+            client_id=flag.client_id,
+            held=held,
+            held_crisis=held_crisis,
         )
 
     def flag_view(self, flag_id: int) -> FlagView | None:
@@ -412,9 +452,10 @@ class CaseworkMixin:
 
     def open_flags(self, staff: StaffView, limit: int) -> list[FlagView]:
         """Unresolved flags on the staff member's caseload (all, for supervisors)."""
+        # Outer join: an unlinked person's crisis flag has no case, and supervisors see it.
         query = (
             select(Flag)
-            .join(Case, col(Case.id) == col(Flag.case_id))
+            .outerjoin(Case, col(Case.id) == col(Flag.case_id))
             .where(col(Flag.status) != "resolved")
         )
         if not staff.sees_all:
@@ -476,6 +517,7 @@ class CaseworkMixin:
                 col(Staff.role).in_(("supervisor", "admin")),
                 col(Staff.active).is_(True),
                 col(Staff.telegram_user_id).is_not(None),
+                col(Staff.blocked_at).is_(None),
             )
         ).scalars()
         return [
@@ -483,6 +525,70 @@ class CaseworkMixin:
             for s in rows
             if s.id is not None
         ]
+
+    def set_staff_blocked(self, staff_id: int, blocked_at: datetime | None) -> None:
+        """Telegram refused a message to them (``None``: they came back)."""
+        self.session.execute(
+            update(Staff).where(col(Staff.id) == staff_id).values(blocked_at=blocked_at)
+        )
+
+    # -- the safety pause -----------------------------------------------------------------
+
+    def open_urgent_flag(self, client_id: int) -> int | None:
+        """The client's newest unresolved urgent flag: while there is one, the bot is paused."""
+        found = self.session.execute(
+            select(func.max(col(Flag.id))).where(
+                col(Flag.client_id) == client_id,
+                col(Flag.severity) == "urgent",
+                col(Flag.status) != "resolved",
+            )
+        ).scalar()
+        return None if found is None else int(found)
+
+    def hold_message(
+        self,
+        client_id: int,
+        case_id: int | None,
+        flag_id: int,
+        *,
+        inbound_id: int | None,
+        kind: str,
+        text: str | None,
+        crisis: bool,
+        replied: bool,
+        received_at: datetime,
+        opened: bool = False,
+    ) -> None:
+        """Keep a message sent while paused, for the case manager."""
+        self.session.add(
+            HeldMessage(
+                client_id=client_id,
+                case_id=case_id,
+                flag_id=flag_id,
+                inbound_id=inbound_id,
+                kind=kind,
+                text=text,
+                crisis=crisis,
+                replied=replied,
+                opened=opened,
+                received_at=received_at,
+            )
+        )
+
+    def replied_while_paused(self, client_id: int, since: datetime) -> bool:
+        """Whether the bot answered a held message of this client since a time."""
+        return (
+            self.session.execute(
+                select(col(HeldMessage.id))
+                .where(
+                    col(HeldMessage.client_id) == client_id,
+                    col(HeldMessage.replied).is_(True),
+                    col(HeldMessage.received_at) >= since,
+                )
+                .limit(1)
+            ).first()
+            is not None
+        )
 
     # -- buttons and settings -------------------------------------------------------------
 

@@ -22,6 +22,7 @@ from cm_bot.storage.models import (
     Flag,
     FlowRun,
     Goal,
+    HeldMessage,
     InboundMessage,
     Outbox,
     PromptToken,
@@ -149,6 +150,11 @@ def export_case(db: Engine, ref: str, actor: str = "cli") -> dict[str, Any]:
                 of(InboundMessage, col(InboundMessage.client_id), cid),
                 ("kind", "received_at", "status"),
             ),
+            # Everything the client wrote while the bot was paused for an urgent flag.
+            "messages_while_paused": _rows(
+                of(HeldMessage, col(HeldMessage.client_id), cid),
+                ("flag_id", "kind", "text", "crisis", "opened", "replied", "received_at"),
+            ),
         }
         session.add(AuditLog(actor=actor, action="case_exported", case_id=case.id))
         return data
@@ -215,6 +221,10 @@ def erase_case(db: Engine, ref: str, actor: str = "cli") -> dict[str, int]:
         if cid is not None:
             run("buttons", delete(PromptToken).where(col(PromptToken.client_id) == cid))
             run("responses", delete(Response).where(col(Response.client_id) == cid))
+            run(
+                "messages_while_paused",
+                delete(HeldMessage).where(col(HeldMessage.client_id) == cid),
+            )
             run("scores", delete(ScoreResult).where(col(ScoreResult.client_id) == cid))
             run("consent_records", delete(ConsentRecord).where(col(ConsentRecord.client_id) == cid))
             client_outbox = select(col(Outbox.id)).where(col(Outbox.client_id) == cid)

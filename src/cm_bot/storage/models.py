@@ -52,6 +52,8 @@ class Staff(SQLModel, table=True):
     telegram_user_id: str | None = Field(default=None, unique=True)
     locale: str | None = None
     active: bool = True
+    # Telegram refused a message to them (they blocked the bot): flags go to others.
+    blocked_at: datetime | None = None
     created_at: datetime = Field(default_factory=utcnow)
 
 
@@ -199,6 +201,12 @@ class Flag(SQLModel, table=True):
         UniqueConstraint("dedupe_key"),
         # Escalation looks for open flags of a severity on every tick.
         Index("ix_flag_status_severity", "status", "severity"),
+        # Is this client paused? An open urgent flag, asked on every message.
+        partial_index(
+            "ix_flag_client_urgent_open",
+            "client_id",
+            where="severity = 'urgent' AND status != 'resolved'",
+        ),
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -217,6 +225,29 @@ class Flag(SQLModel, table=True):
     resolved_at: datetime | None = None
     resolved_by: int | None = Field(default=None, foreign_key="staff.id")
     escalated_at: datetime | None = None
+
+
+class HeldMessage(SQLModel, table=True):
+    """A client's message while automated contact is paused for an urgent flag.
+
+    Kept so the case manager reads every word said while the bot stayed quiet (``/case``,
+    the export); ``replied`` marks the one short reply the bot allows itself per window.
+    Erased with the client.
+    """
+
+    __table_args__ = (Index("ix_heldmessage_client", "client_id", "received_at"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    client_id: int = Field(foreign_key="client.id")
+    case_id: int | None = Field(default=None, foreign_key="case.id")
+    flag_id: int = Field(foreign_key="flag.id", index=True)
+    inbound_id: int | None = Field(default=None, foreign_key="inboundmessage.id")
+    kind: str  # InboundKind
+    text: str | None = None
+    crisis: bool = False  # it used words of crisis (added to the open flag, not a new one)
+    opened: bool = False  # the message whose words of crisis raised the flag
+    replied: bool = False
+    received_at: datetime = Field(default_factory=utcnow)
 
 
 class Goal(SQLModel, table=True):
@@ -400,6 +431,7 @@ __all__ = [
     "Flag",
     "FlowRun",
     "Goal",
+    "HeldMessage",
     "InboundMessage",
     "Invite",
     "Outbox",

@@ -189,6 +189,15 @@ _CLIENT_VIEW = select(
     _CASE.c.id,
     _CASE.c.ref,
     _CASE.c.manager_id,
+    # The open urgent flag that pauses the client (ix_flag_client_urgent_open).
+    select(func.max(_FLAG.c.id))
+    .where(
+        _FLAG.c.client_id == _CLIENT.c.id,
+        _FLAG.c.severity == "urgent",
+        _FLAG.c.status != "resolved",
+    )
+    .correlate(_CLIENT)
+    .scalar_subquery(),
     *_RUN_COLUMNS,
     _CONSENT.c.action,
     _CONSENT.c.flow_id,
@@ -199,7 +208,7 @@ _CLIENT_VIEW = select(
     .outerjoin(_RUN, _RUN.c.id == _newest(_RUN, lambda run: _one_of(run.c.status, OPEN_RUN)))
     .outerjoin(_CONSENT, _CONSENT.c.id == _newest(_CONSENT))
 )
-_VIEW, _OPEN_RUN, _CONSENT_ROW = slice(0, 8), slice(8, 8 + len(_RUN_COLUMNS)), slice(-3, None)
+_VIEW, _OPEN_RUN, _CONSENT_ROW = slice(0, 9), slice(9, 9 + len(_RUN_COLUMNS)), slice(-3, None)
 _CLIENT_FOR = _CLIENT_VIEW.where(
     _IDENTITY.c.channel == bindparam("channel"),
     _IDENTITY.c.external_user_id == bindparam("user"),
@@ -278,7 +287,9 @@ _OPEN_FLAG_EXISTS = select(
         _FLAG.c.status != "resolved",
     )
 )
-_STAFF_BY_ID = select(_STAFF.c.id, _STAFF.c.active, _STAFF.c.telegram_user_id).where(
+_STAFF_BY_ID = select(
+    _STAFF.c.id, _STAFF.c.active, _STAFF.c.telegram_user_id, _STAFF.c.blocked_at
+).where(
     _STAFF.c.id == bindparam("staff_id")
 )
 
@@ -365,6 +376,12 @@ class SqlUnitOfWork(CaseworkMixin):
         super()._forget()
         self._runs.clear()
         self._consent.clear()
+
+    @contextmanager
+    def savepoint(self) -> Iterator[None]:
+        """A nested transaction (SAVEPOINT): rolled back alone when the block raises."""
+        with self.session.begin_nested():
+            yield
 
     # -- inbox -----------------------------------------------------------------
 
@@ -666,7 +683,7 @@ class SqlUnitOfWork(CaseworkMixin):
 
     def raise_flag(
         self,
-        client: ClientView,
+        client: ClientView | None,
         *,
         severity: Severity,
         reason: str,
@@ -679,8 +696,8 @@ class SqlUnitOfWork(CaseworkMixin):
         row = self._sql(
             _RAISE_FLAG[self._dialect],
             {
-                "case_id": client.case_id,
-                "client_id": client.client_id,
+                "case_id": client.case_id if client else None,
+                "client_id": client.client_id if client else None,
                 "severity": severity.value,
                 "reason": reason,
                 "rule_id": rule_id,
@@ -704,7 +721,12 @@ class SqlUnitOfWork(CaseworkMixin):
         if client.manager_id is None:
             return []
         row = self._sql(_STAFF_BY_ID, {"staff_id": client.manager_id}).first()
-        if row is None or not row.active or row.telegram_user_id is None:
+        if (
+            row is None
+            or not row.active
+            or row.telegram_user_id is None
+            or row.blocked_at is not None
+        ):
             return []
         return [StaffTarget(row.id, "telegram", row.telegram_user_id, None)]
 

@@ -174,6 +174,7 @@ _HTML_TAGS: Final = frozenset(
 _TAG_RE: Final = re.compile(r"<(/?)([A-Za-z][A-Za-z0-9-]*)((?:\s[^<>]*)?)>")
 _COMMAND_RE: Final = re.compile(r"^/[A-Za-z0-9_]{1,32}(?:@[A-Za-z0-9_]+)?")
 _BOT_COMMAND_RE: Final = re.compile(r"^[a-z0-9_]{1,32}$")
+MAX_COMMAND_DESCRIPTION: Final = 256
 _SECRET_RE: Final = re.compile(r"^[A-Za-z0-9_-]{1,256}$")
 _TOKEN_RE: Final = re.compile(r"^\d+:[A-Za-z0-9_-]+$")
 
@@ -1093,6 +1094,14 @@ class FakeBotAPI:
         return list(self._commands.get(self._commands_key(scope, language_code), []))
 
     @property
+    def command_menus(self) -> list[tuple[JSONDict, str, list[JSONDict]]]:
+        """Every stored menu as (scope, language code or ``""``, commands), oldest first."""
+        return [
+            (json.loads(scope), language, [dict(c) for c in commands])
+            for (scope, language), commands in self._commands.items()
+        ]
+
+    @property
     def webhook_info(self) -> JSONDict:
         """What ``getWebhookInfo`` would answer now."""
         info: JSONDict = {
@@ -1463,7 +1472,10 @@ class FakeBotAPI:
         return chat
 
     def _commands_key(self, scope: Any, language_code: Any) -> tuple[str, str]:
-        scope_ = scope if isinstance(scope, dict) else {"type": "default"}
+        scope_ = dict(scope) if isinstance(scope, Mapping) else {"type": "default"}
+        chat_id = scope_.get("chat_id")
+        if isinstance(chat_id, str) and re.fullmatch(r"-?\d+", chat_id):
+            scope_["chat_id"] = int(chat_id)  # "42" and 42 name the same chat, as in Telegram
         return json.dumps(scope_, sort_keys=True), str(language_code or "")
 
     def _take_fault(self, method: str, chat_id: int | None) -> _Fault | None:
@@ -1975,6 +1987,11 @@ class FakeBotAPI:
             name = command.get("command") if isinstance(command, dict) else None
             if not isinstance(name, str) or not _BOT_COMMAND_RE.match(name):
                 raise _ApiError(400, "Bad Request: BOT_COMMAND_INVALID")
+            description = command.get("description")
+            if not isinstance(description, str) or not description.strip():
+                raise _ApiError(400, "Bad Request: command description must be non-empty")
+            if len(description) > MAX_COMMAND_DESCRIPTION:
+                raise _ApiError(400, "Bad Request: BOT_COMMAND_DESCRIPTION_INVALID")
         key = self._commands_key(params.get("scope"), params.get("language_code"))
         self._commands[key] = [dict(command) for command in commands]
         return True

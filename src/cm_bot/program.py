@@ -1,0 +1,294 @@
+"""The program file: who runs this bot, when staff answer, and where a person in danger can turn.
+
+A crisis reply that says "call your local emergency number" helps nobody at 3 a.m.;
+one that names the program's own crisis line does. So the resources, staff hours,
+response time and retention period live in one YAML file a program admin edits
+(``conversations/program.yaml`` by default, ``CM_BOT_PROGRAM_FILE`` to point
+elsewhere), checked like the flows with ``path:line`` errors. Client-facing strings
+in it are English source text, extracted into ``messages.pot`` with the flows.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable, Iterable, Sequence
+from datetime import time, timedelta
+from enum import StrEnum
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import yaml
+from babel import Locale, UnknownLocaleError
+from babel.dates import format_time, format_timedelta, get_day_names
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from cm_bot.flows.loader import PROGRAM_FILE_NAMES, FlowDefinitionError, FlowProblem, _Lines
+
+SHIPPED = Path(__file__).resolve().parents[2] / "conversations" / "program.yaml"
+DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+
+Gettext = Callable[[str], str]
+
+
+class ResourceKind(StrEnum):
+    """What a resource is for; the crisis reply picks resources by kind."""
+
+    EMERGENCY = "emergency"  # police, ambulance: danger right now
+    CRISIS = "crisis"  # a suicide and crisis line
+    VIOLENCE = "violence"  # domestic and sexual violence
+    OTHER = "other"
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Resource(_Strict):
+    """One place to turn: name, what to call or text, and when it answers."""
+
+    id: str = Field(pattern=r"^[a-z0-9_]{1,40}$")
+    kind: ResourceKind
+    name: str = Field(min_length=1)
+    contact: str = Field(min_length=1)
+    hours: str = Field(min_length=1)
+    languages: list[str] = Field(min_length=1)
+    note: str | None = None  # for translators and admins, never shown
+
+    @field_validator("name", "contact", "hours")
+    @classmethod
+    def _not_blank(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("must not be blank")
+        return value
+
+    @field_validator("languages")
+    @classmethod
+    def _languages(cls, value: list[str]) -> list[str]:
+        for code in value:
+            try:
+                Locale.parse(code)
+            except (UnknownLocaleError, ValueError):
+                raise ValueError(f"unknown language code '{code}'") from None
+        return value
+
+
+class StaffHours(_Strict):
+    """When someone reads flags: the days and local hours staff work."""
+
+    days: list[str] = Field(min_length=1)
+    opens: time
+    closes: time
+    timezone: str
+
+    @field_validator("days")
+    @classmethod
+    def _days(cls, value: list[str]) -> list[str]:
+        unknown = [d for d in value if d not in DAYS]
+        if unknown:
+            raise ValueError(f"unknown day {unknown[0]!r}; use {', '.join(DAYS)}")
+        return sorted(set(value), key=DAYS.index)
+
+    @field_validator("timezone")
+    @classmethod
+    def _zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ValueError, ZoneInfoNotFoundError, OSError):
+            raise ValueError(f"unknown time zone '{value}' (use an IANA name)") from None
+        return value
+
+
+class Retention(_Strict):
+    """How long records are kept after a case closes."""
+
+    years: int = Field(default=0, ge=0, le=100)
+    months: int = Field(default=0, ge=0, le=1200)
+
+    @property
+    def period(self) -> timedelta:
+        """The period as a span of days (for wording, not for arithmetic on dates)."""
+        return timedelta(days=self.years * 365 + self.months * 30)
+
+
+class Program(_Strict):
+    """The program running the bot, as its admin describes it."""
+
+    name: str = Field(min_length=1)
+    contact: str = Field(min_length=1)  # how to reach the program without this chat
+    country: str
+    example: bool = False  # an example whose numbers a program must verify before use
+    staff_hours: StaffHours
+    response_time: str = Field(min_length=1)
+    retention: Retention
+    resources: list[Resource] = Field(min_length=1)
+    crisis_words: dict[str, list[str]] = Field(default_factory=dict)
+    violence_words: dict[str, list[str]] = Field(default_factory=dict)
+
+    @field_validator("country")
+    @classmethod
+    def _country(cls, value: str) -> str:
+        if value not in Locale("en").territories or not value.isalpha():
+            raise ValueError(f"unknown country '{value}' (use an ISO 3166 code such as US)")
+        return value
+
+    def of_kind(self, *kinds: ResourceKind) -> list[Resource]:
+        """Resources of these kinds, in the order given, then in file order."""
+        return [r for kind in kinds for r in self.resources if r.kind is kind]
+
+    # -- wording for clients ----------------------------------------------------------------
+
+    def staff_hours_text(self, locale: str) -> str:
+        """``Monday–Friday, 9:00 AM–5:00 PM (America/New_York)`` in the reader's language."""
+        hours = self.staff_hours
+        names = get_day_names("wide", locale=_babel(locale))
+        indexes = [DAYS.index(d) for d in hours.days]
+        runs: list[list[int]] = []
+        for index in indexes:
+            if runs and runs[-1][-1] == index - 1:
+                runs[-1].append(index)
+            else:
+                runs.append([index])
+        days = ", ".join(
+            names[run[0]] if len(run) == 1 else f"{names[run[0]]}–{names[run[-1]]}" for run in runs
+        )
+        opens = format_time(hours.opens, "short", locale=_babel(locale))
+        closes = format_time(hours.closes, "short", locale=_babel(locale))
+        return f"{days}, {opens}–{closes} ({hours.timezone})"
+
+    def retention_text(self, locale: str) -> str:
+        """``7 years`` in the reader's language."""
+        return format_timedelta(
+            self.retention.period, locale=_babel(locale), threshold=2, format="long"
+        )
+
+    def resource_lines(self, resources: Iterable[Resource], _: Gettext) -> list[str]:
+        """One line per resource: ``name: contact (hours)``, translated."""
+        return [
+            f"• {_(r.name)}: {_(r.contact)} ({_(r.hours)})" for r in resources
+        ]
+
+    def context(self, _: Gettext, locale: str) -> dict[str, str]:
+        """Placeholders flow text may use: ``{program}``, ``{emergency}``, ``{crisis_line}`` ..."""
+        emergency = self.of_kind(ResourceKind.EMERGENCY)
+        crisis = self.of_kind(ResourceKind.CRISIS)
+        violence = self.of_kind(ResourceKind.VIOLENCE)
+        return {
+            "program": _(self.name),
+            "program_contact": _(self.contact),
+            "emergency": "; ".join(_(r.contact) for r in emergency),
+            "crisis_line": "; ".join(f"{_(r.name)}: {_(r.contact)}" for r in crisis),
+            "violence_line": "; ".join(f"{_(r.name)}: {_(r.contact)}" for r in violence),
+            "response_time": _(self.response_time),
+            "staff_hours": self.staff_hours_text(locale),
+            "retention": self.retention_text(locale),
+        }
+
+    def client_texts(self) -> list[str]:
+        """Every translatable string in the file (the extractor finds the same ones)."""
+        texts = [self.name, self.contact, self.response_time]
+        for resource in self.resources:
+            texts.extend((resource.name, resource.contact, resource.hours))
+        return texts
+
+
+# Fields the Babel extractor pulls from a program file (see cm_bot.i18n.yaml_extractor).
+PROGRAM_TEXT_FIELDS = frozenset({"name", "contact", "hours", "response_time"})
+
+
+def _babel(locale: str) -> Locale:
+    try:
+        return Locale.parse(locale)
+    except (UnknownLocaleError, ValueError):
+        return Locale("en")
+
+
+def _semantic_problems(program: Program) -> Iterable[tuple[tuple[str | int, ...], str]]:
+    seen: set[str] = set()
+    for index, resource in enumerate(program.resources):
+        if resource.id in seen:
+            yield ("resources", index, "id"), f"duplicate resource id '{resource.id}'"
+        seen.add(resource.id)
+    for kind in (ResourceKind.EMERGENCY, ResourceKind.CRISIS):
+        if not program.of_kind(kind):
+            yield ("resources",), f"needs at least one '{kind.value}' resource"
+    hours = program.staff_hours
+    if hours.opens >= hours.closes:
+        yield ("staff_hours", "closes"), "staff hours must close after they open"
+    if program.retention.period <= timedelta(0):
+        yield ("retention",), "retention must be at least one month"
+    for field in ("crisis_words", "violence_words"):
+        for locale, words in getattr(program, field).items():
+            if not all(isinstance(w, str) and w.strip() for w in words):
+                yield (field, locale), "crisis words must be non-empty text"
+
+
+def looks_like_program(data: Any) -> bool:
+    """A YAML document that describes a program rather than a flow."""
+    return isinstance(data, dict) and "resources" in data and "steps" not in data
+
+
+def load_program(path: Path) -> Program:
+    """Load and check a program file; :class:`FlowDefinitionError` lists every problem by line."""
+    where = str(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+        data = yaml.safe_load(text)
+        lines = _Lines(yaml.compose(text, Loader=yaml.SafeLoader))
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        line = mark.line + 1 if mark is not None else 1
+        raise FlowDefinitionError([FlowProblem(where, line, f"not valid YAML: {exc}")]) from None
+    except OSError as exc:
+        raise FlowDefinitionError(
+            [FlowProblem(where, 1, f"cannot read the program file: {exc.__class__.__name__}")]
+        ) from None
+    if not isinstance(data, dict):
+        raise FlowDefinitionError(
+            [FlowProblem(where, 1, "a program file is a mapping with name, resources ...")]
+        )
+    try:
+        program = Program.model_validate(data)
+    except ValidationError as exc:
+        problems = []
+        for error in exc.errors():
+            loc = [part for part in error["loc"] if isinstance(part, str | int)]
+            field = ".".join(str(p) for p in loc)
+            problems.append(FlowProblem(where, lines.line(loc), f"{field}: {error['msg']}"))
+        raise FlowDefinitionError(problems) from None
+    problems = [FlowProblem(where, lines.line(loc), msg) for loc, msg in _semantic_problems(program)]
+    if problems:
+        raise FlowDefinitionError(problems)
+    return program
+
+
+@functools.cache
+def shipped_program() -> Program:
+    """The default program shipped with cm-bot (a United States program)."""
+    return load_program(SHIPPED)
+
+
+def program_files(paths: Sequence[Path]) -> list[Path]:
+    """Program files among ``paths`` (files, or folders holding ``program.yaml``)."""
+    found: list[Path] = []
+    for path in paths:
+        if path.is_dir():
+            found.extend(p for p in sorted(path.iterdir()) if p.name in PROGRAM_FILE_NAMES)
+        elif path.exists():
+            found.append(path)
+    return found
+
+
+__all__ = [
+    "PROGRAM_FILE_NAMES",
+    "PROGRAM_TEXT_FIELDS",
+    "Program",
+    "Resource",
+    "ResourceKind",
+    "Retention",
+    "StaffHours",
+    "load_program",
+    "looks_like_program",
+    "program_files",
+    "shipped_program",
+]
