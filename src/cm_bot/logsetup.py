@@ -72,7 +72,7 @@ def exception_lines(
 class RedactingFormatter(logging.Formatter):
     """Mask the whole formatted line; tracebacks carry exception types, never their text."""
 
-    def formatException(  # noqa: N802 - logging's name
+    def formatException(
         self,
         ei: tuple[type[BaseException], BaseException, TracebackType | None]
         | tuple[None, None, None],

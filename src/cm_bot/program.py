@@ -164,9 +164,7 @@ class Program(_Strict):
 
     def resource_lines(self, resources: Iterable[Resource], _: Gettext) -> list[str]:
         """One line per resource: ``name: contact (hours)``, translated."""
-        return [
-            f"• {_(r.name)}: {_(r.contact)} ({_(r.hours)})" for r in resources
-        ]
+        return [f"• {_(r.name)}: {_(r.contact)} ({_(r.hours)})" for r in resources]
 
     def context(self, _: Gettext, locale: str) -> dict[str, str]:
         """Placeholders flow text may use: ``{program}``, ``{emergency}``, ``{crisis_line}`` ..."""
@@ -256,7 +254,9 @@ def load_program(path: Path) -> Program:
             field = ".".join(str(p) for p in loc)
             problems.append(FlowProblem(where, lines.line(loc), f"{field}: {error['msg']}"))
         raise FlowDefinitionError(problems) from None
-    problems = [FlowProblem(where, lines.line(loc), msg) for loc, msg in _semantic_problems(program)]
+    problems = [
+        FlowProblem(where, lines.line(loc), msg) for loc, msg in _semantic_problems(program)
+    ]
     if problems:
         raise FlowDefinitionError(problems)
     return program

@@ -491,7 +491,7 @@ def _contact_flags(db: Engine) -> list[Flag]:
     return [f for f in _rows(db, Flag) if f.rule_id == "client_asked_for_contact"]
 
 
-def test_human_raises_one_routine_flag_and_re_asks_the_question(
+def test_human_raises_one_high_flag_says_when_to_expect_an_answer_and_re_asks(
     engine: ConversationEngine, db: Engine
 ) -> None:
     person = make_client(engine, db)
@@ -500,14 +500,15 @@ def test_human_raises_one_routine_flag_and_re_asks_the_question(
 
     replies = person.say("/human")
 
-    assert "let your case manager know" in replies[0].text
+    assert "asked a person from the program to contact you" in replies[0].text
+    assert "within one working day" in replies[0].text  # the program's response time
     assert WORRY in replies[-1].text
     flags = _rows(db, Flag)
     assert len(flags) == 1
     flag = flags[0]
     assert (flag.rule_id, flag.severity, flag.status) == (
         "client_asked_for_contact",
-        "routine",
+        "high",
         "open",
     )
     assert (flag.client_id, flag.case_id) == (client_id, case_id)
@@ -541,7 +542,7 @@ def test_human_after_the_first_request_was_resolved_raises_a_new_flag(
 
     replies = person.say("/human")
 
-    assert "let your case manager know" in replies[0].text
+    assert "asked a person from the program" in replies[0].text
     assert [f.status for f in _contact_flags(db)] == ["resolved", "open"]
 
 

@@ -249,7 +249,9 @@ def test_a_locale_without_any_list_is_an_error() -> None:
         CrisisWords(locales=["pl"])
 
 
-@pytest.mark.parametrize("bad", ["", "..", "kill .. ", ".. me", "a* b", "!up", "x $ y", "<nobody> me"])
+@pytest.mark.parametrize(
+    "bad", ["", "..", "kill .. ", ".. me", "a* b", "!up", "x $ y", "<nobody> me", "a !"]
+)
 def test_unreadable_extra_phrases_are_rejected(bad: str) -> None:
     with pytest.raises(PhraseError):
         CrisisWords(extra={"en": [bad]})

@@ -251,7 +251,7 @@ def test_crisis_words_in_a_photo_caption_raise_one_flag(
     assert len(_urgent(db)) == 1
 
 
-# -- a crisis is never lost -------------------------------------------------------------------------
+# -- a crisis is never lost ------------------------------------------------------------------------
 
 
 @pytest.fixture
@@ -340,7 +340,7 @@ def test_a_flag_that_reaches_nobody_is_a_warning_in_the_log(
     assert not any(CRISIS in r.getMessage() for r in caplog.records)
 
 
-# -- a person, always -------------------------------------------------------------------------------
+# -- a person, always ------------------------------------------------------------------------------
 
 
 def test_human_raises_a_high_flag_and_says_when_to_expect_an_answer(

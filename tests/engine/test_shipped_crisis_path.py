@@ -9,9 +9,10 @@ from sqlalchemy import Engine, func, select
 
 from cm_bot.bootstrap import App, build_app
 from cm_bot.domain import InboundKind
+from cm_bot.engine.staff import StaffDesk
 from cm_bot.settings import Settings
 from cm_bot.storage.db import transaction
-from cm_bot.storage.models import Flag, FlowRun, Outbox, Response, ScoreResult
+from cm_bot.storage.models import Flag, FlowRun, Outbox, Response, ScoreResult, Staff
 from tests.conftest import ROOT
 from tests.helpers import Person, make_client, texts
 
@@ -38,6 +39,18 @@ def _tap_twice(person: Person, label: str) -> None:
     assert person.engine.handle(update).duplicate
 
 
+def phq9_flag_id(db: Engine) -> int:
+    with transaction(db) as session:
+        return int(
+            session.execute(select(Flag.id).where(Flag.severity == "urgent")).scalar_one()
+        )
+
+
+def _staff_id(db: Engine) -> int:
+    with transaction(db) as session:
+        return int(session.execute(select(Staff.id)).scalars().first() or 0)
+
+
 def _count(db: Engine, table: type, **where: object) -> int:
     with transaction(db) as session:
         query = select(func.count()).select_from(table)
@@ -51,7 +64,7 @@ def test_item_9_several_days_gives_crisis_resources_and_one_urgent_flag_exactly_
 ) -> None:
     person = make_client(app.engine, app.db)
     first = texts(person.say("hello"))
-    assert "May I send you messages" in first
+    assert "May we send you messages" in first
     for _ in range(3):
         _tap_twice(person, "Yes")
     assert "Little interest or pleasure" in texts(person.seen[-1:])
@@ -64,7 +77,8 @@ def test_item_9_several_days_gives_crisis_resources_and_one_urgent_flag_exactly_
     _tap_twice(person, "Several days")  # item 9 = 1
 
     said = texts(person.seen[before:])
-    assert "emergency" in said.lower()
+    assert "988" in said and "911" in said  # the program's real resources
+    assert "not watched all the time" in said
     assert _count(app.db, Flag, severity="urgent") == 1
     assert _count(app.db, Response, key="phq9.q9") == 1
     with transaction(app.db) as session:
@@ -75,7 +89,7 @@ def test_item_9_several_days_gives_crisis_resources_and_one_urgent_flag_exactly_
         )
         crisis = (
             session.execute(
-                select(Outbox).where(Outbox.text.contains("emergency"))  # type: ignore[attr-defined]
+                select(Outbox).where(Outbox.text.contains("988"))  # type: ignore[attr-defined]
             )
             .scalars()
             .all()
@@ -89,11 +103,22 @@ def test_item_9_several_days_gives_crisis_resources_and_one_urgent_flag_exactly_
     assert len(crisis) == 1 and crisis[0].priority == 0
     assert phq9.result is not None and phq9.result["urgent"] is True
 
-    # The next message does not start the PHQ again.
-    later = texts(person.say("hello again"))
-    assert "better off dead" not in later
-    assert "Little interest" not in later
+    # "We will stop the questions here" is true: the next messages start nothing at all.
+    for message in ("ok", "hello again", "/start"):
+        later = person.say(message)
+        assert all(not m.buttons for m in later)
+        assert "nervous" not in texts(later).lower()  # not the GAD-7 either
     assert _count(app.db, Flag, severity="urgent") == 1
+
+    # Staff resolve the flag: the client is told, and intake carries on at their next message.
+    flag_id, staff_id = phq9_flag_id(app.db), _staff_id(app.db)
+    with app.store.unit() as uow:
+        flag_view = uow.flag_view(flag_id)
+        assert flag_view is not None
+        assert uow.act_on_flag(flag_view.flag_id, "resolved", staff_id, flag_view.created_at)
+        StaffDesk(uow, app.translator, []).end_pause(flag_view)
+    assert "Thank you for waiting" in texts(person.read())
+    assert "nervous" in texts(person.say("ok")).lower()  # the GAD-2, the next intake flow
 
 
 def test_phq2_of_2_does_not_step_up(app: App) -> None:
@@ -135,7 +160,7 @@ def test_consent_screening_and_crisis_path_in_each_language(
     before = len(person.seen)
     tap(1)  # item 9: several days
     said = texts(person.seen[before:]).lower()
-    assert crisis_word in said
+    assert crisis_word in said and "988" in said
     assert _count(app.db, Flag, severity="urgent") == 1
     with transaction(app.db) as session:
         item9 = session.execute(select(Response).where(Response.key == "phq9.q9")).scalars().one()

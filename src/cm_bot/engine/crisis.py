@@ -22,7 +22,8 @@ List notation (also for a program's extra words), one entry a phrase of words:
 - ``can't go on $``: ``$`` ends the phrase at the end of the message ("I can't go on"
   but not "I can't go on Tuesday").
 - ``hit* me !up|that``: a last ``!`` item lists words that must not follow.
-- ``<who> .. kill me``: ``<who>`` is a named choice of words (``_GROUPS``).
+- ``<who> .. kill me``: ``<who>`` is a named list of choices (``_GROUPS``); also inside a
+  choice: ``my_<en_family>``.
 
 Negation is deliberately not understood: "I'm not suicidal" matches, and a person reads it.
 """
@@ -35,6 +36,7 @@ import unicodedata
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import TypeAlias
 
 
 class CrisisKind(StrEnum):
@@ -70,7 +72,13 @@ _EN_WHO = (
     "|landlord|pimp|someone|somebody"
 )
 
-_GROUPS: dict[str, str] = {"who": _EN_WHO}
+_GROUPS: dict[str, str] = {
+    "who": _EN_WHO,
+    "en_family": "husband|partner|boyfriend|girlfriend|wife|ex|father|dad|mother|mom|stepdad"
+    "|stepfather",
+    "es_high": "puente|edificio|techo|balcon|ventana|tren|metro|vias|azotea",
+    "ru_high": "крыши|моста|окна|балкона|этажа",
+}
 
 _SELF_HARM: dict[str, tuple[str, ...]] = {
     "en": (
@@ -352,7 +360,7 @@ _VIOLENCE: dict[str, tuple[str, ...]] = {
         "stab* me",
         "attack* me",
         "abus* me",
-        "threaten* me",
+        "threaten* me !with_evict*|with_court|with_legal|with_a_lawsuit|with_late_fees",
         "stalk* me",
         "stalker",
         "threw|throw* me against|into|down|across|onto",
@@ -363,7 +371,7 @@ _VIOLENCE: dict[str, tuple[str, ...]] = {
         "rape|raped|rapes|raping|rapist",
         "sexual* assault*",
         "sexual* abus*",
-        "molest*",
+        "molest|molested|molesting|molests|molester|molestation",  # not Spanish "molesta"
         "forc* me .. sex",
         "domestic violence|abuse",
         "abusive <en_family>|relationship|home|marriage",
@@ -378,12 +386,13 @@ _VIOLENCE: dict[str, tuple[str, ...]] = {
         "no me siento|sentimos segura|seguro|seguros|seguras|a_salvo !de|del|que|si|sobre|para",
         "no estoy|estamos segura|seguro|seguros|seguras en_casa|en_mi_casa|aqui|con_el",
         "me pega|pego|pegaba|pegan|pegaron",  # "se me pega la gripe": accepted false alarm
-        "me golpe*",
+        "me golpea|golpeo|golpeaba|golpean|golpearon",  # not "me golpeé la rodilla"
         "me maltrat*",
         "maltrato",
         "maltratador*",
-        "me amenaz*",
-        "amenazad*",  # me tiene amenazada
+        # Landlords and utilities threaten eviction and shut-offs: those are not violence.
+        "me amenaz* !con_desaloj*|con_echar*|con_cortar*|con_el_corte|con_demand*|con_multa*",
+        "me tiene|tienen amenazad*",
         "me viol*",  # me violó, me violaron
         "me ahorc*",  # me ahorca (chokes me)
         "me estrangul*",
@@ -395,7 +404,8 @@ _VIOLENCE: dict[str, tuple[str, ...]] = {
         "me matara|mataran",
         "casi me mata !de",  # not "casi me mata de risa"
         "amenaz* con matar*",
-        "paliz*",
+        "me da|dio|dieron|daba|dan|pego|pegaba una|otra paliza|golpiza",  # not "fue una paliza"
+        "golpiza*",
         "a golpes",
         "me da|dio|daba|dan golpes|patadas|cachetadas|bofetadas|palizas|puñetazos",
         "violencia domestica|familiar|de_genero|intrafamiliar",
@@ -429,8 +439,8 @@ _VIOLENCE: dict[str, tuple[str, ...]] = {
         "душив|душить|душила|задушить|ґвалтує|зґвалтував мене",
         "зґвалт*",
         "ґвалтув*",
-        "погрож* мені|мене|вбити|убити|ножем|зброєю",
-        "мені погрож*",
+        "погрож* мені|мене|вбити|убити|ножем|зброєю !виселенням|виселити|судом",
+        "мені погрож* !виселенням|виселити|судом",
         "насильств*",
         "насилл*",
         "боюся|боюсь його|чоловіка|свого_чоловіка|партнера|співмешканця|батька|вітчима|колишнього",
@@ -453,8 +463,8 @@ _VIOLENCE: dict[str, tuple[str, ...]] = {
         "изби*",
         "изнасил*",
         "насили*",
-        "угрож* мне|меня|убить|ножом|расправой",
-        "мне угрож*",
+        "угрож* мне|меня|убить|ножом|расправой !выселением|выселить|судом",
+        "мне угрож* !выселением|выселить|судом",
         "боюсь его|мужа|своего_мужа|партнера|сожителя|отца|отчима|бывшего",
         "его боюсь",
         "боюсь|страшно .. домой|дома",
@@ -524,7 +534,7 @@ def fold(text: str) -> str:
 # Phrases to regex. Each entry expands to sequences of regex atoms; all sequences share
 # one trie, so the combined pattern tries one branch per first letter, not one per phrase.
 
-_GAP = r"(?: \w+){0,3}"
+_GAP = r"(?: \w++){0,3}"
 _MIN_STEM = 3
 
 
@@ -540,7 +550,25 @@ def _word_atoms(alt: str, phrase: str) -> tuple[str, ...]:
         raise PhraseError(f"crisis phrase {phrase!r}: {alt!r} has no letters")
     if stem and len(folded.replace(" ", "")) < _MIN_STEM:
         raise PhraseError(f"crisis phrase {phrase!r}: stem {alt!r} is too short")
-    return (*(re.escape(c) for c in folded), r"\w*" if stem else r"(?!\w)")
+    return (*(re.escape(c) for c in folded), r"\w*+" if stem else r"(?!\w)")
+
+
+_GROUP = re.compile(r"<(\w+)>")
+
+
+def _choices(item: str, phrase: str) -> list[str]:
+    """The choices of one word slot, with ``<group>`` names spelt out."""
+    choices: list[str] = []
+    for alt in item.split("|"):
+        named = _GROUP.search(alt)
+        if named is None:
+            choices.append(alt)
+            continue
+        if named[1] not in _GROUPS:
+            raise PhraseError(f"crisis phrase {phrase!r}: unknown group {named[0]!r}")
+        for word in _GROUPS[named[1]].split("|"):
+            choices.extend(_choices(alt[: named.start()] + word + alt[named.end() :], phrase))
+    return choices
 
 
 def _expand(phrase: str) -> list[tuple[str, ...]]:
@@ -567,14 +595,10 @@ def _expand(phrase: str) -> list[tuple[str, ...]]:
                 raise PhraseError(f"crisis phrase {phrase!r}: '..' must sit between words")
             gap = True
             continue
-        if item.startswith("<") and item.endswith(">"):
-            if item[1:-1] not in _GROUPS:
-                raise PhraseError(f"crisis phrase {phrase!r}: unknown group {item!r}")
-            item = _GROUPS[item[1:-1]]
         if item in ("$",) or item.startswith("!"):
             raise PhraseError(f"crisis phrase {phrase!r}: {item!r} only goes at the end")
         joint: tuple[str, ...] = ((_GAP, " ") if gap else (" ",)) if slots else ()
-        slots.append([joint + _word_atoms(alt, phrase) for alt in item.split("|")])
+        slots.append([joint + _word_atoms(alt, phrase) for alt in _choices(item, phrase)])
         gap = False
     if not slots or gap:
         raise PhraseError(f"crisis phrase {phrase!r}: no words, or it ends in '..'")
@@ -585,27 +609,22 @@ def _expand(phrase: str) -> list[tuple[str, ...]]:
 
 
 _END = ""  # trie key for "a phrase ends here"
+_Node: TypeAlias = "dict[str, _Node]"
 
 
 def _trie_regex(sequences: Iterable[tuple[str, ...]]) -> re.Pattern[str]:
     """One pattern for all sequences, factored by common prefix; starts on a word start."""
-    trie: dict[str, dict[str, object]] = {}
+    trie: _Node = {}
     for seq in sequences:
-        node: dict[str, object] = trie
+        node = trie
         for atom in seq:
-            child = node.setdefault(atom, {})
-            assert isinstance(child, dict)
-            node = child
+            node = node.setdefault(atom, {})
         node[_END] = {}
 
-    def emit(node: dict[str, object]) -> str:
+    def emit(node: _Node) -> str:
         if _END in node:
             return ""  # a shorter phrase already matched: the longer ones add nothing
-        alts = []
-        for atom in sorted(node):
-            child = node[atom]
-            assert isinstance(child, dict)
-            alts.append(atom + emit(child))
+        alts = [atom + emit(node[atom]) for atom in sorted(node)]
         return alts[0] if len(alts) == 1 else "(?:" + "|".join(alts) + ")"
 
     return re.compile(r"(?<!\w)" + emit(trie) if trie else r"(?!)")

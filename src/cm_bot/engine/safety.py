@@ -34,9 +34,7 @@ def staff_told(program: Program, _: Gettext, locale: str) -> str:
             _("I have told your case manager. Staff usually answer {response_time}.").format(
                 response_time=_(program.response_time)
             ),
-            _("Office hours: {staff_hours}.").format(
-                staff_hours=program.staff_hours_text(locale)
-            ),
+            _("Office hours: {staff_hours}.").format(staff_hours=program.staff_hours_text(locale)),
             _(
                 "This chat is not watched all the time. If you need help now, please use "
                 "the numbers above."
@@ -82,9 +80,7 @@ def unlinked_reply(program: Program, _: Gettext, *, violence: bool) -> str:
 def paused_reply(program: Program, _: Gettext) -> str:
     """The short reply while paused (at most one per window): kept, and where help is."""
     emergency = "; ".join(_(r.contact) for r in program.of_kind(ResourceKind.EMERGENCY))
-    crisis = "; ".join(
-        f"{_(r.name)}: {_(r.contact)}" for r in program.of_kind(ResourceKind.CRISIS)
-    )
+    crisis = "; ".join(f"{_(r.name)}: {_(r.contact)}" for r in program.of_kind(ResourceKind.CRISIS))
     return _(
         "I've kept your message for your case manager, and I won't ask any questions for "
         "now. If you are in danger right now: {emergency}. {crisis}. Send /human to ask "
@@ -112,9 +108,7 @@ def human_reply(program: Program, _: Gettext, locale: str) -> str:
                 staff_hours=program.staff_hours_text(locale),
             ),
             _("If you are in danger right now: {emergency}.").format(
-                emergency="; ".join(
-                    _(r.contact) for r in program.of_kind(ResourceKind.EMERGENCY)
-                )
+                emergency="; ".join(_(r.contact) for r in program.of_kind(ResourceKind.EMERGENCY))
             ),
         )
     )

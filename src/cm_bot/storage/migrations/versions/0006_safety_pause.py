@@ -64,7 +64,9 @@ def upgrade() -> None:
         postgresql_where=sa.text(OPEN_URGENT),
     )
     with op.batch_alter_table("staff") as batch:
-        batch.add_column(sa.Column("blocked_at", sqlmodel.sql.sqltypes.UTCDateTime(), nullable=True))
+        batch.add_column(
+            sa.Column("blocked_at", sqlmodel.sql.sqltypes.UTCDateTime(), nullable=True)
+        )
 
 
 def downgrade() -> None:
