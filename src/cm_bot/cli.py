@@ -54,7 +54,7 @@ def chat(
     from cm_bot.bootstrap import build_app
     from cm_bot.channels.console import ConsoleChannel, ensure_demo_case
 
-    logsetup.configure(level=logging.WARNING)  # warnings only, and never a client's words
+    logsetup.configure(level=logging.ERROR)  # errors only (not mid-chat), never a client's words
     try:
         application = build_app()
     except FlowDefinitionError as exc:

@@ -128,12 +128,13 @@ def test_invisible_characters_are_ignored(text: str) -> None:
     assert DEFAULT.find(text) is not None
 
 
-@pytest.mark.parametrize("apostrophe", ["'", "’", "ʼ", "`", "´", "‘", ""])
+@pytest.mark.parametrize("apostrophe", ["'", "’", "ʼ", "`", "´", "‘", "*", "ъ", ""])
 def test_every_apostrophe_and_none(apostrophe: str) -> None:
     assert DEFAULT.find(f"я вб{apostrophe}ю себе") is not None
     assert DEFAULT.find(f"мене вб{apostrophe}ють") is not None
-    assert DEFAULT.find(f"I don{apostrophe}t want to live") is not None
-    assert DEFAULT.find(f"he{apostrophe}ll kill me") is not None
+    if apostrophe != "ъ":  # typed for an apostrophe on a Russian keyboard, in Cyrillic only
+        assert DEFAULT.find(f"I don{apostrophe}t want to live") is not None
+        assert DEFAULT.find(f"he{apostrophe}ll kill me") is not None
 
 
 def test_accents_and_diacritics_fold_the_same_way_on_both_sides() -> None:
@@ -303,9 +304,9 @@ def test_crisis_words_mid_question_give_resources_and_an_urgent_flag_and_keep_th
         person.tap(label)
     replies = person.say("honestly I want to die")
     said = texts(replies)
-    assert "emergency number" in said
-    assert "How worried are you?" in said  # the step stays where it was
-    assert person.step() == "intake.worry"
+    assert "911" in said and "988" in said  # the program's resources
+    assert "How worried are you?" not in said  # paused: no next question, not even this one
+    assert person.step() == "intake.worry"  # ... but the step stays where it was
     flags = _urgent(db)
     assert len(flags) == 1 and flags[0].severity == "urgent"
     assert flags[0].source_value is None  # no free text in the flag

@@ -376,3 +376,30 @@ def test_exit_accepts_only_dates_from_the_opening_to_a_year_ahead(
         assert "must be between" in texts(staff.say(f"/exit {ref} {day}"))
     with transaction(db) as session:
         assert session.execute(select(Case.status)).scalar_one() != "exited"
+
+
+# -- what the case manager reads, and erasure ---------------------------------------------------
+
+
+def test_messages_kept_during_the_pause_are_in_case_and_export_and_go_with_erasure(
+    engine: ConversationEngine, db: Engine, manager: None
+) -> None:
+    from cm_bot.storage.data_rights import erase_case, export_case
+
+    person = _consented(engine, db)
+    _bind(db, "Maria", MANAGER_CHAT)
+    staff = _staff_person(engine, db, MANAGER_CHAT)
+    with transaction(db) as session:
+        ref = str(session.execute(select(Case.ref)).scalar_one())
+    person.say(CRISIS)
+    person.say("my sister knows zqmarker")
+
+    case = texts(staff.say(f"/case {ref}"))
+    assert "Messages kept while the bot was paused (2 of 2)" in case
+    assert "zqmarker" in case and CRISIS in case
+    exported = export_case(db, ref)["messages_while_paused"]
+    assert [m["text"] for m in exported] == [CRISIS, "my sister knows zqmarker"]
+
+    erase_case(db, ref)
+
+    assert _rows(db, HeldMessage) == []

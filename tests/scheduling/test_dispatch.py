@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 import yaml
-from sqlalchemy import Engine, func, select, text
+from sqlalchemy import Engine, func, select, text, update
 from sqlmodel import col
 
 from cm_bot.engine import ConversationEngine, EngineConfig
@@ -17,7 +17,7 @@ from cm_bot.i18n import Translator
 from cm_bot.scheduling import run_due
 from cm_bot.storage import SqlStore
 from cm_bot.storage.db import transaction
-from cm_bot.storage.models import FlowRun, Outbox
+from cm_bot.storage.models import Flag, FlowRun, Outbox
 from tests.scheduling.conftest import scheduling_flows
 from tests.scheduling.support import add_contact, base_now, consented_client, contacts, sent_to
 
@@ -161,3 +161,24 @@ def test_a_message_whose_delivery_is_unknown_is_flagged_to_the_case_manager_once
         session.execute(text("UPDATE flag SET status = 'resolved'"))
     assert run_due(sched, base_now()).unknown == 0
     assert len(flags(db, "send_unknown")) == 1
+
+
+def test_a_client_paused_by_an_urgent_flag_gets_no_scheduled_contact_until_it_is_resolved(
+    sched: ConversationEngine, db: Engine
+) -> None:
+    """The pause: the contact waits (deferred, not cancelled) and goes once staff resolve."""
+    who = consented_client(sched, db)
+    now = base_now()
+    add_contact(db, who, now)
+    who.person.say("I want to kill myself")  # an urgent flag: paused
+    before = sent_to(db, who.client_id)
+
+    report = run_due(sched, now)
+
+    assert (report.sent, report.deferred) == (0, 1)
+    assert sent_to(db, who.client_id) == before
+    (row,) = contacts(db)
+    assert row.status == "pending" and row.due_at > now
+    with transaction(db) as session:
+        session.execute(update(Flag).values(status="resolved"))
+    assert run_due(sched, row.due_at).sent == 1

@@ -10,8 +10,8 @@ case, accents and diacritics (so й→и, ї→і→и, ё→е, ñ→n), apostr
 ("don't" = "dont", "вб'ю" = "вбʼю" = "вбю"), invisible characters, punctuation between
 words, Latin look-alike letters inside Cyrillic words (and the reverse), and stretched
 letters: every run of one letter becomes one letter ("kiiill" = "kill" = "kil"). Ukrainian
-typed on a Russian keyboard is common, so і/ї→и, є→е, ґ→г and ъ (an apostrophe stand-in)
-is dropped.
+typed on a Russian keyboard is common, so і/ї→и, є→е, ґ→г, and ъ (typed for an
+apostrophe) is dropped.
 
 List notation (also for a program's extra words), one entry a phrase of words:
 
@@ -472,10 +472,6 @@ _VIOLENCE: dict[str, tuple[str, ...]] = {
         "охранн* ордер*",
     ),
 }
-
-
-def _builtin(kind: CrisisKind) -> dict[str, tuple[str, ...]]:
-    return _SELF_HARM if kind is CrisisKind.SELF_HARM else _VIOLENCE
 
 
 # ---------------------------------------------------------------------------------------

@@ -1539,7 +1539,14 @@ class _Turn:
             return
         following = self.successor(run, flow, step, scores)
         if self.paused:
-            # An urgent rule fired without ending the flow: stop here, walk on when resumed.
+            # An urgent rule fired without ending the flow: the answer is taken, and the run
+            # stops before whatever comes next (said and asked when the pause ends).
+            if following == END:
+                self.finish(run, flow, RunStatus.COMPLETED)  # nothing else starts while paused
+                return
+            run.step_id = following
+            run.prompt_seq += 1  # the answered question's buttons are closed
+            run.bad_attempts = 0
             run.context[_RESUME_AT] = following
             self._pause_run(run)
             return
