@@ -154,8 +154,7 @@ def _safety_warnings(application: App) -> None:
     program = application.engine.program
     if program.example:
         log.warning(
-            "the program file %s is an example: verify every resource, then remove "
-            "'example: true'",
+            "the program file %s is an example: verify every resource, then remove 'example: true'",
             application.settings.program_file,
         )
     elif application.settings.program_file.resolve() == SHIPPED:

@@ -215,10 +215,18 @@ def _semantic_problems(program: Program) -> Iterable[tuple[tuple[str | int, ...]
         yield ("staff_hours", "closes"), "staff hours must close after they open"
     if program.retention.period <= timedelta(0):
         yield ("retention",), "retention must be at least one month"
+    from cm_bot.engine.crisis import CrisisWords, PhraseError  # pure; imported late (cycle)
+
     for field in ("crisis_words", "violence_words"):
         for locale, words in getattr(program, field).items():
-            if not all(isinstance(w, str) and w.strip() for w in words):
-                yield (field, locale), "crisis words must be non-empty text"
+            for index, word in enumerate(words):
+                try:
+                    if field == "crisis_words":
+                        CrisisWords({locale: [word]}, locales=[locale])
+                    else:
+                        CrisisWords(extra_violence={locale: [word]}, locales=[locale])
+                except PhraseError as exc:
+                    yield (field, locale, index), f"{field}.{locale}: {exc}"
 
 
 def looks_like_program(data: Any) -> bool:

@@ -112,3 +112,14 @@ def test_the_crisis_resources_reach_a_spanish_and_a_ukrainian_reader(translator:
 def test_extractor_reads_program_files_from_a_stream() -> None:
     stream = io.BytesIO(b"name: A\nresources:\n  - name: B\n    contact: C\n")
     assert [m for _l, _f, m, _c in extract(stream, [], [], {})] == ["A", "B", "C"]
+
+
+def test_a_crisis_word_the_matcher_cannot_read_is_refused_with_its_line(tmp_path: Path) -> None:
+    path = _broken(tmp_path, "crisis_words: {}", 'crisis_words:\n  en: ["overdos*", "code .."]')
+
+    with pytest.raises(FlowDefinitionError) as caught:
+        load_program(path)
+
+    (problem,) = caught.value.problems
+    assert problem.line == len(path.read_text(encoding="utf-8").splitlines()) - 1
+    assert "code .." in problem.message

@@ -41,9 +41,7 @@ def _tap_twice(person: Person, label: str) -> None:
 
 def phq9_flag_id(db: Engine) -> int:
     with transaction(db) as session:
-        return int(
-            session.execute(select(Flag.id).where(Flag.severity == "urgent")).scalar_one()
-        )
+        return int(session.execute(select(Flag.id).where(Flag.severity == "urgent")).scalar_one())
 
 
 def _staff_id(db: Engine) -> int:

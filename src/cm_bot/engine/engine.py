@@ -1452,7 +1452,7 @@ class _Turn:
         ):
             return False
         text = following.text or ""
-        if normalise(text).startswith("/") or self.engine.crisis_words.find(text) is not None:
+        if normalise(text).startswith("/") or self.engine.crisis_words.matches(text):
             return False
         return isinstance(self._parse(step, text), Rejected)
 

@@ -143,6 +143,8 @@ class StaffDesk:
         if not targets and severity in (Severity.URGENT, Severity.HIGH):
             targets = self.uow.escalation_targets()
             team = True
+            # Escalated now, so the timed escalation does not tell the same people again.
+            self.uow.mark_escalated(flag_id, self.now)
         if not self.notify(flag_id, targets, team=team) and severity is not Severity.ROUTINE:
             log.warning(
                 "%s flag %s reaches nobody: no case manager, supervisor, admin or team chat "

@@ -289,9 +289,7 @@ _OPEN_FLAG_EXISTS = select(
 )
 _STAFF_BY_ID = select(
     _STAFF.c.id, _STAFF.c.active, _STAFF.c.telegram_user_id, _STAFF.c.blocked_at
-).where(
-    _STAFF.c.id == bindparam("staff_id")
-)
+).where(_STAFF.c.id == bindparam("staff_id"))
 
 _ENQUEUE = insert(_OUTBOX).returning(_OUTBOX.c.id)
 _CLIENT_TOKENS = select(
