@@ -332,11 +332,14 @@ class OutboxSender:
                 self.limiter.hold_chat(chat, exc.retry_after)
             else:
                 self._blind.add(item.id)  # a guess: the next success brings it forward
-            log.warning("outbox %s: retry in %.1fs (%s)", item.id, backoff, exc)
+            # Never the error's text in the log: Telegram's description can quote data.
+            log.warning("outbox %s: retry in %.1fs (%s)", item.id, backoff, type(exc).__name__)
             at = utcnow() + timedelta(seconds=backoff)
             await self._write(outbox.mark_retry, item.id, at, str(exc))
         except OutcomeUnknown as exc:
-            log.warning("outbox %s: outcome unknown (%s); not resending", item.id, exc)
+            log.warning(
+                "outbox %s: outcome unknown (%s); not resending", item.id, type(exc).__name__
+            )
             await self._write(outbox.mark_final, item.id, "unknown", str(exc))
         except Unreachable as exc:
             log.info("outbox %s: recipient unreachable", item.id)
@@ -344,7 +347,7 @@ class OutboxSender:
             await self._write(outbox.fail_chat, self.channel, chat, "recipient unreachable")
             await self.on_unreachable(self.channel, chat)
         except PermanentFailure as exc:
-            log.warning("outbox %s: failed permanently (%s)", item.id, exc)
+            log.warning("outbox %s: failed permanently (%s)", item.id, type(exc).__name__)
             await self._write(outbox.mark_final, item.id, "failed", str(exc))
         except Exception as exc:
             # Something the channel did not classify: it may have been delivered, so a
