@@ -1,4 +1,10 @@
-"""The ``cm-bot`` command line: thin wrappers that build the app and call into it."""
+"""The ``cm-bot`` command line: thin wrappers that build the app and call into it.
+
+Help is plain text (``rich_markup_mode=None``): flags show no ``<bool>`` type, nothing
+needs a wide terminal, and docstrings are the help, so they are written for the
+person at the terminal (no reST markup). Each command's first sentence is its line in
+``cm-bot --help``; keep it short enough not to be cut at 80 columns.
+"""
 
 from __future__ import annotations
 
@@ -17,17 +23,29 @@ if TYPE_CHECKING:
     from cm_bot.bootstrap import App
 from cm_bot.settings import Settings
 
+
+def command_group(help: str) -> typer.Typer:
+    """A group of subcommands with plain-text help (see the module docstring)."""
+    return typer.Typer(help=help, no_args_is_help=True, rich_markup_mode=None)
+
+
 app = typer.Typer(
-    help="cm-bot: scripted case-management conversations with a human in the loop.",
+    help=(
+        "cm-bot: scripted case-management conversations with a human in the loop.\n\n"
+        "Settings come from CM_BOT_* environment variables or a .env file in the working "
+        "directory (cm-bot run --help lists them). Every command has --help."
+    ),
     no_args_is_help=True,
     add_completion=False,
+    rich_markup_mode=None,
 )
-flows_app = typer.Typer(help="Check conversation flow files.", no_args_is_help=True)
-db_app = typer.Typer(help="Database schema migrations.", no_args_is_help=True)
-staff_app = typer.Typer(help="Program staff.", no_args_is_help=True)
-case_app = typer.Typer(help="Client cases.", no_args_is_help=True)
-i18n_app = typer.Typer(help="Translation catalogues.", no_args_is_help=True)
-crisis_app = typer.Typer(help="Crisis-word detection.", no_args_is_help=True)
+flows_app = command_group("Check conversation flow files.")
+db_app = command_group("Database schema migrations.")
+staff_app = command_group("Program staff.")
+case_app = command_group("Client cases.")
+i18n_app = command_group("Translation catalogues.")
+crisis_app = command_group("Crisis-word detection.")
+goal_app = command_group("Goals in a case plan.")
 app.add_typer(flows_app, name="flows")
 app.add_typer(db_app, name="db")
 app.add_typer(staff_app, name="staff")
@@ -35,6 +53,7 @@ app.add_typer(case_app, name="case")
 app.add_typer(i18n_app, name="i18n")
 app.add_typer(crisis_app, name="crisis")
 app.add_typer(schedule_app, name="schedule")
+app.add_typer(goal_app, name="goal")
 _ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -45,36 +64,123 @@ def _fail(message: str, code: int = 1) -> typer.Exit:
 
 @app.command()
 def chat(
-    language: Annotated[str | None, typer.Option(help="Your language, e.g. es or uk.")] = None,
+    language: Annotated[
+        str | None, typer.Option(metavar="LANG", help="Your language, e.g. es or uk.")
+    ] = None,
+    flow: Annotated[
+        str | None,
+        typer.Option(metavar="ID", help="Start this flow at once (for flow authors)."),
+    ] = None,
+    context: Annotated[
+        str | None,
+        typer.Option(
+            metavar="JSON",
+            help='With --flow: values the flow reads, e.g. {"goal": "Find a job"}.',
+        ),
+    ] = None,
 ) -> None:
-    """Talk to the flows in this terminal, on the configured database (SQLite by default)."""
+    """Talk to the flows in this terminal, as the demo client.
+
+    The database is CM_BOT_DATABASE_URL; by default the SQLite file cm-bot.db in the
+    working directory. On first use (a database with no case yet) it creates a demo
+    case and links this terminal to it as the client. Buttons are numbered: type the
+    number or the label. /help lists the commands; Ctrl-D or /quit leaves, and the
+    next chat resumes where you stopped.
+
+    Flow authors: --flow ID starts flow ID at once. Consent is recorded for the demo
+    client so the flow can start (the consent flow itself is shown as a new client
+    sees it). The flows are checked first, as at every start; an unknown ID exits 1
+    and lists the flow ids.
+    """
     import logging
 
     from cm_bot import logsetup
     from cm_bot.bootstrap import build_app
-    from cm_bot.channels.console import ConsoleChannel, ensure_demo_case
+    from cm_bot.channels.console import ConsoleChannel, DemoError, ensure_demo_case
 
+    flow_context: dict[str, Any] = {}
+    if context is not None:
+        if flow is None:
+            raise _fail("--context needs --flow", 2)
+        try:
+            parsed: Any = json.loads(context)
+        except json.JSONDecodeError as exc:
+            raise _fail(f"--context is not valid JSON: {exc}", 2) from None
+        if not isinstance(parsed, dict):
+            raise _fail("--context must be a JSON object", 2)
+        flow_context = parsed
     logsetup.configure(level=logging.ERROR)  # errors only (not mid-chat), never a client's words
     try:
         application = build_app()
     except FlowDefinitionError as exc:
         raise _fail(str(exc)) from None
     try:
+        if flow is not None and flow not in application.flows:
+            known = ", ".join(sorted(f.id for f in application.flows))
+            raise _fail(f"no flow {flow!r}; the flows are: {known}")
         ref = ensure_demo_case(application.db)
         if ref:
             typer.echo(f"Created demo case {ref}. Type /help for commands, Ctrl-D to leave.")
-        ConsoleChannel(
+        channel = ConsoleChannel(
             application.engine,
             application.db,
             stdin=sys.stdin,
             stdout=sys.stdout,
             language=language,
-        ).run()
+        )
+        if flow is not None:
+            typer.echo(f"Starting flow {flow} for the demo client.")
+        try:
+            channel.run(flow_id=flow, context=flow_context)
+        except DemoError as exc:
+            raise _fail(f"cannot start {flow}: {exc}") from None
     finally:
         application.close()
 
 
-@app.command()
+# What `cm-bot run --help` says about each setting. Defaults come from Settings itself;
+# a setting missing here is still listed (see _run_help), so the help never leaves one out.
+_SETTING_NOTES: dict[str, str] = {
+    "database_url": "database URL",
+    "telegram_token": "the bot token from @BotFather (required)",
+    "telegram_api_url": "Bot API server",
+    "bot_username": "the bot's name in links [asked with getMe]",
+    "backend": "aiogram or ptb",
+    "default_locale": "language when a client's is unknown",
+    "webhook_url": "webhook mode at this URL [unset: polling]",
+    "webhook_secret": "required in webhook mode",
+    "webhook_listen": "the webhook server's address",
+    "webhook_port": "the webhook server's port",
+    "poll_timeout": "long-polling wait, seconds",
+    "telegram_request_timeout": "Bot API request time-out, seconds",
+    "flows_dir": "flow files [./conversations, else shipped]",
+    "locales_dir": "translations [./locales, else shipped]",
+    "program_file": "program file [conversations/program.yaml]",
+    "intake_flows": "flows after consent, a JSON list",
+    "max_bad_answers": "bad answers before /human is offered",
+    "timezone": "clients' default time zone",
+    "contact_hours": "clients' default contact hours",
+    "tick_seconds": "how often the scheduler wakes, seconds",
+}
+
+
+def _run_help() -> str:
+    """The help of `cm-bot run`: what it does, then every CM_BOT_* setting it reads."""
+    lines = []
+    for name, field in Settings.model_fields.items():
+        note = _SETTING_NOTES.get(name, "")
+        default = field.default
+        if field.default_factory is None and default is not None and "[" not in note:
+            note = f"{note} [{default}]".strip()
+        lines.append(f"{'CM_BOT_' + name.upper():<33}{note}".rstrip())
+    return (
+        "Run the Telegram bot (long polling, or a webhook).\n\n"
+        "It needs CM_BOT_TELEGRAM_TOKEN. Settings are read from the environment or a .env "
+        "file in the working directory; defaults in brackets:\n\n\b\n" + "\n".join(lines)
+    )
+
+
+@app.command(help=_run_help())
 def run() -> None:
     """Run the Telegram bot: long polling, or a webhook when CM_BOT_WEBHOOK_URL is set."""
     import asyncio
@@ -166,12 +272,17 @@ def _safety_warnings(application: App) -> None:
 
 @flows_app.command("check")
 def flows_check(
-    path: Annotated[Path | None, typer.Argument(help="A flow file or a folder of them.")] = None,
+    path: Annotated[
+        Path | None,
+        typer.Argument(metavar="PATH", help="A flow file, a program file, or a folder."),
+    ] = None,
 ) -> None:
-    """Validate flow files and the program file; ``path:line: message`` per problem.
+    """Validate flow files and the program file.
 
-    PATH may be a flow file, a program file, or a folder (its flows and its program.yaml).
-    Without PATH: the configured flows folder and program file. Exits non-zero on any problem.
+    Prints one line per problem, as path:line: message, and exits 1 on any problem.
+    PATH may be a flow file, a program file, or a folder (its flows and its
+    program.yaml). Without PATH: the configured flows folder (CM_BOT_FLOWS_DIR) and
+    program file (CM_BOT_PROGRAM_FILE).
     """
     import yaml
 
@@ -210,8 +321,12 @@ def flows_check(
 
 
 @db_app.command("upgrade")
-def db_upgrade(revision: Annotated[str, typer.Argument()] = "head") -> None:
-    """Apply migrations (SQLite or PostgreSQL, from CM_BOT_DATABASE_URL)."""
+def db_upgrade(
+    revision: Annotated[
+        str, typer.Argument(metavar="REVISION", help="Migrate up to this revision.")
+    ] = "head",
+) -> None:
+    """Apply migrations to the database at CM_BOT_DATABASE_URL."""
     from cm_bot.storage.db import create_db_engine, current_revision, upgrade
 
     engine = create_db_engine(Settings().database_url)
@@ -223,8 +338,15 @@ def db_upgrade(revision: Annotated[str, typer.Argument()] = "head") -> None:
 
 
 @db_app.command("downgrade")
-def db_downgrade(revision: Annotated[str, typer.Argument()]) -> None:
-    """Roll migrations back to REVISION (``base`` empties the database)."""
+def db_downgrade(
+    revision: Annotated[
+        str, typer.Argument(metavar="REVISION", help="A revision id, or base for none.")
+    ],
+) -> None:
+    """Roll migrations back to REVISION.
+
+    The revision base removes every table: all data in CM_BOT_DATABASE_URL is lost.
+    """
     from cm_bot.storage.db import create_db_engine, current_revision, downgrade
 
     engine = create_db_engine(Settings().database_url)
@@ -237,11 +359,20 @@ def db_downgrade(revision: Annotated[str, typer.Argument()]) -> None:
 
 @app.command()
 def score(
-    instrument: Annotated[str, typer.Argument(help="phq2, phq9, gad2, gad7, hvs or ahc")],
-    answers: Annotated[str, typer.Option(help='Item answers as JSON, e.g. {"phq9.q1": 2}')],
-    age: Annotated[int | None, typer.Option(help="Age in years (AHC physical activity).")] = None,
+    instrument: Annotated[
+        str, typer.Argument(metavar="INSTRUMENT", help="phq2, phq9, gad2, gad7, hvs or ahc")
+    ],
+    answers: Annotated[str, typer.Option(metavar="JSON", help='Item answers, e.g. {"phq9.q1": 2}')],
+    age: Annotated[
+        int | None, typer.Option(metavar="N", help="Age in years (AHC physical activity).")
+    ] = None,
 ) -> None:
-    """Score a screening instrument and print the result as one JSON object."""
+    """Score a screening instrument; print the result as JSON.
+
+    The result is one JSON object on stdout. When the answers cannot be scored
+    (an item missing or out of range) it says "valid": false with the reason, and
+    the exit status is 2, as for bad JSON or an unknown instrument.
+    """
     from cm_bot.scoring import UnknownInstrumentError
     from cm_bot.scoring import score as score_instrument
 
@@ -256,10 +387,8 @@ def score(
     except UnknownInstrumentError as exc:
         raise _fail(str(exc), 2) from None
     typer.echo(json.dumps(result, ensure_ascii=False))
-
-
-goal_app = typer.Typer(help="Goals in a case plan.", no_args_is_help=True)
-app.add_typer(goal_app, name="goal")
+    if result.get("valid") is False:
+        raise typer.Exit(2)
 
 
 def _admin_app() -> App:
@@ -314,10 +443,15 @@ def _invite(kind: str, *, case_id: int | None, staff_id: int | None) -> str:
 
 @staff_app.command("add")
 def staff_add(
-    name: Annotated[str, typer.Option(help="The staff member's name (unique).")],
-    role: Annotated[str, typer.Option(help="case_manager, supervisor or admin")] = "case_manager",
+    name: Annotated[str, typer.Option(metavar="NAME", help="The staff member's name (unique).")],
+    role: Annotated[
+        str, typer.Option(metavar="ROLE", help="case_manager, supervisor or admin")
+    ] = "case_manager",
 ) -> None:
-    """Add a staff member and print their single-use invite link (valid 14 days)."""
+    """Add a staff member; print their invite link.
+
+    The link is single-use and valid for 14 days; it binds their Telegram account.
+    """
     from cm_bot.storage.admin import AdminError, add_staff
 
     application = _admin_app()
@@ -333,9 +467,9 @@ def staff_add(
 
 @case_app.command("new")
 def case_new(
-    manager: Annotated[str, typer.Option(help="The case manager's name.")],
+    manager: Annotated[str, typer.Option(metavar="NAME", help="The case manager's name.")],
     ref: Annotated[
-        str | None, typer.Option(help="A ref such as C-0042 (default: the next).")
+        str | None, typer.Option(metavar="REF", help="A ref such as C-0042 (default: the next).")
     ] = None,
 ) -> None:
     """Open a case and print its reference."""
@@ -363,17 +497,27 @@ def _case_id(ref: str) -> int:
 
 
 @case_app.command("invite")
-def case_invite(ref: Annotated[str, typer.Argument(help="The case, e.g. C-0001.")]) -> None:
-    """Print a single-use client invite link (valid 14 days) for the case."""
+def case_invite(
+    ref: Annotated[str, typer.Argument(metavar="REF", help="The case, e.g. C-0001.")],
+) -> None:
+    """Print a client invite link for the case.
+
+    The link is single-use and valid for 14 days; the client opens it in Telegram.
+    """
     typer.echo(_invite("client", case_id=_case_id(ref), staff_id=None))
 
 
 @case_app.command("exit")
 def case_exit(
-    ref: Annotated[str, typer.Argument(help="The case, e.g. C-0001.")],
-    date: Annotated[str | None, typer.Option(help="Exit date YYYY-MM-DD (default today).")] = None,
+    ref: Annotated[str, typer.Argument(metavar="REF", help="The case, e.g. C-0001.")],
+    date: Annotated[
+        str | None, typer.Option(metavar="YYYY-MM-DD", help="Exit date (default: today).")
+    ] = None,
 ) -> None:
-    """Exit a case; post-exit follow-ups are scheduled from the exit date."""
+    """Exit a case and schedule its follow-ups.
+
+    Post-exit follow-ups are planned 30, 90 and 180 days after the exit date.
+    """
     from datetime import UTC, datetime
     from datetime import date as date_
 
@@ -396,12 +540,21 @@ def case_exit(
 
 @goal_app.command("add")
 def goal_add(
-    ref: Annotated[str, typer.Argument(help="The case, e.g. C-0001.")],
-    text: Annotated[str, typer.Option(help="The goal, in the client's words where possible.")],
-    cadence: Annotated[str, typer.Option(help="weekly, fortnightly or monthly")] = "weekly",
-    target_date: Annotated[str | None, typer.Option(help="YYYY-MM-DD")] = None,
+    ref: Annotated[str, typer.Argument(metavar="REF", help="The case, e.g. C-0001.")],
+    text: Annotated[
+        str, typer.Option(metavar="TEXT", help="The goal, in the client's words where possible.")
+    ],
+    cadence: Annotated[
+        str, typer.Option(metavar="CADENCE", help="weekly, fortnightly or monthly")
+    ] = "weekly",
+    target_date: Annotated[
+        str | None, typer.Option(metavar="YYYY-MM-DD", help="When the goal should be met.")
+    ] = None,
 ) -> None:
-    """Add a SMART goal to a case plan; check-ins follow its cadence."""
+    """Add a goal to a case plan.
+
+    Goal check-ins are then sent to the client at the goal's cadence.
+    """
     from datetime import date
 
     from cm_bot.engine.staff import CADENCES
@@ -424,11 +577,18 @@ def goal_add(
 
 @app.command()
 def export(
-    ref: Annotated[str, typer.Argument(help="The case, e.g. C-0001.")],
-    format: Annotated[str, typer.Option("--format", help="json or csv")] = "json",
-    output: Annotated[Path | None, typer.Option(help="Write here instead of stdout.")] = None,
+    ref: Annotated[str, typer.Argument(metavar="REF", help="The case, e.g. C-0001.")],
+    format: Annotated[
+        str, typer.Option("--format", metavar="json|csv", help="json or csv")
+    ] = "json",
+    output: Annotated[
+        Path | None, typer.Option(metavar="FILE", help="Write here instead of stdout.")
+    ] = None,
 ) -> None:
-    """Everything held about one case (and nothing about anyone else); the export is audited."""
+    """Export everything held about one case.
+
+    Nothing about anyone else is included, and the export is recorded in the audit log.
+    """
     from cm_bot.storage.data_rights import DataRightsError, export_case, to_csv
 
     if format not in ("json", "csv"):
@@ -454,10 +614,14 @@ def export(
 
 @app.command()
 def erase(
-    ref: Annotated[str, typer.Argument(help="The case, e.g. C-0001.")],
+    ref: Annotated[str, typer.Argument(metavar="REF", help="The case, e.g. C-0001.")],
     yes: Annotated[bool, typer.Option("--yes", help="Do not ask for confirmation.")] = False,
 ) -> None:
-    """Erase a client's personal data; a tombstone and the audit trail remain."""
+    """Erase a client's personal data.
+
+    Asks first unless --yes is given. Scheduled contacts are cancelled; a tombstone
+    and the audit trail remain.
+    """
     from cm_bot.storage.data_rights import DataRightsError, erase_case
 
     if not yes and not typer.confirm(f"Erase all personal data of {ref}? This cannot be undone"):
@@ -475,7 +639,11 @@ def erase(
 
 @i18n_app.command("extract")
 def i18n_extract() -> None:
-    """Rewrite locales/messages.pot from the sources and merge it into every catalogue."""
+    """Rewrite locales/messages.pot; merge it into catalogues.
+
+    The template is extracted from the flow files and the Python sources, then merged
+    into every locales/<lang>/LC_MESSAGES/messages.po.
+    """
     from cm_bot.i18n.catalog import update
 
     update(_ROOT)
@@ -484,7 +652,10 @@ def i18n_extract() -> None:
 
 @i18n_app.command("check")
 def i18n_check() -> None:
-    """Fail if the template is stale or any catalogue has untranslated or fuzzy entries."""
+    """Check that every catalogue is complete.
+
+    Exits 1 if the template is stale or any catalogue has untranslated or fuzzy entries.
+    """
     from cm_bot.i18n.catalog import check
 
     problems = check(_ROOT)
@@ -497,12 +668,17 @@ def i18n_check() -> None:
 
 @crisis_app.command("check")
 def crisis_check(
-    text: Annotated[str, typer.Argument(help="A message, as a client might type it.")],
+    text: Annotated[
+        str, typer.Argument(metavar="TEXT", help="A message, as a client might type it.")
+    ],
     locale: Annotated[
-        str | None, typer.Option(help="Only this language's list (en, es, uk, ru).")
+        str | None,
+        typer.Option(metavar="LANG", help="Only this language's list (en, es, uk, ru)."),
     ] = None,
 ) -> None:
-    """Print the crisis phrases TEXT matches and their kind; exit 1 if none (like grep).
+    """Show which crisis words TEXT matches.
+
+    Prints each phrase matched and its kind; exits 1 if none matches (like grep).
 
     Uses the built-in lists plus the program file's crisis_words and violence_words, the
     same the bot uses, so an admin can try a new word before clients do.

@@ -12,13 +12,23 @@ from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from cm_bot.engine.answers import (
+    AMBIGUOUS,
+    CHOOSE_ONE,
+    CHOOSE_SOME,
+    WHOLE_NUMBER,
+    YES_OR_NO,
     Accepted,
     Rejected,
+    Skip,
+    fold,
     label_of,
+    match_option,
     normalise,
     parse_int,
     parse_text,
     utf16_length,
+    wants_to_skip,
+    yes_no,
 )
 from cm_bot.flows import load_flows
 from cm_bot.flows.schema import (
@@ -47,6 +57,24 @@ def _identity(message: str) -> str:
 
 def _label(option: Option) -> str:
     return label_of(option, _identity)
+
+
+def _step(key: str) -> QuestionStep:
+    return next(s for s in STEPS if s.key == key)
+
+
+def _choice(*labels: str, multiple: bool = False) -> ChoiceStep:
+    """A choice step with these labels, valued by their position (1, 2, ...)."""
+    options = [Option(value=i, label=label) for i, label in enumerate(labels, 1)]
+    return ChoiceStep(
+        id="pick", type="choice", key="test.pick", text="Pick", options=options, multiple=multiple
+    )
+
+
+def _parse(step: QuestionStep, text: str, *, skip: bool = False) -> object:
+    """What ``parse_text`` gives, as the value, or the reason, or ``Skip()``."""
+    outcome = parse_text(step, text, _identity, _label, skip=skip)
+    return outcome.value if isinstance(outcome, Accepted) else outcome
 
 
 def test_the_intake_flow_has_every_question_type() -> None:
@@ -177,6 +205,250 @@ def test_parse_int_refuses_any_other_script_of_digits(
     assert parse_int(typed) is None  # ... we do not
 
 
+# -- fold: the form typed words are compared in ----------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("typed", "folded"),
+    [
+        ("  NOT at all!! ", "not at all"),
+        ("Not   at\tall", "not at all"),
+        ("Sí", "si"),
+        ("¡Sí!", "si"),
+        ("Más de la mitad de los días", "mas de la mitad de los dias"),
+        ("Don't know", "dont know"),
+        ("Don’t  know", "dont know"),
+        ("more-than-half", "more than half"),
+        ("ТАК", "так"),
+        ("п'ять", "пять"),
+        ("пʼять", "пять"),
+        ("Ｙｅｓ", "yes"),
+        ("\u200bYes\u200b", "yes"),
+        ("Straße", "strasse"),
+        ("2.", "2"),
+        ("?!…", ""),
+    ],
+)
+def test_fold_ignores_case_accents_punctuation_and_spacing(typed: str, folded: str) -> None:
+    assert fold(typed) == folded
+
+
+@given(st.text())
+@PROPERTY
+def test_fold_is_stable(text: str) -> None:
+    assert fold(fold(text)) == fold(text)
+
+
+# -- choice: label or number, exactly, never a guess -----------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("typed", "value"),
+    [
+        ("okay", "okay"),
+        ("  OKAY!! ", "okay"),
+        ("Okay.", "okay"),
+        ("2", "okay"),
+        (" 2. ", "okay"),
+        ("2)", "okay"),
+        ("02", "okay"),
+        ("３", "bad"),
+    ],
+)
+def test_a_choice_takes_its_label_however_typed_or_its_number(typed: str, value: str) -> None:
+    assert _parse(_step("intake.mood"), typed) == value
+
+
+@pytest.mark.parametrize(
+    "typed", ["o", "ok", "goo", "good bad", "good, bad", "0", "4", "-2", "#2", "two", ""]
+)
+def test_a_choice_refuses_prefixes_and_anything_else_shortly(typed: str) -> None:
+    assert _parse(_step("intake.mood"), typed) == Rejected(CHOOSE_ONE)
+
+
+@pytest.mark.parametrize(
+    ("labels", "typed"),
+    [
+        (("Café", "Cafe"), "cafe"),  # the same after folding
+        (("Often", "often!"), "OFTEN"),
+        (("Don't know", "Dont know"), "dont know"),
+    ],
+)
+def test_text_that_fits_two_options_is_refused_as_ambiguous(
+    labels: tuple[str, ...], typed: str
+) -> None:
+    step = _choice(*labels, "Never")
+    assert _parse(step, typed) == Rejected(AMBIGUOUS)
+    assert match_option(step, typed, _label) is None
+    assert _parse(step, "never") == 3  # the rest still work, by label and number
+    assert _parse(step, "1") == 1
+
+
+def test_a_translation_that_matches_another_options_english_label_is_ambiguous() -> None:
+    step = _choice("Often", "Sometimes")
+
+    def spanish(message: str) -> str:
+        return {"Often": "A veces", "Sometimes": "Often"}.get(message, message)
+
+    outcome = parse_text(step, "often", spanish, lambda o: label_of(o, spanish))
+    assert outcome == Rejected(AMBIGUOUS)
+
+
+def test_when_labels_are_numbers_a_typed_number_is_the_label_not_the_position() -> None:
+    minutes = _choice("0", "10", "20", "150 or greater")
+    assert _parse(minutes, "10") == 2  # 10 minutes, not the 10th option
+    assert _parse(minutes, "0") == 1
+    assert _parse(minutes, "1") == Rejected(CHOOSE_ONE)  # never read as "the first"
+    assert _parse(minutes, "3") == Rejected(CHOOSE_ONE)
+    assert _parse(minutes, "150 or greater") == 4
+
+
+@pytest.mark.parametrize(
+    ("typed", "value"), [("y", "yes"), ("Sí", "yes"), ("так", "yes"), ("nope", "no"), ("ні", "no")]
+)
+def test_options_labelled_yes_and_no_take_the_yes_and_no_words(typed: str, value: str) -> None:
+    step = ChoiceStep(
+        id="pick",
+        type="choice",
+        key="test.pick",
+        text="Pick",
+        options=[Option(value="yes", label="Yes"), Option(value="no", label="No")],
+    )
+    assert _parse(step, typed) == value
+
+
+# -- multiple choice -------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("typed", "values"),
+    [
+        ("1, 2", ["mold", "pests"]),
+        ("2,1", ["mold", "pests"]),
+        ("mold, pests", ["mold", "pests"]),
+        ("  PESTS!; Mold ", ["mold", "pests"]),
+        ("1,,2,", ["mold", "pests"]),
+        ("2, 2", ["pests"]),
+        ("3", ["none"]),
+        ("None of these.", ["none"]),
+    ],
+)
+def test_a_multiple_choice_takes_labels_or_numbers_separated_by_commas(
+    typed: str, values: list[str]
+) -> None:
+    assert _parse(_step("intake.housing"), typed) == values
+
+
+@pytest.mark.parametrize("typed", ["mold pests", "1 2", "1, 4", "mold, rats", "mo, pests"])
+def test_a_multiple_choice_refuses_a_piece_that_is_no_option(typed: str) -> None:
+    assert _parse(_step("intake.housing"), typed) == Rejected(CHOOSE_SOME)
+
+
+def test_a_multiple_choice_reads_a_label_that_holds_commas_whole() -> None:
+    step = _choice(
+        "Pests such as bugs, ants, or mice", "Mold", "Power, gas or water", multiple=True
+    )
+    assert _parse(step, "pests such as bugs, ants, or mice") == [1]
+    assert _parse(step, "Mold, Pests such as bugs, ants, or mice") == [1, 2]
+    assert _parse(step, "power, gas or water; 2") == [2, 3]
+    assert _parse(step, "pests such as bugs") == Rejected(CHOOSE_SOME)
+
+
+def test_a_multiple_choice_with_two_readings_is_ambiguous() -> None:
+    step = _choice("Gas", "Water", "Gas, water", multiple=True)
+    assert _parse(step, "gas, water") == Rejected(AMBIGUOUS)  # options 1 and 2, or option 3?
+    assert _parse(step, "1, 2") == [1, 2]
+    assert _parse(step, "3") == [3]
+
+
+# -- yes/no ----------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "typed",
+    ["yes", "Yes!", " YES ", "y", "yeah", "yep", "sí", "Si", "так", "Так.", "да", "ага", "1"],
+)
+def test_yes_is_typed_in_any_of_the_clients_languages(typed: str) -> None:
+    assert _parse(_step("intake.safe"), typed) is True
+
+
+@pytest.mark.parametrize("typed", ["no", "No.", "n", "nope", "ні", "НІ!", "нет", "2"])
+def test_no_is_typed_in_any_of_the_clients_languages(typed: str) -> None:
+    assert _parse(_step("intake.safe"), typed) is False
+
+
+@pytest.mark.parametrize(
+    "typed", ["ok", "okay", "sure", "nah", "yes no", "yess", "та", "не", "0", "3", "maybe", ""]
+)
+def test_anything_else_at_a_yes_no_question_is_refused(typed: str) -> None:
+    assert _parse(_step("intake.safe"), typed) == Rejected(YES_OR_NO)
+
+
+def test_the_translated_button_labels_are_yes_and_no_too() -> None:
+    def french(message: str) -> str:
+        return {"Yes": "Oui", "No": "Non"}.get(message, message)
+
+    assert yes_no("OUI", french) is True
+    assert yes_no("non", french) is False
+    assert yes_no("oui", _identity) is None
+
+
+def test_a_word_that_would_be_both_yes_and_no_is_neither() -> None:
+    def odd(message: str) -> str:
+        return {"Yes": "no"}.get(message, message)
+
+    assert yes_no("no", odd) is None
+    assert yes_no("yes", odd) is True
+
+
+# -- skip ------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "typed", ["skip", "Skip!", " SKIP ", "Skip this question", "saltar", "omitir", "Пропустити"]
+)
+def test_a_skip_word_skips_a_skippable_question(typed: str) -> None:
+    notes = _step("intake.notes")
+    assert notes.skippable
+    assert _parse(notes, typed, skip=True) == Skip()
+
+
+def test_a_skip_word_is_an_answer_when_the_caller_does_not_handle_skip() -> None:
+    assert _parse(_step("intake.notes"), "skip") == "skip"
+
+
+def test_a_skip_word_does_not_skip_a_question_that_cannot_be_skipped() -> None:
+    mood = _step("intake.mood")
+    assert not mood.skippable
+    assert _parse(mood, "skip", skip=True) == Rejected(CHOOSE_ONE)
+
+
+def test_the_locales_own_word_for_skip_skips() -> None:
+    def french(message: str) -> str:
+        return {"skip": "passer"}.get(message, message)
+
+    assert wants_to_skip("Passer", french)
+    assert not wants_to_skip("passer", _identity)
+    assert not wants_to_skip("skipping", _identity)
+
+
+# -- reasons: short, and each makes sense without the question -------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("key", "typed", "reason"),
+    [
+        ("intake.mood", "great", CHOOSE_ONE),
+        ("intake.housing", "damp", CHOOSE_SOME),
+        ("intake.safe", "maybe", YES_OR_NO),
+        ("intake.worry", "11", WHOLE_NUMBER.format(low=0, high=10)),
+        ("intake.people", "-1", WHOLE_NUMBER.format(low=0, high=20)),
+    ],
+)
+def test_a_refusal_says_shortly_what_is_accepted(key: str, typed: str, reason: str) -> None:
+    assert _parse(_step(key), typed) == Rejected(reason)
+
+
 # -- utf16_length ----------------------------------------------------------------------------------
 
 
@@ -252,6 +524,11 @@ def _check(step: QuestionStep, text: str) -> None:
     else:
         assert isinstance(outcome, Accepted)
         _check_accepted(step, outcome.value)
+    skippable = parse_text(step, text, _identity, _label, skip=True)
+    if step.skippable and wants_to_skip(text, _identity):
+        assert skippable == Skip()
+    else:
+        assert skippable == outcome
 
 
 # Mostly-plausible answers, so the accepting side is exercised as well as the refusing one.
@@ -259,7 +536,10 @@ _PLAUSIBLE = st.one_of(
     st.text(),
     st.text(alphabet="0123456789 +-.,;/", max_size=12),
     st.sampled_from(
-        ["Good", "okay", "3", "yes", "No", "y", "Mold, Pests", "1,3", "3", "None of these", "2,2"]
+        [
+            *["Good", "okay", "3", "yes", "No", "y", "Mold, Pests", "1,3", "None of these", "2,2"],
+            *["  GOOD!! ", "2.", "sí", "так", "skip", "Skip this question", "пропустити"],
+        ]
     ),
     st.dates().map(lambda d: d.isoformat()),
     st.dates().map(lambda d: d.strftime("%d.%m.%Y")),

@@ -681,3 +681,15 @@ def test_timezone_command_stores_a_valid_zone_and_refuses_nonsense(
     with transaction(db) as session:
         client = session.execute(select(Client)).scalars().one()
     assert client.timezone == "America/Los_Angeles"
+
+
+def test_timezone_suggests_the_closest_names_when_it_does_not_know_one(
+    engine: ConversationEngine, db: Engine
+) -> None:
+    person = make_client(engine, db)
+    _at_worry(person)
+
+    said = texts(person.say("/timezone Mexico City"))
+
+    assert "Did you mean" in said and "/timezone America/Mexico_City" in said
+    assert "Europe/Kyiv" in texts(person.say("/timezone EUROPE/KYIV"))

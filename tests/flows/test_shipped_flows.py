@@ -40,7 +40,8 @@ SHIPPED = {
     "exit_followup",
 }
 
-# instruments.md §2.4 / §3.4: the attribution line the PHQ and GAD forms carry.
+# instruments.md §2.4 / §3.4: the attribution line the PHQ and GAD forms carry. It is kept
+# in the flow files (as a comment) and in README.md, not sent in the chat (issue 13).
 PFIZER_ATTRIBUTION = (
     "Developed by Drs. Robert L. Spitzer, Janet B.W. Williams, Kurt Kroenke and colleagues, "
     "with an educational grant from Pfizer Inc. No permission required to reproduce, "
@@ -305,10 +306,48 @@ def test_phq_and_gad_options_are_the_published_0_to_3_scale(
     ]
 
 
+def _comments(path: Path) -> str:
+    """The file's YAML comments as one line of text (wrapping undone)."""
+    lines = path.read_text(encoding="utf-8").splitlines()
+    comments = [line.strip().lstrip("#") for line in lines if line.strip().startswith("#")]
+    return " ".join(" ".join(comments).split())
+
+
 @pytest.mark.parametrize("flow_id", ["screening_phq", "screening_gad"])
-def test_pfizer_attribution_line_is_shown(flows: dict[str, Flow], flow_id: str) -> None:
-    texts = [s.text for s in flows[flow_id].steps if isinstance(s, MessageStep)]
-    assert PFIZER_ATTRIBUTION in texts
+def test_pfizer_attribution_line_is_kept_in_the_flow_file_not_the_chat(
+    flows: dict[str, Flow], flow_id: str
+) -> None:
+    assert PFIZER_ATTRIBUTION in _comments(CONVERSATIONS / f"{flow_id}.yaml")
+    assert all("Pfizer" not in step.text for step in flows[flow_id].steps)
+    assert "attribution" not in {step.id for step in flows[flow_id].steps}
+
+
+def test_readme_carries_the_instruments_attribution() -> None:
+    readme = " ".join((CONVERSATIONS.parent / "README.md").read_text(encoding="utf-8").split())
+    assert "## Instruments and attribution" in readme
+    for must in (PFIZER_ATTRIBUTION, "Hunger Vital Sign", "Hager", "Children's HealthWatch"):
+        assert must in readme, must
+    assert "Centers for Medicare & Medicaid Services (CMS)" in readme
+
+
+@pytest.mark.parametrize(
+    ("flow_id", "version"),
+    [
+        ("screening_phq", 2),
+        ("screening_gad", 2),
+        ("screening_hvs", 2),
+        ("screening_ahc", 2),
+        ("screening_ahc_supplemental", 2),
+        ("goal_checkin", 2),
+        ("exit_followup", 2),
+    ],
+)
+def test_flows_whose_client_text_changed_have_a_new_version(
+    flows: dict[str, Flow], flow_id: str, version: int
+) -> None:
+    # Issue 13: titles without instrument codes, no licence line in the chat, "Don't know /
+    # prefer not to say", and the Spanish and Ukrainian fixes. Answers keep the version shown.
+    assert flows[flow_id].version >= version
 
 
 def test_ahc_safety_items_are_1_to_5(flows: dict[str, Flow]) -> None:
@@ -522,6 +561,23 @@ def test_hvs_flags_either_item_affirmative(
     seen = walk(flows["screening_hvs"], {"hvs.q1": q1, "hvs.q2": q2})
     assert (seen.fired == ["hvs_at_risk"]) is flagged
     assert seen.reached_end
+
+
+def test_hvs_both_dont_know_is_unknown_and_raises_no_flag(flows: dict[str, Flow]) -> None:
+    # The flag reads `positive`, so the `unknown` band (nothing told) neither flags a need
+    # nor shows as no risk: the band goes to staff with the screening results.
+    answers = {"hvs.q1": "dont_know", "hvs.q2": "dont_know"}
+    assert scores_for(flows["screening_hvs"], answers)["hvs"]["band"] == "unknown"
+    assert walk(flows["screening_hvs"], answers).fired == []
+
+
+def test_hvs_dont_know_is_offered_in_plain_words(flows: dict[str, Flow]) -> None:
+    for key in ("hvs.q1", "hvs.q2"):
+        step = question_keys(flows["screening_hvs"])[key]
+        assert [(o.value, o.label) for o in step.options][-1] == (
+            "dont_know",
+            "Don't know / prefer not to say",
+        )
 
 
 # --- AHC -------------------------------------------------------------------------------------

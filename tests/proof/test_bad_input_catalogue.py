@@ -53,8 +53,8 @@ WHOLE_0_10 = "whole number from 0 to 10"
 WHOLE_0_20 = "whole number from 0 to 20"
 TOO_LONG = "a bit long for this question"
 TYPE_IT = "Please type your answer as a message"
-TAP_ONE = "Please tap one of the buttons"
-YES_OR_NO = "Please tap Yes or No"
+TAP_ONE = "Please choose one of the options"
+YES_OR_NO = "Please answer yes or no"
 PRIVATELY = "Please message me privately"
 ASK_MANAGER = "ask your case manager for your personal link"
 LINK_EXPIRED = "This link has expired or was already used"
@@ -67,7 +67,7 @@ WELCOME_BACK = "Welcome back. You were part-way through"
 ALL_DONE = "nothing for you to answer right now"
 NOT_KEEPING = "I'm not keeping anything you send"
 ONE_AT_A_TIME = "I'll take one answer at a time"
-TAP_OPTIONS = "Please tap the options that apply"
+TAP_OPTIONS = "Please choose the options that apply"
 
 # -- where the client stands when the bad input arrives -------------------------------------------
 
@@ -573,16 +573,21 @@ def _bad_attempts(db: Engine) -> list[int]:
 
 
 def one_note_for_the_extras(ctx: Ctx) -> None:
-    # The next question, then one reply for the nine extras: the first one's re-ask (why it
-    # was refused, the question again) with the "one answer at a time" note at its end.
+    # The next question, then one reply for the nine extras: the first one's short reply
+    # (why it was refused; the question stays above) with the "one answer at a time" note.
     first, last = ctx.replies
     assert NEXT in first.text and ONE_AT_A_TIME not in first.text
-    assert TAP_OPTIONS in last.text and NEXT in last.text and ONE_AT_A_TIME in last.text
-    assert last.buttons  # the question's buttons again
+    assert TAP_OPTIONS in last.text and ONE_AT_A_TIME in last.text
+    assert NEXT not in last.text and not last.buttons  # the question is not sent again
     assert _bad_attempts(ctx.db) == [1]  # the extras after the first are not bad attempts
 
 
 # -- the table ------------------------------------------------------------------------------------
+
+
+def short(at: str, send: Send, reply: str, **more: Any) -> Case:
+    """A wrong answer: one short reply says what is accepted; the question stays above it."""
+    return Case(at=at, send=send, reply=reply, replies=1, **more)
 
 
 def refused(at: str, send: Send, reply: str, *, replies: int = 2, **more: Any) -> Case:
@@ -745,7 +750,7 @@ CATALOGUE = [
     ),
     row("B-04 /foo", refused(WORRY, text("/foo"), UNKNOWN_COMMAND)),
     # B-05: text where a button is expected, stale buttons, double taps
-    row("B-05 free text at a button question", refused(MOOD, text("great!!"), TAP_ONE, replies=1)),
+    row("B-05 free text at a button question", short(MOOD, text("great!!"), TAP_ONE)),
     row("B-05 typed label matches", taken(MOOD, text(" BAD "), {"intake.mood": "bad"}, WORRY, "")),
     row("B-05 stale button of an earlier question", refused(WORRY, tap_old, CLOSED)),
     row(
@@ -781,15 +786,15 @@ CATALOGUE = [
         refused(WORRY, tap_others, CLOSED, other=True, then=foreign_button_audited),
     ),
     # B-07: very long text: asked for a shorter answer, nothing cut and stored
-    row("B-07 4096 characters", refused(NOTES, text("x" * 4096), TOO_LONG, replies=1)),
-    row("B-07 5000 characters", refused(NOTES, text("y" * 5000), TOO_LONG, replies=1)),
-    row("B-07 5000 emoji", refused(NOTES, text("😀" * 5000), TOO_LONG, replies=1)),
-    row("B-07 101 emoji = 202 UTF-16 units", refused(NOTES, text("😀" * 101), TOO_LONG, replies=1)),
+    row("B-07 4096 characters", short(NOTES, text("x" * 4096), TOO_LONG)),
+    row("B-07 5000 characters", short(NOTES, text("y" * 5000), TOO_LONG)),
+    row("B-07 5000 emoji", short(NOTES, text("😀" * 5000), TOO_LONG)),
+    row("B-07 101 emoji = 202 UTF-16 units", short(NOTES, text("😀" * 101), TOO_LONG)),
     row(
         "B-07 100 emoji = 200 UTF-16 units fit",
         taken(NOTES, text("😀" * 100), {"intake.notes": "😀" * 100}, None, ALL_DONE),
     ),
-    row("B-07 4096 digits", refused(PEOPLE, text("9" * 4096), WHOLE_0_20, replies=1)),
+    row("B-07 4096 digits", short(PEOPLE, text("9" * 4096), WHOLE_0_20)),
     # B-08: Unicode: invisible and bidi controls ignored for matching, NFC, valid UTF-8 only
     row(
         "B-08 zero-width space + 7",
@@ -800,9 +805,9 @@ CATALOGUE = [
         taken(WORRY, text("\u202e7\u202c"), {"intake.worry": 7}, HOUSING, NEXT),
     ),
     row("B-08 7 + NUL", taken(WORRY, text("7\x00"), {"intake.worry": 7}, HOUSING, NEXT)),
-    row("B-08 homoglyph Cyrillic Good", refused(MOOD, text("G\u043e\u043ed"), TAP_ONE, replies=1)),
-    row("B-08 zero-width only", refused(NOTES, text("\u200b\u200d\ufeff"), TYPE_IT, replies=1)),
-    row("B-08 bidi controls only", refused(NOTES, text("\u2066\u202e\u2069"), TYPE_IT, replies=1)),
+    row("B-08 homoglyph Cyrillic Good", short(MOOD, text("G\u043e\u043ed"), TAP_ONE)),
+    row("B-08 zero-width only", short(NOTES, text("\u200b\u200d\ufeff"), TYPE_IT)),
+    row("B-08 bidi controls only", short(NOTES, text("\u2066\u202e\u2069"), TYPE_IT)),
     *[
         row(f"B-08 {name}", taken(NOTES, text(typed), {"intake.notes": kept}, None, ALL_DONE))
         for name, (typed, kept) in UNICODE_ANSWERS.items()
@@ -819,9 +824,9 @@ CATALOGUE = [
         ),
     ),
     # B-09: odd numbers at a 0-10 scale: one explicit parser, re-asked with the range
-    *[row(f"B-09 {t!r}", refused(WORRY, text(t), WHOLE_0_10, replies=1)) for t in NOT_A_NUMBER],
-    row("B-09 'about 5'", refused(WORRY, text("about 5"), WHOLE_0_10, replies=1)),
-    row("B-09 '0' at a choice of 1-3", refused(MOOD, text("0"), TAP_ONE, replies=1)),
+    *[row(f"B-09 {t!r}", short(WORRY, text(t), WHOLE_0_10)) for t in NOT_A_NUMBER],
+    row("B-09 'about 5'", short(WORRY, text("about 5"), WHOLE_0_10)),
+    row("B-09 '0' at a choice of 1-3", short(MOOD, text("0"), TAP_ONE)),
     *[
         row(f"B-09 {t!r} is {v}", taken(WORRY, text(t), {"intake.worry": v}, HOUSING, NEXT))
         for t, v in ODD_NUMBERS.items()
@@ -847,7 +852,7 @@ CATALOGUE = [
     ),
     row(
         "B-10 DROP TABLE at a number",
-        refused(WORRY, text("'; DROP TABLE clients;--"), WHOLE_0_10, replies=1),
+        short(WORRY, text("'; DROP TABLE clients;--"), WHOLE_0_10),
     ),
     # B-11: forwarded messages are someone else's words; their sender is not stored
     *[row(f"B-11 forwarded {name}", forwarded(origin)) for name, origin in FORWARDS.items()],
@@ -1064,7 +1069,7 @@ CATALOGUE = [
     ),
     row(
         "B-22 Arabic script at a yes/no question",
-        refused(CONSENT, text("نعم"), YES_OR_NO, replies=1),
+        short(CONSENT, text("نعم"), YES_OR_NO),
     ),
     row("B-22 voice instead of typing", refused(WORRY, media(voice=VOICE), ONLY_TYPED)),
     # B-23: crisis words anywhere: the crisis reply and one urgent flag, then the pause (no
@@ -1249,7 +1254,7 @@ def test_b17_words_of_crisis_among_the_extras_are_never_passed_over(
     # reply of their own (the note at most once), those after it are kept silently.
     assert sum(ONE_AT_A_TIME in t for t in said) == (0 if where == 2 else 1), said
     assert len(said) == 3, said  # next question, re-ask, crisis reply
-    assert sum(NEXT in t for t in said) == 2, said
+    assert sum(NEXT in t for t in said) == 1, said  # the refusal is short: no repeat
 
     assert phone.step() == HOUSING
     assert {k: v for k, v in responses(db).items() if k != "intake.mood"} == {"intake.worry": 5}
@@ -1264,7 +1269,8 @@ def test_b17_a_burst_spread_over_separate_batches_is_answered_message_by_message
     assert [len(s) for s in said] == [1, 1, 1, 1]
     assert all(TAP_OPTIONS in s[0] and ONE_AT_A_TIME not in s[0] for s in said[1:])
     assert _bad_attempts(db) == [3]
-    assert "Talk to my case manager" in phone.buttons  # after three tries, as always
+    assert "/human" in said[-1][0]  # after three tries the way to a person is said
+    assert "Talk to my case manager" not in phone.buttons  # and no button changes meaning
 
 
 def test_b17_an_update_failing_mid_burst_loses_nothing_and_repeats_nothing(

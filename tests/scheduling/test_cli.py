@@ -41,6 +41,7 @@ def test_list_shows_upcoming_contacts_in_utc_and_local_time(
 
     everything = runner.invoke(schedule_app, ["list"])
     assert everything.exit_code == 0, everything.output
+    assert everything.output.splitlines()[0].split()[:3] == ["ID", "CASE", "KIND"]
     assert who.ref in everything.output and other.ref in everything.output
     assert "America/Los_Angeles" in everything.output and "send" in everything.output
 

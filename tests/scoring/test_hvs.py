@@ -12,6 +12,14 @@ OPTIONS = ["often", "sometimes", "never", "dont_know"]
 AFFIRMATIVE = {"often", "sometimes"}
 
 
+def expected_band(first: str, second: str) -> str:
+    if first in AFFIRMATIVE or second in AFFIRMATIVE:
+        return "at_risk"
+    if first == second == "dont_know":
+        return "unknown"
+    return "no_risk"
+
+
 @pytest.mark.parametrize(("first", "second"), list(itertools.product(OPTIONS, repeat=2)))
 def test_hvs_is_at_risk_when_either_item_is_often_or_sometimes(first: str, second: str) -> None:
     at_risk = first in AFFIRMATIVE or second in AFFIRMATIVE
@@ -19,7 +27,7 @@ def test_hvs_is_at_risk_when_either_item_is_often_or_sometimes(first: str, secon
     assert result == {
         "instrument": "hvs",
         "valid": True,
-        "band": "at_risk" if at_risk else "no_risk",
+        "band": expected_band(first, second),
         "positive": at_risk,
         "urgent": False,
     }
@@ -29,9 +37,23 @@ def test_hvs_single_affirmative_item_is_enough() -> None:
     assert score("hvs", {"hvs.q1": "never", "hvs.q2": "sometimes"})["band"] == "at_risk"
 
 
-def test_hvs_dont_know_on_both_items_is_not_affirmative() -> None:
+def test_hvs_dont_know_on_both_items_is_unknown_not_no_risk() -> None:
+    # instruments.md §4.3: dont_know is not affirmative, so not positive; but a client who
+    # told us nothing is not shown as "no risk" (issue 13, clinical review).
     result = score("hvs", {"hvs.q1": "dont_know", "hvs.q2": "dont_know"})
+    assert (result["band"], result["positive"], result["urgent"]) == ("unknown", False, False)
+
+
+@pytest.mark.parametrize(("first", "second"), [("dont_know", "never"), ("never", "dont_know")])
+def test_hvs_one_dont_know_with_never_is_no_risk(first: str, second: str) -> None:
+    result = score("hvs", {"hvs.q1": first, "hvs.q2": second})
     assert (result["band"], result["positive"]) == ("no_risk", False)
+
+
+@pytest.mark.parametrize("affirmative", sorted(AFFIRMATIVE))
+def test_hvs_dont_know_with_an_affirmative_item_is_at_risk(affirmative: str) -> None:
+    result = score("hvs", {"hvs.q1": "dont_know", "hvs.q2": affirmative})
+    assert (result["band"], result["positive"]) == ("at_risk", True)
 
 
 def test_hvs_has_no_score_field() -> None:

@@ -2,20 +2,22 @@
 
 It is a real channel (inbox, outbox, de-duplication and all), so a newcomer with
 no token can walk through the flows, and the tests can drive a full
-conversation through a subprocess and kill it half-way.
+conversation through a subprocess and kill it half-way. A flow author can start
+one flow at once for the demo client (``cm-bot chat --flow ID``).
 """
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable
-from typing import TextIO
+from collections.abc import Callable, Mapping
+from typing import Any, TextIO
 
 from sqlalchemy import Engine, select
 from sqlmodel import col
 
-from cm_bot.domain import Button, Inbound, InboundKind, Outbound
+from cm_bot.domain import Button, ClientStatus, Inbound, InboundKind, Outbound, RunStatus
 from cm_bot.engine import ConversationEngine
+from cm_bot.engine.ports import ClientView
 from cm_bot.storage import outbox
 from cm_bot.storage.admin import add_staff, has_any_case, link_client, new_case
 from cm_bot.storage.db import transaction
@@ -34,6 +36,65 @@ def ensure_demo_case(db: Engine) -> str | None:
     case = new_case(db, DEMO_MANAGER)
     link_client(db, case.ref, CHANNEL, DEMO_USER, DEMO_USER)
     return case.ref
+
+
+class DemoError(Exception):
+    """The demo client cannot start the flow asked for; the message says why and what to do."""
+
+
+# Statuses a flow author may leave the demo client in by trying /withdraw or declining; the
+# demo consent makes it active again. An erased client stays erased.
+_DEMO_REACTIVATE = frozenset(
+    {ClientStatus.WITHDRAWN, ClientStatus.DECLINED, ClientStatus.UNREACHABLE}
+)
+
+
+def _demo_client(engine: ConversationEngine, user_id: str) -> ClientView:
+    with engine.store.unit() as uow:
+        client = uow.client_for(CHANNEL, user_id, lock=False)
+    if client is None:
+        raise DemoError(
+            "this database has no demo client (it already held cases when the terminal "
+            "chat first ran); point CM_BOT_DATABASE_URL at a new SQLite file to try a flow"
+        )
+    return client
+
+
+def record_demo_consent(engine: ConversationEngine, user_id: str = DEMO_USER) -> bool:
+    """Record that the demo client agreed to the current consent; False if it already had.
+
+    Only for the flow authors' simulator (``cm-bot chat --flow``): an author trying a
+    screening should not have to answer the consent conversation first. The record
+    names the consent flow and version with every purpose agreed to, marked
+    ``demo`` instead of a hash of the text shown, and the audit log says so. A real
+    client gives consent only by answering the consent flow.
+    """
+    consent = engine.consent_flow
+    if consent is None:
+        return False
+    with engine.store.unit() as uow:
+        client = uow.client_for(CHANNEL, user_id, lock=True)
+        if client is None:
+            raise DemoError(f"no demo client {user_id!r} in this database")
+        if client.status == ClientStatus.ERASED:
+            raise DemoError("the demo client was erased; use a new database to try a flow")
+        current = uow.consent_version(client.client_id, consent.id) == consent.version
+        if current and client.status not in _DEMO_REACTIVATE:
+            return False
+        uow.record_consent(
+            client,
+            action="granted",
+            flow_id=consent.id,
+            version=consent.version,
+            text_sha256="demo",
+            locale=engine.translator.locale_for(client.locale),
+            decisions={purpose.purpose: True for purpose in consent.purposes},
+            inbound_id=None,
+        )
+        if client.status in _DEMO_REACTIVATE:
+            uow.set_client(client.client_id, status=ClientStatus.ACTIVE)
+        uow.audit("cli", "demo_consent_recorded", client.case_id, flow_id=consent.id)
+    return True
 
 
 def render(message: Outbound) -> str:
@@ -129,9 +190,61 @@ class ConsoleChannel:
             self._seen_flag = flags[-1].id or self._seen_flag
         return flags
 
-    def run(self) -> None:
-        """The chat loop: ``/start`` first (resume or begin), then one line at a time until EOF."""
-        self.send("/start")
+    def begin_flow(self, flow_id: str, context: Mapping[str, Any] | None = None) -> bool:
+        """Start ``flow_id`` now for the demo client and print its first messages.
+
+        Any flow the client was in is abandoned. For any flow but the consent flow, the
+        demo client's consent is recorded first (:func:`record_demo_consent`); the
+        consent flow itself, without a standing consent, is begun the way a new client
+        meets it (/start). Returns whether demo consent was recorded. Raises
+        :class:`DemoError` when the flow cannot start.
+        """
+        engine = self.engine
+        consent = engine.consent_flow
+        client = _demo_client(engine, self.user_id)
+        with engine.store.unit() as uow:
+            flag = uow.open_urgent_flag(client.client_id)
+            standing = consent is None or (
+                uow.consent_version(client.client_id, consent.id) == consent.version
+            )
+        if flag is not None:
+            raise DemoError(
+                f"the demo client has an open urgent flag (#{flag}), which pauses every "
+                "flow until a case manager resolves it; use a new database to try a flow"
+            )
+        locale = engine.translator.negotiate(self.language)
+        if locale:
+            with engine.store.unit() as uow:
+                uow.set_client(client.client_id, locale=locale)
+        recorded = False
+        if consent is not None and flow_id == consent.id:
+            if not standing or client.status != ClientStatus.ACTIVE:
+                with engine.store.unit() as uow:
+                    run = uow.current_run(client.client_id)
+                    if run is not None:
+                        run.status = RunStatus.ABANDONED
+                        uow.save_run(run, ended=True)
+                self.send("/start")  # with no open flow and no consent: the consent flow
+                return False
+        elif record_demo_consent(engine, self.user_id):
+            recorded = True
+            self.stdout.write("  (consent recorded for the demo client, so the flow can start)\n")
+        client = _demo_client(engine, self.user_id)
+        if not engine.start_flow(client, flow_id, context):
+            self.stdout.write(f"\n  (flow {flow_id} sent nothing: every step was skipped)\n")
+        self.drain()
+        return recorded
+
+    def run(self, *, flow_id: str | None = None, context: Mapping[str, Any] | None = None) -> None:
+        """The chat loop, one line at a time until EOF or /quit.
+
+        It opens with /start (resume or begin), or with ``flow_id`` started at once
+        (:meth:`begin_flow`, the flow authors' simulator).
+        """
+        if flow_id is None:
+            self.send("/start")
+        else:
+            self.begin_flow(flow_id, context)
         while True:
             self.stdout.write("\n> ")
             self.stdout.flush()
@@ -145,4 +258,12 @@ class ConsoleChannel:
             self.send(line)
 
 
-__all__ = ["CHANNEL", "ConsoleChannel", "ensure_demo_case", "pick_button", "render"]
+__all__ = [
+    "CHANNEL",
+    "ConsoleChannel",
+    "DemoError",
+    "ensure_demo_case",
+    "pick_button",
+    "record_demo_consent",
+    "render",
+]

@@ -10,6 +10,7 @@ everything or nothing.
 
 from __future__ import annotations
 
+import difflib
 import hashlib
 import logging
 import string
@@ -34,13 +35,16 @@ from cm_bot.domain import (
 from cm_bot.engine import safety
 from cm_bot.engine.answers import (
     Accepted,
+    Outcome,
     Rejected,
+    Skip,
     check_selection,
     label_of,
     normalise,
     parse_text,
 )
 from cm_bot.engine.crisis import CrisisMatch, CrisisWords
+from cm_bot.engine.menus import CONFIRM_LABELS, resume_menu, runless_menu
 from cm_bot.engine.ports import ClientView, RunState, StaffUnitOfWork, Store, Token
 from cm_bot.engine.staff import PRIORITY, StaffDesk
 from cm_bot.flows.conditions import evaluate, holds
@@ -298,7 +302,9 @@ class ConversationEngine:
     def escalate(self, now: datetime | None = None) -> int:
         """Escalate urgent and high flags nobody acknowledged in time; returns how many."""
         with self.store.unit() as uow:
-            desk = StaffDesk(uow, self.translator, [], bot_username=self.bot_username)
+            desk = StaffDesk(
+                uow, self.translator, [], bot_username=self.bot_username, flows=self.flows
+            )
             return desk.escalate(
                 now or datetime.now(UTC),
                 self.config.escalate_urgent_after,
@@ -533,12 +539,14 @@ class _Turn:
         if normalise(text).startswith("/"):
             self._command(run, normalise(text))
             return
+        if self._typed_menu_choice(run, text):
+            return
         if not self._gate(run):
             return
         if run is None:
             self._idle()
         elif run.status == RunStatus.PAUSED or self._been_away(run):
-            self._offer_resume(run)
+            self._typed_resume_choice(run, text)
         else:
             self._answer_text(run, text)
 
@@ -804,6 +812,14 @@ class _Turn:
                 return
         if self.crisis_kept:
             return  # this message raised the pause: its reply and record are written
+        if inbound.kind is InboundKind.TEXT:
+            values = self.uow.menu_values(client.client_id)
+            menu = runless_menu(values, self._, self._language_names)
+            choice = menu.choose(text) if values else None
+            if choice is not None and choice.get("act") in _PAUSED_ACTIONS:
+                self._hold(flag_id, replied=False)
+                self._runless_action(run, choice.get("act"), choice)
+                return
         since = inbound.received_at - self.engine.config.paused_reply_every
         reply = not self.uow.replied_while_paused(client.client_id, since)
         self._hold(flag_id, replied=reply)
@@ -990,14 +1006,7 @@ class _Turn:
                     "Do you want us to erase what we hold about you? Your case manager will "
                     "be asked to do it and will confirm with you."
                 ),
-                self.buttons(
-                    [
-                        [
-                            (self._("Yes, ask to erase"), {"act": "erase"}),
-                            (self._("No, keep going"), {"act": "keep"}),
-                        ]
-                    ]
-                ),
+                self.buttons([self._confirm("erase")]),
             )
         else:
             self.say(self._("Sorry, I don't know that command.") + "\n\n" + self._help())
@@ -1033,13 +1042,65 @@ class _Turn:
             )
         )
 
+    def _confirm(self, act: str) -> list[tuple[str, Any]]:
+        """A confirmation's two buttons: do it (1), or keep going (2)."""
+        return [
+            (self._(CONFIRM_LABELS[act][0]), {"act": act, "n": 1}),
+            (self._(CONFIRM_LABELS["keep"][0]), {"act": "keep", "n": 2}),
+        ]
+
+    def _typed_menu_choice(self, run: RunState | None, text: str) -> bool:
+        """Text while a menu is open answers the menu, never the question under it.
+
+        A menu is open while the client holds buttons of no question (the language
+        picker, the withdraw and erase confirmations): issuing a question's buttons
+        retires them. Text that names no option gets the menu again.
+        """
+        assert self.client is not None
+        values = self.uow.menu_values(self.client.client_id)
+        if not values:
+            return False
+        menu = runless_menu(values, self._, self._language_names)
+        choice = menu.choose(text)
+        if choice is not None:
+            self._runless_action(run, choice.get("act"), choice)
+            return True
+        acts = {str(v.get("act")) for v in values}
+        self.say(self._("Please choose one of the options above."))
+        if "lang" in acts:
+            self._language(run, "")
+        elif "withdraw" in acts:
+            self._offer_withdraw(run)
+        elif "erase" in acts:
+            self._command(run, "/erase")
+        return True
+
+    def _language_names(self, code: str) -> list[str]:
+        """Every name a language may be typed as: its own, English, and the reader's."""
+        translator = self.engine.translator
+        return [
+            translator.language_name(code),
+            translator.language_name_in(code, "en"),
+            translator.language_name_in(code, self.locale),
+        ]
+
+    def _typed_resume_choice(self, run: RunState, text: str) -> None:
+        """At the resume offer: 1 or "continue" continues, 2 starts again, else ask again."""
+        choice = resume_menu(self._).choose(text)
+        if choice is None or self.paused:
+            self._offer_resume(run)
+        elif choice["act"] == "resume":
+            self._continue(run)
+        else:
+            self.begin(self.engine.flows.get(run.flow_id), dict(run.context))
+
     def _language(self, run: RunState | None, argument: str) -> None:
         translator = self.engine.translator
         chosen = translator.negotiate(argument) if argument else None
         if chosen is None:
             choices = [
-                (translator.language_name(code), {"act": "lang", "locale": code})
-                for code in translator.locales
+                (translator.language_name(code), {"act": "lang", "locale": code, "n": n})
+                for n, code in enumerate(translator.locales, 1)
             ]
             self.say(self._("Which language would you like?"), self.buttons([choices]))
             return
@@ -1080,7 +1141,17 @@ class _Turn:
         assert self.client is not None
         zone = _zone(argument)
         if zone is None:
-            self.say(self._("Please send your time zone like this: /timezone Europe/Kyiv"))
+            close = _close_zones(argument)
+            text = self._("Please send your time zone like this: /timezone Europe/Kyiv")
+            if close:
+                text = (
+                    self._("I don't know that time zone. Did you mean one of these?")
+                    + "\n"
+                    + "\n".join(f"/timezone {name}" for name in close)
+                    + "\n\n"
+                    + text
+                )
+            self.say(text)
             return
         self.uow.set_client(self.client.client_id, timezone=str(zone))
         self.say(self._("Thank you. I will use the time zone {zone}.").format(zone=str(zone)))
@@ -1116,14 +1187,7 @@ class _Turn:
                 "Do you want to withdraw your consent? I will stop asking questions and "
                 "stop contacting you, and your case manager will be told."
             ),
-            self.buttons(
-                [
-                    [
-                        (self._("Yes, withdraw"), {"act": "withdraw"}),
-                        (self._("No, keep going"), {"act": "keep"}),
-                    ]
-                ]
-            ),
+            self.buttons([self._confirm("withdraw")]),
         )
 
     def _withdraw(self) -> None:
@@ -1327,8 +1391,6 @@ class _Turn:
     def ask(
         self,
         run: RunState,
-        preface: str | None = None,
-        offer_help: bool = False,
         *,
         new_prompt: bool = False,
         note: str | None = None,
@@ -1384,15 +1446,9 @@ class _Turn:
             text += "\n" + self._("(Please keep it under {limit} characters.)").format(
                 limit=step.max_length
             )
-        extra: list[tuple[str, Any]] = []
         if step.skippable:
-            extra.append((self._("Skip this question"), {"act": "skip"}))
-        if offer_help:
-            extra.append((self._("Talk to my case manager"), {"act": "human"}))
-        if extra:
-            rows.append(extra)
-        if preface:
-            text = preface + "\n\n" + text
+            rows.append([(self._("Skip this question"), {"act": "skip"})])
+
         if note:
             text += "\n\n" + note
         self.say(text, self.buttons(rows, run, new_prompt=new_prompt))
@@ -1400,14 +1456,16 @@ class _Turn:
     def _answer_text(self, run: RunState, text: str) -> None:
         _flow, step = self.current_step(run)
         outcome = self._parse(step, text)
-        if isinstance(outcome, Rejected):
+        if isinstance(outcome, Skip):
+            self._skip(run)  # "skip" typed at a question that may be skipped
+        elif isinstance(outcome, Rejected):
             self._refuse_text(run, step, outcome.reason)
         else:
             assert isinstance(outcome, Accepted)
             self.accept(run, outcome.value)
 
-    def _parse(self, step: QuestionStep, text: str) -> Accepted | Rejected:
-        return parse_text(step, text, self._, lambda o: label_of(o, self._))
+    def _parse(self, step: QuestionStep, text: str) -> Outcome:
+        return parse_text(step, text, self._, lambda o: label_of(o, self._), skip=True)
 
     def _refuse_text(self, run: RunState, step: QuestionStep, reason: str) -> None:
         """A typed answer the question cannot take; in a burst, one reply for all of them (B-17).
@@ -1457,18 +1515,21 @@ class _Turn:
         return isinstance(self._parse(step, text), Rejected)
 
     def reject(self, run: RunState, reason: str, *, note: bool = False) -> None:
-        """Re-ask kindly; the step does not move. After a few tries offer a way out.
+        """A short reply saying what is accepted; the step does not move.
 
-        ``note``: the burst's "one answer at a time" note goes at the end of the re-ask.
+        The question and its buttons stay on the screen above, so they are not sent again
+        (a phone shows a wall of repeats otherwise). After a few tries the way to a person
+        is said, not added as a button: no number changes its meaning mid-question.
+        ``note``: the burst's "one answer at a time" note goes at the end.
         """
         run.bad_attempts += 1
         self.uow.save_run(run)
-        self.ask(
-            run,
-            preface=reason,
-            offer_help=run.bad_attempts >= self.engine.config.max_bad_answers,
-            note=self._(_ONE_AT_A_TIME) if note else None,
-        )
+        parts = [reason]
+        if run.bad_attempts >= self.engine.config.max_bad_answers:
+            parts.append(self._("If this is hard to answer, send /human to talk to a person."))
+        if note:
+            parts.append(self._(_ONE_AT_A_TIME))
+        self.say("\n\n".join(parts))
 
     def _toggle(self, run: RunState, index: int) -> None:
         _flow, step = self.current_step(run)
@@ -1665,6 +1726,7 @@ class _Turn:
             self.outbox_ids,
             inbound_id=self.inbound_id,
             bot_username=self.engine.bot_username,
+            flows=self.engine.flows,
         )
 
     def finish(self, run: RunState, flow: Flow, status: RunStatus) -> None:
@@ -1751,6 +1813,21 @@ def _zone(argument: str) -> ZoneInfo | None:
         return ZoneInfo(name)
     except (ValueError, OSError, ZoneInfoNotFoundError):
         return None
+
+
+def _close_zones(argument: str, limit: int = 3) -> list[str]:
+    """IANA names close to what was typed ("Kiev", "europe/kiyv"), for a suggestion."""
+    wanted = argument.strip().casefold().replace(" ", "_")
+    if not wanted or len(wanted) > _MAX_ZONE:
+        return []
+    if not _ZONES:
+        _ZONES.update({name.casefold(): name for name in available_timezones()})
+    by_city = {key.rsplit("/", 1)[-1]: key for key in _ZONES if "/" in key}
+    found = difflib.get_close_matches(wanted, list(_ZONES), n=limit, cutoff=0.75)
+    for city in difflib.get_close_matches(wanted, list(by_city), n=limit, cutoff=0.75):
+        if by_city[city] not in found:
+            found.append(by_city[city])
+    return sorted({_ZONES[key] for key in found[:limit]})
 
 
 def _branch(branches: Sequence[Branch], run: RunState, scores: Mapping[str, Any]) -> str:

@@ -71,6 +71,7 @@ class StaffView:
     role: str  # case_manager | supervisor | admin
     chat_id: str
     locale: str | None
+    timezone: str | None = None  # IANA name times are shown in; None: UTC
 
     @property
     def sees_all(self) -> bool:
@@ -88,6 +89,17 @@ class CaseView:
     manager_id: int | None
     client_id: int | None
     opened_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ScoreView:
+    """A stored score of the run that raised a flag (what a score rule's notice shows)."""
+
+    score_id: str
+    instrument: str | None
+    value: float | None
+    band: str | None
+    positive_domains: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,6 +121,12 @@ class FlagView:
     client_id: int | None = None
     held: int = 0  # messages the client sent while paused by this (urgent) flag
     held_crisis: int = 0  # of which with words of crisis
+    rule_id: str | None = None  # "<flow id>.<rule id>" for a flow's rule
+    run_id: int | None = None  # the run whose rule raised it (from ``run:<id>:<rule>``)
+    # The question of ``source_key`` exactly as the client saw it, and in which language.
+    question: str | None = None
+    answer_locale: str | None = None
+    scores: tuple[ScoreView, ...] = ()  # the run's stored scores (after the run ended)
 
 
 @dataclass(frozen=True, slots=True)
@@ -128,6 +146,19 @@ class StaffTarget:
     channel: str
     chat_id: str
     locale: str | None
+    timezone: str | None = None  # IANA name times are shown in; None: UTC
+
+
+@dataclass(frozen=True, slots=True)
+class NoticeRef:
+    """A notice already sent about a flag, and whose language and zone its edits use."""
+
+    outbox_id: int
+    channel: str
+    chat_id: str
+    staff_id: int | None = None  # None: the team chat
+    locale: str | None = None
+    timezone: str | None = None
 
 
 class UnitOfWork(Protocol):
@@ -285,6 +316,9 @@ class UnitOfWork(Protocol):
         there is nothing to reuse and nothing needs to be looked up.
         """
 
+    def menu_values(self, client_id: int) -> list[dict[str, Any]]:
+        """The values of the client's live buttons that belong to no question (an open menu)."""
+
     def forget_buttons(self, client_id: int) -> None:
         """Retire the client's buttons that belong to no question (confirmations, pickers)."""
 
@@ -355,8 +389,17 @@ class StaffUnitOfWork(UnitOfWork, Protocol):
     def act_on_flag(self, flag_id: int, status: str, staff_id: int, now: datetime) -> bool:
         """Acknowledge or resolve; False when the flag is already at or past that status."""
 
-    def notices_of(self, flag_id: int) -> list[tuple[int, str, str]]:
-        """(outbox id, channel, chat id) of the notices sent about a flag, for editing."""
+    def notices_of(self, flag_id: int) -> list[NoticeRef]:
+        """The notices sent about a flag (with their reader's language and zone), for editing."""
+
+    def run_answers(self, run_id: int) -> tuple[dict[str, Any], dict[str, Any]]:
+        """A run's answers so far (including this transaction's) and its context.
+
+        For scores a notice shows before the run ends; never shown themselves.
+        """
+
+    def set_staff_timezone(self, staff_id: int, timezone: str | None) -> None:
+        """The IANA time zone a staff member reads times in (``None``: UTC)."""
 
     def add_goal(
         self, case_id: int, text: str, cadence: str, target_date: Any, staff_id: int | None
@@ -411,7 +454,9 @@ __all__ = [
     "Clock",
     "FlagView",
     "InviteOutcome",
+    "NoticeRef",
     "RunState",
+    "ScoreView",
     "StaffTarget",
     "StaffUnitOfWork",
     "StaffView",

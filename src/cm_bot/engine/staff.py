@@ -2,22 +2,39 @@
 
 Staff are an allow-list: only a Telegram account bound through a staff invite is
 staff. Every read of case data and every refused attempt is audited. Notices
-carry the minimum necessary: case ref, severity, reason, the question key and a
-non-free-text answer, and when.
+carry the minimum necessary: case ref, severity, reason, the question as the
+client saw it with a non-free-text answer (or, for a score rule, the score and
+its band), and when, in the reader's own time zone.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
+import re
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 from cm_bot.domain import Button, Outbound, Priority, Severity
-from cm_bot.engine.ports import FlagView, StaffTarget, StaffUnitOfWork, StaffView
+from cm_bot.engine.answers import label_of
+from cm_bot.engine.ports import FlagView, ScoreView, StaffTarget, StaffUnitOfWork, StaffView
 from cm_bot.engine.safety import resumed
+from cm_bot.flows.conditions import evaluate
+from cm_bot.flows.loader import FlowRegistry
+from cm_bot.flows.schema import (
+    ChoiceStep,
+    FlagRule,
+    Flow,
+    MessageStep,
+    QuestionStep,
+    ScaleStep,
+    TextStep,
+    YesNoStep,
+)
 from cm_bot.i18n.translator import N_, Translator
+from cm_bot.scoring import score as score_instrument
 
 SEVERITY_NAMES = {
     Severity.URGENT: N_("Urgent"),
@@ -47,6 +64,31 @@ WORDS = {
     "no_consent": N_("no current consent"),
 }
 INVITE_TTL = timedelta(days=14)
+# Instruments by the names case managers know them by (not translated: proper names).
+INSTRUMENT_NAMES = {
+    "phq9": "PHQ-9",
+    "phq2": "PHQ-2",
+    "gad7": "GAD-7",
+    "gad2": "GAD-2",
+    "hvs": "Hunger Vital Sign",
+    "ahc": "AHC HRSN",
+}
+# The scorers' band codes (cm_bot.scoring), shown to staff in their language.
+BAND_NAMES = {
+    "minimal": N_("minimal"),
+    "mild": N_("mild"),
+    "moderate": N_("moderate"),
+    "moderately_severe": N_("moderately severe"),
+    "severe": N_("severe"),
+    "screen_negative": N_("screen negative"),
+    "screen_positive": N_("screen positive"),
+    "at_risk": N_("at risk"),
+    "no_risk": N_("no risk"),
+}
+QUESTION_SHOWN = 80  # characters of the question a notice shows
+MAX_ZONE = 64  # no IANA zone name is longer; longer text is not a zone
+_ZONES: dict[str, str] = {}  # casefolded IANA name -> its spelling, filled on first use
+_SCORE_REF = re.compile(r"""scores\s*\[\s*(['"])(?P<id>[^'"]+)\1""")
 
 Gettext = Callable[[str], str]
 log = logging.getLogger(__name__)
@@ -54,18 +96,186 @@ MAX_EXIT_AHEAD = timedelta(days=366)  # /exit dates: from the case's opening to 
 HELD_TEXT = 300  # characters of each held message /case shows
 
 
-def when(moment: datetime | None) -> str:
-    """A time as staff read it: UTC, to the minute."""
+def zone_named(text: str) -> ZoneInfo | None:
+    """The IANA time zone someone typed (any case), or ``None`` for anything else."""
+    wanted = text.strip()
+    if not wanted or len(wanted) > MAX_ZONE:
+        return None
+    if not _ZONES:
+        _ZONES.update({name.casefold(): name for name in available_timezones()})
+    name = _ZONES.get(wanted.casefold())
+    if name is None:
+        return None
+    try:
+        return ZoneInfo(name)
+    except (ValueError, OSError, ZoneInfoNotFoundError):
+        return None
+
+
+def zone_of(name: str | None) -> ZoneInfo:
+    """A stored zone name as a zone; UTC when unset or no longer known."""
+    if name:
+        try:
+            return ZoneInfo(name)
+        except (ValueError, OSError, ZoneInfoNotFoundError):
+            log.warning("unknown stored time zone %r: times shown in UTC", name[:MAX_ZONE])
+    return ZoneInfo("UTC")
+
+
+def when(moment: datetime | None, zone: ZoneInfo | None = None) -> str:
+    """A time as staff read it: in their zone (UTC if unset), to the minute, the zone named."""
     if moment is None:
         return "—"
+    zone = zone or ZoneInfo("UTC")
     moment = moment if moment.tzinfo else moment.replace(tzinfo=UTC)
-    return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
+    return f"{moment.astimezone(zone):%Y-%m-%d %H:%M} {zone.key}"
 
 
-def notice_text(flag: FlagView, _: Gettext) -> str:
-    """The body of a flag notice, with its current status."""
+def shorten(question: str, limit: int = QUESTION_SHOWN) -> str:
+    """A question in one line of about ``limit`` characters.
+
+    Of a question in several paragraphs the last is kept: a screening item comes after its
+    stem ("Over the last 2 weeks, how often ...?" then "Thoughts that you would be ...").
+    """
+    paragraphs = [p for p in re.split(r"\n\s*\n", question.strip()) if p.strip()]
+    line = " ".join((paragraphs[-1] if paragraphs else question).split())
+    if len(line) <= limit:
+        return line
+    cut = line[: limit - 1]
+    space = cut.rfind(" ")
+    if space > limit // 2:
+        cut = cut[:space]
+    return cut.rstrip(" ,;:.—-") + "…"
+
+
+def step_of(flow: Flow, key: str) -> QuestionStep | None:
+    """The question of ``flow`` whose answer is stored under ``key``."""
+    for step in flow.steps:
+        if not isinstance(step, MessageStep) and step.key == key:
+            return step
+    return None
+
+
+def answer_label(step: QuestionStep | None, value: Any, _: Gettext) -> str | None:
+    """The words the client tapped for ``value``, in ``_``'s language; ``None`` if none.
+
+    Options of a choice (several joined with commas), Yes or No, and the labelled ends of a
+    scale have words; typed numbers, dates and free text do not.
+    """
+    if value is None:
+        return None
+    if isinstance(step, YesNoStep) and isinstance(value, bool):
+        return _("Yes") if value else _("No")
+    if isinstance(step, ChoiceStep):
+        labels = []
+        for one in value if isinstance(value, list) else [value]:
+            option = next(
+                (o for o in step.options if o.value == one and type(o.value) is type(one)), None
+            )
+            if option is None:
+                return None
+            labels.append(label_of(option, _))
+        return ", ".join(labels) or None
+    if isinstance(step, ScaleStep) and isinstance(value, int) and not isinstance(value, bool):
+        end = step.min_label if value == step.min else step.max_label if value == step.max else None
+        return _(end) if end else None
+    return None
+
+
+def shown_answer(step: QuestionStep | None, value: Any, _: Gettext) -> str:
+    """An answer as a notice shows it: its label, else the plain value; never free text."""
+    if isinstance(step, TextStep):
+        return _("(free text — not shown here)")
+    if value is None:
+        return "—"
+    label = answer_label(step, value, _)
+    if isinstance(step, ScaleStep):
+        return f"{value} ({label})" if label else str(value)
+    if label is not None:
+        return label
+    if isinstance(value, bool):
+        return _("Yes") if value else _("No")
+    if isinstance(value, list):
+        return ", ".join(str(v) for v in value)
+    return str(value)
+
+
+def score_name(score_id: str, instrument: str | None) -> str:
+    """A score as case managers name it: the instrument's name, else the flow's score id."""
+    return INSTRUMENT_NAMES.get(instrument or score_id, score_id)
+
+
+def score_line(score: ScoreView, _: Gettext) -> str:
+    """``Score PHQ-9: 14 (moderate)``; positive domains stand in for a missing band."""
+    value = "—" if score.value is None else f"{score.value:g}"
+    if score.band:
+        band = _(BAND_NAMES[score.band]) if score.band in BAND_NAMES else score.band
+    else:
+        band = ", ".join(d.replace("_", " ") for d in score.positive_domains) or "—"
+    return _("Score {name}: {value} ({band})").format(
+        name=score_name(score.score_id, score.instrument), value=value, band=band
+    )
+
+
+def flow_scores(
+    flow: Flow, answers: Mapping[str, Any], context: Mapping[str, Any]
+) -> dict[str, dict[str, Any]]:
+    """Every score of ``flow`` the answers allow (invalid ones are absent), as the engine scores.
+
+    Mirrors the engine's ``_Turn.scores``: a notice raised mid-run shows the score the rule
+    saw, before the run ends and its scores are stored.
+    """
+    results: dict[str, dict[str, Any]] = {}
+    for declared in flow.scores:
+        if declared.instrument is not None:
+            items = dict(answers)
+            for item, key in declared.items.items():
+                items[item] = answers.get(key)
+            result = score_instrument(declared.instrument, items, age=context.get("age"))
+            if result.get("valid"):
+                results[declared.id] = dict(result)
+        elif declared.expr is not None:
+            try:
+                value = evaluate(
+                    declared.expr, answers=dict(answers), scores=results, context=dict(context)
+                )
+            except (TypeError, KeyError, AttributeError, ZeroDivisionError):
+                continue
+            if isinstance(value, bool) or not isinstance(value, int | float):
+                continue
+            band = next((b.band for b in declared.bands if b.max is None or value <= b.max), None)
+            results[declared.id] = {"valid": True, "score": value, "band": band}
+    return results
+
+
+@dataclass(frozen=True, slots=True)
+class Shown:
+    """What a notice says about a flag's cause, worked out once for all its readers.
+
+    ``scores`` for a rule on scores; else the answered question's step (``None`` when the
+    flow is unknown: the stored question and the plain value are shown).
+    """
+
+    step: QuestionStep | None = None
+    scores: tuple[ScoreView, ...] = ()
+
+
+def notice_text(
+    flag: FlagView,
+    _: Gettext,
+    *,
+    zone: ZoneInfo | None = None,
+    shown: Shown | None = None,
+    label_gettext: Gettext | None = None,
+) -> str:
+    """The body of a flag notice, with its current status.
+
+    ``zone``: the reader's time zone (UTC if ``None``); ``label_gettext``: the language the
+    answer's label is shown in (the reader's if ``None``).
+    """
     severity = Severity(flag.severity)
     translate = _  # reasons are data (marked N_ where they are written), not literals here
+    shown = shown or Shown()
     lines = [
         SEVERITY_MARKS[severity]
         + " "
@@ -74,12 +284,16 @@ def notice_text(flag: FlagView, _: Gettext) -> str:
         ),
         _("Reason: {reason}").format(reason=translate(flag.reason)),
     ]
-    if flag.source_key:
-        answer = "—" if flag.source_value is None else str(flag.source_value)
+    if shown.scores:
+        lines.extend(score_line(score, _) for score in shown.scores)
+    elif flag.source_key:
         lines.append(
-            _("Question: {key} — answer: {answer}").format(key=flag.source_key, answer=answer)
+            _("Question: {question} — answer: {answer}").format(
+                question=shorten(flag.question) if flag.question else flag.source_key,
+                answer=shown_answer(shown.step, flag.source_value, label_gettext or _),
+            )
         )
-    lines.append(_("Raised: {time}").format(time=when(flag.created_at)))
+    lines.append(_("Raised: {time}").format(time=when(flag.created_at, zone)))
     if severity is Severity.URGENT and flag.client_id is not None and flag.status != "resolved":
         lines.append(_("The bot is paused for this client until the flag is resolved."))
     if flag.held:
@@ -93,13 +307,13 @@ def notice_text(flag: FlagView, _: Gettext) -> str:
     if flag.status == "acknowledged":
         lines.append(
             _("Acknowledged by {name} at {time}").format(
-                name=flag.acted_by or "—", time=when(flag.acted_at)
+                name=flag.acted_by or "—", time=when(flag.acted_at, zone)
             )
         )
     elif flag.status == "resolved":
         lines.append(
             _("Resolved by {name} at {time}").format(
-                name=flag.acted_by or "—", time=when(flag.acted_at)
+                name=flag.acted_by or "—", time=when(flag.acted_at, zone)
             )
         )
     return "\n".join(lines)
@@ -115,8 +329,79 @@ class StaffDesk:
     inbound_id: int | None = None
     bot_username: str | None = None
     now: datetime = field(default_factory=lambda: datetime.now(UTC))
+    # The flows, for option labels and score rules; without them a notice shows the stored
+    # question with the plain answer value.
+    flows: FlowRegistry | None = None
 
     # -- notices ---------------------------------------------------------------------
+
+    def _rule(self, flag: FlagView) -> tuple[Flow, FlagRule] | None:
+        """The flow rule that raised a flag (its ``rule_id`` is ``<flow id>.<rule id>``)."""
+        flow_id, dot, rule_id = (flag.rule_id or "").partition(".")
+        if self.flows is None or not dot or flow_id not in self.flows:
+            return None
+        flow = self.flows.get(flow_id)
+        rule = next((r for r in flow.flags if r.id == rule_id), None)
+        return None if rule is None else (flow, rule)
+
+    def shown(self, flag: FlagView) -> Shown:
+        """What the notices about ``flag`` say of its cause: the scores a rule reads, or the step.
+
+        A score's stored result is shown once the run has ended; before, it is worked out
+        from the run's answers, as the rule saw it.
+        """
+        found = self._rule(flag)
+        if found is None:
+            return Shown()
+        flow, rule = found
+        wanted = list(dict.fromkeys(m.group("id") for m in _SCORE_REF.finditer(rule.when)))
+        if wanted:
+            stored = {s.score_id: s for s in flag.scores}
+            computed: dict[str, dict[str, Any]] = {}
+            if any(w not in stored for w in wanted) and flag.run_id is not None:
+                computed = flow_scores(flow, *self.uow.run_answers(flag.run_id))
+            instruments = {d.id: d.instrument for d in flow.scores}
+            scores: list[ScoreView] = []
+            for score_id in wanted:
+                if score_id in stored:
+                    scores.append(stored[score_id])
+                elif score_id in computed:
+                    result = computed[score_id]
+                    value = result.get("score")
+                    scores.append(
+                        ScoreView(
+                            score_id,
+                            instruments.get(score_id),
+                            float(value) if isinstance(value, int | float) else None,
+                            result.get("band"),
+                            tuple(result.get("positive_domains") or ()),
+                        )
+                    )
+            if scores:
+                return Shown(scores=tuple(scores))
+        return Shown(step=step_of(flow, flag.source_key) if flag.source_key else None)
+
+    def notice(
+        self,
+        flag: FlagView,
+        locale: str | None,
+        timezone: str | None,
+        shown: Shown | None = None,
+    ) -> str:
+        """A notice in a reader's language and time zone.
+
+        The answer's words are in the reader's language when they set one, else in the
+        client's (the language the question is quoted in).
+        """
+        _ = self.translator.get(locale).gettext
+        label_locale = locale or flag.answer_locale
+        return notice_text(
+            flag,
+            _,
+            zone=zone_of(timezone),
+            shown=self.shown(flag) if shown is None else shown,
+            label_gettext=self.translator.get(label_locale).gettext,
+        )
 
     def _buttons(self, flag: FlagView, staff_id: int | None, _: Gettext) -> list[list[Button]]:
         def button(label: str, act: str) -> Button:
@@ -158,18 +443,19 @@ class StaffDesk:
         flag = self.uow.flag_view(flag_id)
         if flag is None:
             return 0
-        destinations: list[tuple[str, str, int | None, str | None]] = [
-            (t.channel, t.chat_id, t.staff_id, t.locale) for t in targets
+        destinations: list[tuple[str, str, int | None, str | None, str | None]] = [
+            (t.channel, t.chat_id, t.staff_id, t.locale, t.timezone) for t in targets
         ]
         team_chat = self.uow.team_chat() if team else None
         if team_chat:
-            destinations.append(("telegram", team_chat, None, None))
-        for channel, chat_id, staff_id, locale in destinations:
+            destinations.append(("telegram", team_chat, None, None, None))
+        shown = self.shown(flag)
+        for channel, chat_id, staff_id, locale, timezone in destinations:
             _ = self.translator.get(locale).gettext
             message = Outbound(
                 channel=channel,
                 chat_id=chat_id,
-                text=notice_text(flag, _),
+                text=self.notice(flag, locale, timezone, shown),
                 buttons=tuple(tuple(r) for r in self._buttons(flag, staff_id, _)),
                 priority=PRIORITY[Severity(flag.severity)],
             )
@@ -185,15 +471,16 @@ class StaffDesk:
         flag = self.uow.flag_view(flag_id)
         if flag is None:
             return
-        for outbox_id, channel, chat_id in self.uow.notices_of(flag_id):
-            _ = self.translator.get(None).gettext
+        shown = self.shown(flag)
+        for ref in self.uow.notices_of(flag_id):
+            _ = self.translator.get(ref.locale).gettext
             message = Outbound(
-                channel=channel,
-                chat_id=chat_id,
-                text=notice_text(flag, _),
+                channel=ref.channel,
+                chat_id=ref.chat_id,
+                text=self.notice(flag, ref.locale, ref.timezone, shown),
                 buttons=tuple(tuple(r) for r in self._buttons(flag, None, _)),
                 priority=Priority.HIGH,
-                edit_of=outbox_id,
+                edit_of=ref.outbox_id,
             )
             self.outbox_ids.append(
                 self.uow.enqueue(message, flag_id=flag_id, inbound_id=self.inbound_id)
@@ -255,6 +542,7 @@ class StaffDesk:
             "note": lambda: self._note(staff, rest, reply, _),
             "exit": lambda: self._exit(staff, rest, reply, _),
             "invite": lambda: self._invite(staff, rest, reply, _),
+            "timezone": lambda: self._timezone(staff, rest, reply, _),
         }
         handler = handlers.get(command)
         if handler is None:
@@ -272,13 +560,28 @@ class StaffDesk:
             "/goal REF text — add a goal (checked in weekly)\n"
             "/note REF text — add a case note\n"
             "/exit REF [YYYY-MM-DD] — exit a case and schedule follow-ups\n"
-            "/invite REF — a new invite link for the client"
+            "/invite REF — a new invite link for the client\n"
+            "/timezone Europe/Kyiv — show times in your time zone"
         )
 
-    def _allowed(self, staff: StaffView, ref: str, reply: Callable[[str], None], _: Gettext) -> Any:
-        case = self.uow.case_by_ref(ref) if ref else None
+    def _allowed(
+        self,
+        staff: StaffView,
+        ref: str,
+        reply: Callable[[str], None],
+        _: Gettext,
+        command: str = "case",
+    ) -> Any:
+        if not ref:
+            reply(
+                _("Send /{command} followed by a case reference, e.g. /{command} C-0001").format(
+                    command=command
+                )
+            )
+            return None
+        case = self.uow.case_by_ref(ref)
         if case is None:
-            reply(_("No case {ref}. Send a case reference like C-0001.").format(ref=ref or "—"))
+            reply(_("No case {ref}. Send a case reference like C-0001.").format(ref=ref))
             return None
         if not staff.sees_all and case.manager_id != staff.staff_id:
             self.uow.audit(f"staff:{staff.staff_id}", "access_refused", case.case_id)
@@ -293,7 +596,10 @@ class StaffDesk:
             reply(_("No open flags."))
             return
         for flag in flags[:10]:
-            reply(notice_text(flag, _), self._buttons(flag, staff.staff_id, _))
+            reply(
+                self.notice(flag, staff.locale, staff.timezone),
+                self._buttons(flag, staff.staff_id, _),
+            )
         if len(flags) > 10:
             reply(_("…and {count} more.").format(count=len(flags) - 10))
 
@@ -302,10 +608,43 @@ class StaffDesk:
         if case is None:
             return
         self.uow.audit(f"staff:{staff.staff_id}", "read_case", case.case_id)
-        reply(self.summary(case.case_id, _))
+        reply(self.summary(case.case_id, _, zone_of(staff.timezone)))
 
-    def summary(self, case_id: int, _: Gettext) -> str:
-        """``/case``: status, consent, scores, goals, open flags, next contact."""
+    def _timezone(
+        self, staff: StaffView, rest: str, reply: Callable[..., None], _: Gettext
+    ) -> None:
+        """``/timezone Europe/Kyiv``: the zone this staff member reads every time in."""
+        if not rest:
+            reply(
+                _(
+                    "Times are shown in {zone}. To change this, send /timezone followed by "
+                    "your time zone, e.g. /timezone Europe/Kyiv"
+                ).format(zone=zone_of(staff.timezone).key)
+            )
+            return
+        zone = zone_named(rest)
+        if zone is None:
+            reply(
+                _(
+                    "Sorry, I don't know that time zone. Please send a name from the time zone "
+                    "list, e.g. /timezone Europe/Kyiv or /timezone America/New_York "
+                    "(/timezone UTC for UTC)."
+                )
+            )
+            return
+        self.uow.set_staff_timezone(staff.staff_id, zone.key)
+        self.uow.audit(f"staff:{staff.staff_id}", "staff_timezone_set", None, timezone=zone.key)
+        reply(
+            _("Done. Times are now shown in {zone} (now: {time}).").format(
+                zone=zone.key, time=when(self.now, zone)
+            )
+        )
+
+    def summary(self, case_id: int, _: Gettext, zone: ZoneInfo | None = None) -> str:
+        """``/case``: status, consent, scores, goals, open flags, next contact.
+
+        Times are shown in ``zone`` (UTC if ``None``).
+        """
         data = self.uow.case_summary(case_id)
         translate = _
         lines = [
@@ -321,15 +660,20 @@ class StaffDesk:
                 _("Consent: {action} (version {version}, {time})").format(
                     action=_(WORDS.get(consent["action"], consent["action"])),
                     version=consent["version"],
-                    time=when(consent["at"]),
+                    time=when(consent["at"], zone),
                 )
             )
         for score in data["scores"]:
-            value = "—" if score["score"] is None else f"{score['score']:g}"
-            extra = score["band"] or ", ".join(score["positive_domains"] or []) or "—"
             lines.append(
-                _("Score {name}: {value} ({band})").format(
-                    name=score["id"], value=value, band=extra
+                score_line(
+                    ScoreView(
+                        score["id"],
+                        score.get("instrument"),
+                        score["score"],
+                        score["band"],
+                        tuple(score["positive_domains"] or ()),
+                    ),
+                    _,
                 )
             )
         for goal in data["goals"]:
@@ -355,7 +699,7 @@ class StaffDesk:
             )
         contact = data["next_contact"]
         lines.append(
-            _("Next contact: {when}").format(when=when(contact["due_at"]) if contact else "—")
+            _("Next contact: {when}").format(when=when(contact["due_at"], zone) if contact else "—")
         )
         if data["held"]:
             lines.append("")
@@ -369,12 +713,12 @@ class StaffDesk:
                 if len(text) > HELD_TEXT:
                     text = text[:HELD_TEXT] + "…"
                 mark = " ⚠" if held["crisis"] else ""
-                lines.append(f"{when(held['at'])}{mark}: {text}")
+                lines.append(f"{when(held['at'], zone)}{mark}: {text}")
         return "\n".join(lines)
 
     def _goal(self, staff: StaffView, rest: str, reply: Callable[..., None], _: Gettext) -> None:
         ref, _sep, text = rest.partition(" ")
-        case = self._allowed(staff, ref, reply, _)
+        case = self._allowed(staff, ref, reply, _, "goal")
         if case is None:
             return
         if not text.strip():
@@ -385,7 +729,7 @@ class StaffDesk:
 
     def _note(self, staff: StaffView, rest: str, reply: Callable[..., None], _: Gettext) -> None:
         ref, _sep, text = rest.partition(" ")
-        case = self._allowed(staff, ref, reply, _)
+        case = self._allowed(staff, ref, reply, _, "note")
         if case is None:
             return
         if not text.strip():
@@ -396,7 +740,7 @@ class StaffDesk:
 
     def _exit(self, staff: StaffView, rest: str, reply: Callable[..., None], _: Gettext) -> None:
         ref, _sep, day = rest.partition(" ")
-        case = self._allowed(staff, ref, reply, _)
+        case = self._allowed(staff, ref, reply, _, "exit")
         if case is None:
             return
         try:
@@ -418,7 +762,7 @@ class StaffDesk:
         reply(_("Case {ref} exited on {day}.").format(ref=case.ref, day=exit_day.isoformat()))
 
     def _invite(self, staff: StaffView, rest: str, reply: Callable[..., None], _: Gettext) -> None:
-        case = self._allowed(staff, rest.split(" ")[0], reply, _)
+        case = self._allowed(staff, rest.split(" ")[0], reply, _, "invite")
         if case is None:
             return
         token = self.uow.create_invite(
@@ -458,7 +802,7 @@ class StaffDesk:
         act = value.get("act")
         if act == "open" and flag.case_id is not None:
             self.uow.audit(f"staff:{staff.staff_id}", "read_case", flag.case_id)
-            reply(self.summary(flag.case_id, _))
+            reply(self.summary(flag.case_id, _, zone_of(staff.timezone)))
             return
         status = {"ack": "acknowledged", "resolve": "resolved"}.get(str(act))
         if status is None:
@@ -498,4 +842,20 @@ def invite_link(bot_username: str | None, token: str) -> str:
     return f"https://t.me/{bot_username or 'your_bot'}?start={token}"
 
 
-__all__ = ["CADENCES", "INVITE_TTL", "StaffDesk", "invite_link", "notice_text", "when"]
+__all__ = [
+    "CADENCES",
+    "INVITE_TTL",
+    "Shown",
+    "StaffDesk",
+    "answer_label",
+    "flow_scores",
+    "invite_link",
+    "notice_text",
+    "score_line",
+    "shorten",
+    "shown_answer",
+    "step_of",
+    "when",
+    "zone_named",
+    "zone_of",
+]

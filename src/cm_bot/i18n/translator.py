@@ -62,8 +62,12 @@ class Translator:
 
     def language_name(self, locale: str) -> str:
         """The language's own name for itself (``Español``, ``Українська``) for the picker."""
+        return self.language_name_in(locale, locale)
+
+    def language_name_in(self, locale: str, reader: str) -> str:
+        """The language's name in the reader's language (``Spanish``, ``іспанська``)."""
         try:
-            name = Locale.parse(locale).get_display_name(locale) or locale
+            name = Locale.parse(locale).get_display_name(reader) or locale
         except (UnknownLocaleError, ValueError):
             return locale
         return name[:1].upper() + name[1:]

@@ -10,8 +10,12 @@ import typer
 from cm_bot.settings import Settings
 
 schedule_app = typer.Typer(
-    help="Scheduled goal check-ins and post-exit follow-ups.", no_args_is_help=True
+    help="Scheduled goal check-ins and post-exit follow-ups.",
+    no_args_is_help=True,
+    rich_markup_mode=None,  # plain help, as cm_bot.cli
 )
+# The column headings of `schedule list`, in the order of the cells of each row.
+_COLUMNS = ("ID", "CASE", "KIND", "FLOW", "STATUS", "DUE (UTC)", "DUE (CLIENT'S TIME)", "NEXT")
 
 
 def _fail(message: str, code: int = 1) -> typer.Exit:
@@ -21,10 +25,16 @@ def _fail(message: str, code: int = 1) -> typer.Exit:
 
 @schedule_app.command("list")
 def list_contacts(
-    ref: Annotated[str | None, typer.Argument(help="Only this case, e.g. C-0001.")] = None,
-    limit: Annotated[int, typer.Option(help="Show at most this many.")] = 100,
+    ref: Annotated[
+        str | None, typer.Argument(metavar="REF", help="Only this case, e.g. C-0001.")
+    ] = None,
+    limit: Annotated[int, typer.Option(metavar="N", help="Show at most this many.")] = 100,
 ) -> None:
-    """Show upcoming contacts, soonest first, in UTC and in the client's local time."""
+    """Show upcoming contacts, soonest first.
+
+    One row per contact under column headings: when it is due in UTC and in the
+    client's own time zone, and what the dispatcher will do next.
+    """
     from cm_bot.scheduling.planner import policy_from_settings, upcoming
     from cm_bot.storage import create_db_engine, ensure_schema
     from cm_bot.storage.db import transaction
@@ -46,11 +56,23 @@ def list_contacts(
     if not rows:
         typer.echo("no upcoming contacts")
         return
-    for row in rows:
+    table = [
+        (
+            f"#{row.contact_id}",
+            row.case_ref,
+            row.kind,
+            row.flow_id,
+            row.status,
+            f"{row.due_at:%Y-%m-%d %H:%M} UTC",
+            f"{row.local_due:%Y-%m-%d %H:%M} {row.timezone}",
+            str(row.next_action),
+        )
+        for row in rows
+    ]
+    widths = [max(len(cells[i]) for cells in (_COLUMNS, *table)) for i in range(len(_COLUMNS))]
+    for cells in (_COLUMNS, *table):
         typer.echo(
-            f"#{row.contact_id:<6} {row.case_ref:<8} {row.kind:<8} {row.flow_id:<16} "
-            f"{row.status:<7} {row.due_at:%Y-%m-%d %H:%M} UTC  "
-            f"({row.local_due:%Y-%m-%d %H:%M} {row.timezone})  {row.next_action}"
+            "  ".join(cell.ljust(width) for cell, width in zip(cells, widths, strict=True)).rstrip()
         )
 
 
@@ -58,10 +80,16 @@ def list_contacts(
 def run_due_command(
     now: Annotated[
         str | None,
-        typer.Option(help="Act as if it were this UTC time (ISO 8601); for testing."),
+        typer.Option(
+            metavar="TIME", help="Act as if it were this UTC time (ISO 8601); for testing."
+        ),
     ] = None,
 ) -> None:
-    """Send what is due (one dispatch pass, then flag escalation), then exit."""
+    """Send what is due now, then exit (for cron).
+
+    One dispatch pass over the scheduled contacts, then the escalation of flags nobody
+    has acknowledged in time.
+    """
     from cm_bot.bootstrap import build_app
     from cm_bot.flows import FlowDefinitionError
     from cm_bot.scheduling.planner import policy_from_settings

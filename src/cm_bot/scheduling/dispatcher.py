@@ -726,7 +726,9 @@ def _flag_client(
     )
     if flag_id is None:
         return
-    desk = StaffDesk(uow, engine.translator, [], bot_username=engine.bot_username)
+    desk = StaffDesk(
+        uow, engine.translator, [], bot_username=engine.bot_username, flows=engine.flows
+    )
     desk.notify(flag_id, uow.staff_targets(view), team=False)
 
 

@@ -10,7 +10,15 @@ from typing import Any, TypeAlias
 from sqlalchemy import CursorResult, Executable, bindparam, func, select, update
 from sqlmodel import Session, col
 
-from cm_bot.engine.ports import CaseView, FlagView, InviteOutcome, StaffTarget, StaffView
+from cm_bot.engine.ports import (
+    CaseView,
+    FlagView,
+    InviteOutcome,
+    NoticeRef,
+    ScoreView,
+    StaffTarget,
+    StaffView,
+)
 from cm_bot.storage.models import (
     AuditLog,
     Case,
@@ -19,6 +27,7 @@ from cm_bot.storage.models import (
     Client,
     ConsentRecord,
     Flag,
+    FlowRun,
     Goal,
     HeldMessage,
     Invite,
@@ -38,7 +47,13 @@ TEAM_CHAT = "team_chat_id"
 HELD_SHOWN = 10  # messages held during a pause that /case shows (the export has them all)
 _STAFF_TABLE = Staff.metadata.tables["staff"]
 _STAFF_FOR = (
-    select(_STAFF_TABLE.c.id, _STAFF_TABLE.c.name, _STAFF_TABLE.c.role, _STAFF_TABLE.c.locale)
+    select(
+        _STAFF_TABLE.c.id,
+        _STAFF_TABLE.c.name,
+        _STAFF_TABLE.c.role,
+        _STAFF_TABLE.c.locale,
+        _STAFF_TABLE.c.timezone,
+    )
     .where(_STAFF_TABLE.c.telegram_user_id == bindparam("user"), _STAFF_TABLE.c.active.is_(True))
     .limit(1)
 )
@@ -47,6 +62,13 @@ _STAFF_FOR = (
 def token_hash(token: str) -> str:
     """How an invite token is stored: never the token itself."""
     return hashlib.sha256(token.encode()).hexdigest()
+
+
+def run_of(dedupe_key: str | None) -> int | None:
+    """The run a flow rule's flag came from: its dedupe key is ``run:<run id>:<rule id>``."""
+    kind, _sep, rest = (dedupe_key or "").partition(":")
+    run_id = rest.partition(":")[0]
+    return int(run_id) if kind == "run" and run_id.isdigit() else None
 
 
 def _aware(moment: datetime) -> datetime:
@@ -118,7 +140,9 @@ class CaseworkMixin:
             self._staff[key] = (
                 None
                 if row is None
-                else StaffView(row.id, row.name, row.role, external_user_id, row.locale)
+                else StaffView(
+                    row.id, row.name, row.role, external_user_id, row.locale, row.timezone
+                )
             )
         return self._staff[key]
 
@@ -318,6 +342,7 @@ class CaseworkMixin:
             "scores": [
                 {
                     "id": s.score_id,
+                    "instrument": s.instrument,
                     "score": s.value,
                     "band": s.band,
                     "positive": (s.result or {}).get("positive"),
@@ -427,6 +452,34 @@ class CaseworkMixin:
                 )
             ).one()
             held, held_crisis = int(row[0]), int(row[1])
+        run_id = run_of(flag.dedupe_key)
+        question: str | None = None
+        answer_locale: str | None = None
+        scores: tuple[ScoreView, ...] = ()
+        if run_id is not None:
+            if flag.source_key:
+                shown = self.session.execute(
+                    select(col(Response.question), col(Response.locale))
+                    .where(col(Response.run_id) == run_id, col(Response.key) == flag.source_key)
+                    .order_by(col(Response.id).desc())
+                    .limit(1)
+                ).first()
+                if shown is not None:
+                    question, answer_locale = shown[0], shown[1]
+            scores = tuple(
+                ScoreView(
+                    s.score_id,
+                    s.instrument,
+                    s.value,
+                    s.band,
+                    tuple((s.result or {}).get("positive_domains") or ()),
+                )
+                for s in self.session.execute(
+                    select(ScoreResult)
+                    .where(col(ScoreResult.run_id) == run_id)
+                    .order_by(col(ScoreResult.id))
+                ).scalars()
+            )
         return FlagView(
             flag_id=flag.id,
             case_id=flag.case_id,
@@ -443,6 +496,11 @@ class CaseworkMixin:
             client_id=flag.client_id,
             held=held,
             held_crisis=held_crisis,
+            rule_id=flag.rule_id,
+            run_id=run_id,
+            question=question,
+            answer_locale=answer_locale,
+            scores=scores,
         )
 
     def flag_view(self, flag_id: int) -> FlagView | None:
@@ -485,12 +543,47 @@ class CaseworkMixin:
         )
         return True
 
-    def notices_of(self, flag_id: int) -> list[tuple[int, str, str]]:
-        """The original notices (not edits) about a flag."""
+    def notices_of(self, flag_id: int) -> list[NoticeRef]:
+        """The original notices (not edits) about a flag, with their reader's language and zone."""
         rows = self.session.execute(
-            select(Outbox).where(col(Outbox.flag_id) == flag_id, col(Outbox.edit_of).is_(None))
-        ).scalars()
-        return [(r.id, r.channel, r.chat_id) for r in rows if r.id is not None]
+            select(
+                col(Outbox.id),
+                col(Outbox.channel),
+                col(Outbox.chat_id),
+                col(Outbox.staff_id),
+                col(Staff.locale),
+                col(Staff.timezone),
+            )
+            .outerjoin(Staff, col(Staff.id) == col(Outbox.staff_id))
+            .where(col(Outbox.flag_id) == flag_id, col(Outbox.edit_of).is_(None))
+            .order_by(col(Outbox.id))
+        ).all()
+        return [NoticeRef(*row) for row in rows if row[0] is not None]
+
+    def run_answers(self, run_id: int) -> tuple[dict[str, Any], dict[str, Any]]:
+        """The run's saved answers, brought up to date by its stored responses, and its context.
+
+        The run itself is saved once per turn, after the notices of that turn: its answer of
+        this turn is only in ``response`` yet.
+        """
+        run = self.session.get(FlowRun, run_id)
+        if run is None:
+            return {}, {}
+        answers = dict(run.answers or {})
+        for key, value in self.session.execute(
+            select(col(Response.key), col(Response.value))
+            .where(col(Response.run_id) == run_id)
+            .order_by(col(Response.id))
+        ).all():
+            answers[key] = value
+        return answers, dict(run.context or {})
+
+    def set_staff_timezone(self, staff_id: int, timezone: str | None) -> None:
+        """Times this staff member reads are shown in ``timezone`` (``None``: UTC)."""
+        self.session.execute(
+            update(Staff).where(col(Staff.id) == staff_id).values(timezone=timezone)
+        )
+        self._staff.clear()
 
     def due_escalations(self, severity: str, older_than: datetime) -> list[FlagView]:
         """Unacknowledged, not yet escalated flags raised before ``older_than``."""
@@ -521,7 +614,7 @@ class CaseworkMixin:
             )
         ).scalars()
         return [
-            StaffTarget(s.id, "telegram", str(s.telegram_user_id), s.locale)
+            StaffTarget(s.id, "telegram", str(s.telegram_user_id), s.locale, s.timezone)
             for s in rows
             if s.id is not None
         ]

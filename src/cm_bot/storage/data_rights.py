@@ -1,12 +1,18 @@
-"""Per-case export and erasure: everything held about one case, and nothing about anyone else."""
+"""Per-case export and erasure: everything held about one case, and nothing about anyone else.
+
+The export is for people to read as well as for programs: beside each code stands what it
+meant (an answer's label as the client saw it, Yes or No for a consent decision, the name
+of the staff member behind a staff id).
+"""
 
 from __future__ import annotations
 
 import csv
 import io
 import json
+import logging
 from datetime import date, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Engine, delete, select, update
 from sqlmodel import SQLModel, col
@@ -29,10 +35,16 @@ from cm_bot.storage.models import (
     Response,
     ScheduledContact,
     ScoreResult,
+    Staff,
     utcnow,
 )
 
+if TYPE_CHECKING:
+    from cm_bot.flows import FlowRegistry
+    from cm_bot.i18n import Translator
+
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+log = logging.getLogger(__name__)
 
 
 class DataRightsError(ValueError):
@@ -49,8 +61,91 @@ def _rows(rows: Any, fields: tuple[str, ...]) -> list[dict[str, Any]]:
     return [{f: _plain(getattr(r, f)) for f in fields} for r in rows]
 
 
-def export_case(db: Engine, ref: str, actor: str = "cli") -> dict[str, Any]:
-    """Everything held about a case and its client, as JSON-ready values; the export is audited."""
+def _labelling(
+    flows: FlowRegistry | None, translator: Translator | None
+) -> tuple[FlowRegistry | None, Translator | None]:
+    """The flows and translations labels come from: the ones given, else the configured ones.
+
+    Without them the export still holds every code, only without labels.
+    """
+    if flows is not None and translator is not None:
+        return flows, translator
+    from cm_bot.flows import FlowDefinitionError, load_flows
+    from cm_bot.i18n import Translator
+    from cm_bot.settings import Settings
+
+    try:
+        settings = Settings()
+        if flows is None:
+            flows = load_flows(settings.flows_dir)
+        if translator is None:
+            translator = Translator(settings.locales_dir, default_locale=settings.default_locale)
+    except (FlowDefinitionError, OSError, ValueError) as exc:
+        log.warning("the export has no labels: the flows could not be loaded (%s)", exc)
+    return flows, translator
+
+
+def _response_rows(
+    rows: list[Response], flows: FlowRegistry | None, translator: Translator | None
+) -> list[dict[str, Any]]:
+    """Responses with ``label`` beside ``value``: the words the client tapped, in their language.
+
+    ``None`` where the answer has no words (typed numbers, dates, free text) or the flow
+    that asked it is no longer known.
+    """
+    from cm_bot.engine.staff import answer_label, step_of
+
+    fields = (
+        "flow_id",
+        "flow_version",
+        "step_id",
+        "key",
+        "question",
+        "value",
+        "label",
+        "locale",
+        "goal_id",
+        "answered_at",
+    )
+    result = []
+    for row in rows:
+        label = None
+        if flows is not None and translator is not None and row.flow_id in flows:
+            step = step_of(flows.get(row.flow_id), row.key)
+            label = answer_label(step, row.value, translator.get(row.locale).gettext)
+        result.append({f: label if f == "label" else _plain(getattr(row, f)) for f in fields})
+    return result
+
+
+def _consent_rows(rows: list[ConsentRecord], translator: Translator | None) -> list[dict[str, Any]]:
+    """Consent records with each decision also as Yes or No, in the language it was asked in."""
+    result = _rows(
+        rows,
+        ("action", "flow_id", "version", "text_sha256", "locale", "decisions", "recorded_at"),
+    )
+    for row, record in zip(result, rows, strict=True):
+        _ = (lambda text: text) if translator is None else translator.get(record.locale).gettext
+        row["decision_labels"] = {
+            purpose: None if decided is None else _("Yes") if decided is True else _("No")
+            for purpose, decided in (record.decisions or {}).items()
+        }
+    return result
+
+
+def export_case(
+    db: Engine,
+    ref: str,
+    actor: str = "cli",
+    *,
+    flows: FlowRegistry | None = None,
+    translator: Translator | None = None,
+) -> dict[str, Any]:
+    """Everything held about a case and its client, as JSON-ready values; the export is audited.
+
+    ``flows`` and ``translator`` label the answers (by default the configured flows and
+    locales, :class:`cm_bot.settings.Settings`).
+    """
+    flows, translator = _labelling(flows, translator)
     with transaction(db) as session:
         case = session.execute(select(Case).where(col(Case.ref) == ref)).scalars().first()
         if case is None:
@@ -66,6 +161,34 @@ def export_case(db: Engine, ref: str, actor: str = "cli") -> dict[str, Any]:
             return list(session.execute(query).scalars())
 
         flags = of(Flag, col(Flag.case_id), case.id)
+        notes = of(CaseNote, col(CaseNote.case_id), case.id)
+        staff_ids = {f.acknowledged_by for f in flags} | {f.resolved_by for f in flags}
+        staff_ids |= {n.staff_id for n in notes}
+        staff_ids.discard(None)
+        names: dict[int | None, str] = (
+            {
+                s.id: s.name
+                for s in session.execute(
+                    select(Staff).where(col(Staff.id).in_(staff_ids))
+                ).scalars()
+            }
+            if staff_ids
+            else {}
+        )
+
+        def named(rows: list[dict[str, Any]], pairs: tuple[tuple[str, str], ...]) -> Any:
+            """Each staff id field followed by the staff member's name."""
+            out = []
+            for row in rows:
+                labelled: dict[str, Any] = {}
+                for key, value in row.items():
+                    labelled[key] = value
+                    for id_field, name_field in pairs:
+                        if key == id_field:
+                            labelled[name_field] = names.get(value)
+                out.append(labelled)
+            return out
+
         data: dict[str, Any] = {
             "exported_at": _plain(utcnow()),
             "case": {
@@ -83,60 +206,43 @@ def export_case(db: Engine, ref: str, actor: str = "cli") -> dict[str, Any]:
                 "timezone": client.timezone,
                 "created_at": _plain(client.created_at),
             },
-            "consent_records": _rows(
-                of(ConsentRecord, col(ConsentRecord.client_id), cid),
-                (
-                    "action",
-                    "flow_id",
-                    "version",
-                    "text_sha256",
-                    "locale",
-                    "decisions",
-                    "recorded_at",
-                ),
+            "consent_records": _consent_rows(
+                of(ConsentRecord, col(ConsentRecord.client_id), cid), translator
             ),
-            "responses": _rows(
-                of(Response, col(Response.client_id), cid),
-                (
-                    "flow_id",
-                    "flow_version",
-                    "step_id",
-                    "key",
-                    "question",
-                    "value",
-                    "locale",
-                    "goal_id",
-                    "answered_at",
-                ),
+            "responses": _response_rows(
+                of(Response, col(Response.client_id), cid), flows, translator
             ),
             "scores": _rows(
                 of(ScoreResult, col(ScoreResult.client_id), cid),
                 ("flow_id", "score_id", "instrument", "value", "band", "result", "computed_at"),
             ),
-            "flags": _rows(
-                flags,
-                (
-                    "id",
-                    "severity",
-                    "reason",
-                    "rule_id",
-                    "source_key",
-                    "source_value",
-                    "status",
-                    "created_at",
-                    "acknowledged_at",
-                    "acknowledged_by",
-                    "resolved_at",
-                    "resolved_by",
-                    "escalated_at",
+            "flags": named(
+                _rows(
+                    flags,
+                    (
+                        "id",
+                        "severity",
+                        "reason",
+                        "rule_id",
+                        "source_key",
+                        "source_value",
+                        "status",
+                        "created_at",
+                        "acknowledged_at",
+                        "acknowledged_by",
+                        "resolved_at",
+                        "resolved_by",
+                        "escalated_at",
+                    ),
                 ),
+                (("acknowledged_by", "acknowledged_by_name"), ("resolved_by", "resolved_by_name")),
             ),
             "goals": _rows(
                 of(Goal, col(Goal.case_id), case.id),
                 ("id", "text", "cadence", "target_date", "status", "created_at"),
             ),
-            "notes": _rows(
-                of(CaseNote, col(CaseNote.case_id), case.id), ("text", "staff_id", "created_at")
+            "notes": named(
+                _rows(notes, ("text", "staff_id", "created_at")), (("staff_id", "staff_name"),)
             ),
             "scheduled_contacts": _rows(
                 of(ScheduledContact, col(ScheduledContact.case_id), case.id),

@@ -51,6 +51,8 @@ class Staff(SQLModel, table=True):
     role: str  # case_manager | supervisor | admin
     telegram_user_id: str | None = Field(default=None, unique=True)
     locale: str | None = None
+    # IANA name ("Europe/Kyiv") times are shown in; None: UTC. Set with /timezone.
+    timezone: str | None = None
     active: bool = True
     # Telegram refused a message to them (they blocked the bot): flags go to others.
     blocked_at: datetime | None = None

@@ -288,7 +288,12 @@ _OPEN_FLAG_EXISTS = select(
     )
 )
 _STAFF_BY_ID = select(
-    _STAFF.c.id, _STAFF.c.active, _STAFF.c.telegram_user_id, _STAFF.c.blocked_at
+    _STAFF.c.id,
+    _STAFF.c.active,
+    _STAFF.c.telegram_user_id,
+    _STAFF.c.blocked_at,
+    _STAFF.c.locale,
+    _STAFF.c.timezone,
 ).where(_STAFF.c.id == bindparam("staff_id"))
 
 _ENQUEUE = insert(_OUTBOX).returning(_OUTBOX.c.id)
@@ -305,6 +310,15 @@ _DELETE_STALE_TOKENS = delete(_TOKEN).where(
     ),
 )
 _ADD_TOKENS = insert(_TOKEN)
+_MENU_VALUES = (
+    select(_TOKEN.c.value)
+    .where(
+        _TOKEN.c.client_id == bindparam("client_id"),
+        _TOKEN.c.run_id.is_(None),
+        _TOKEN.c.staff_id.is_(None),
+    )
+    .order_by(_TOKEN.c.id)
+)
 _FORGET_BUTTONS = delete(_TOKEN).where(
     _TOKEN.c.client_id == bindparam("client_id"), _TOKEN.c.run_id.is_(None)
 )
@@ -726,7 +740,7 @@ class SqlUnitOfWork(CaseworkMixin):
             or row.blocked_at is not None
         ):
             return []
-        return [StaffTarget(row.id, "telegram", row.telegram_user_id, None)]
+        return [StaffTarget(row.id, "telegram", row.telegram_user_id, row.locale, row.timezone)]
 
     # -- outbox, buttons --------------------------------------------------------------
 
@@ -817,6 +831,11 @@ class SqlUnitOfWork(CaseworkMixin):
         self._sql(_ADD_TOKENS, rows)
         issued.update((row["value_key"], row["token"]) for row in rows)
         return [issued[key] for key in keys]
+
+    def menu_values(self, client_id: int) -> list[dict[str, Any]]:
+        """The values of the client's buttons that belong to no question: the open menu."""
+        rows = self._sql(_MENU_VALUES, {"client_id": client_id}).scalars()
+        return [dict(value) for value in rows if isinstance(value, dict)]
 
     def forget_buttons(self, client_id: int) -> None:
         """Delete the client's question-less buttons."""
