@@ -1337,6 +1337,14 @@ class _Turn:
         assert self.client is not None
         if self.paused:
             return  # no flow starts while an urgent flag is open
+        if any(getattr(step, "reuse", None) is not None for step in flow.steps):
+            # Which questions another flow has answered already: an introduction to them
+            # alone can be skipped (skip_if: "... in context['earlier']").
+            context["earlier"] = {
+                step.key: found[0]
+                for step in flow.steps
+                if not isinstance(step, MessageStep) and (found := self._earlier(step)) is not None
+            }
         run = self.uow.start_run(self.client, flow.id, flow.version, self.locale, context)
         self.walk(run, flow, flow.start_step)
 
@@ -1364,6 +1372,8 @@ class _Turn:
                 self.say(self.step_text(run, step))
                 step_id = self.successor(run, flow, step, scores)
                 continue
+            if step.reuse is not None and self._reuse(run, flow, step):
+                return  # answered from another flow; the walk went on from there
             run.step_id = step.id
             run.prompt_seq += 1
             run.bad_attempts = 0
@@ -1580,7 +1590,47 @@ class _Turn:
             return
         self._store_and_advance(run, flow, step, value)
 
-    def _store_and_advance(self, run: RunState, flow: Flow, step: QuestionStep, value: Any) -> None:
+    def _reuse(self, run: RunState, flow: Flow, step: QuestionStep) -> bool:
+        """Take the answer another flow got to the same question; False: ask it here.
+
+        Only an answer this question has an option for is taken (a "don't know" it cannot
+        store is asked again), and the response records where it came from.
+        """
+        assert step.reuse is not None
+        found = self._earlier(step)
+        if found is None:
+            return False
+        value, answered_at = found
+        day = answered_at.date().isoformat() if answered_at else "?"
+        provenance = f"{step.reuse.note} ({step.reuse.flow} {step.reuse.key}, answered {day})"
+        run.step_id = step.id
+        self._store_and_advance(run, flow, step, value, provenance=provenance)
+        return True
+
+    def _earlier(self, step: QuestionStep) -> tuple[Any, datetime] | None:
+        """Another flow's answer this question can take as its own, and when it was given."""
+        assert self.client is not None
+        if step.reuse is None:
+            return None
+        found = self.uow.earlier_answer(self.client.client_id, step.reuse.flow, step.reuse.key)
+        if found is None:
+            return None
+        value = found[0]
+        if isinstance(step, ChoiceStep) and not step.multiple:
+            usable = value in [option.value for option in step.options]
+        else:
+            usable = isinstance(step, YesNoStep) and isinstance(value, bool)
+        return found if usable else None
+
+    def _store_and_advance(
+        self,
+        run: RunState,
+        flow: Flow,
+        step: QuestionStep,
+        value: Any,
+        *,
+        provenance: str | None = None,
+    ) -> None:
         assert self.client is not None
         run.answers[step.key] = value
         if flow.kind is not FlowKind.CONSENT:
@@ -1593,6 +1643,7 @@ class _Turn:
                 value,
                 self.step_text(run, step),
                 self.inbound_id,
+                provenance=provenance,
             )
         scores = self.scores(run, flow)
         if self.fire_rules(run, flow, scores, step.key, value, step):

@@ -226,8 +226,12 @@ class UnitOfWork(Protocol):
         value: Any,
         question: str,
         inbound_id: int | None,
+        provenance: str | None = None,
     ) -> None:
-        """Store one answer against the case."""
+        """Store one answer against the case (``provenance``: taken from another flow)."""
+
+    def earlier_answer(self, client_id: int, flow_id: str, key: str) -> tuple[Any, datetime] | None:
+        """The client's latest answer to ``key`` in a finished run of ``flow_id`` (and when)."""
 
     def save_score(
         self,

@@ -352,9 +352,32 @@ def load_flows(path: Path) -> FlowRegistry:
             continue
         first_file[flow.id] = str(file)
         flows.append(flow)
+    problems.extend(_reuse_problems(flows, first_file))
     if problems:
         raise FlowDefinitionError(problems)
     return FlowRegistry(flows)
+
+
+def _reuse_problems(flows: list[Flow], files: Mapping[str, str]) -> Iterator[FlowProblem]:
+    """A question that takes another flow's answer names a flow and a key that exist."""
+    keys = {f.id: {s.key for s in f.steps if not isinstance(s, MessageStep)} for f in flows}
+    for flow in flows:
+        lines: _Lines | None = None
+        for index, step in enumerate(flow.steps):
+            reuse = getattr(step, "reuse", None)
+            if reuse is None:
+                continue
+            if reuse.flow in keys and reuse.key in keys[reuse.flow]:
+                continue
+            if lines is None:
+                lines = _read(Path(files[flow.id]))[1]
+            where = ("steps", index, "reuse")
+            message = (
+                f"reuse: unknown flow '{reuse.flow}'"
+                if reuse.flow not in keys
+                else f"reuse: flow '{reuse.flow}' has no answer key '{reuse.key}'"
+            )
+            yield FlowProblem(files[flow.id], lines.line(where), message)
 
 
 __all__ = [

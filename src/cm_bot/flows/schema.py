@@ -51,9 +51,20 @@ class _StepBase(_Model):
     next: str | list[Branch] | None = None
 
 
+class Reuse(_Model):
+    """Take the answer another flow already got, instead of asking the same thing twice."""
+
+    flow: str = Field(pattern=STEP_ID_PATTERN)  # the flow that asked it ...
+    key: str = Field(pattern=KEY_PATTERN)  # ... and its answer key
+    note: str = Field(min_length=1)  # provenance, e.g. "taken from the food questions"
+
+
 class _QuestionBase(_StepBase):
     key: str = Field(pattern=KEY_PATTERN)
     skippable: bool = False
+    # Asked only when the client has no answer to ``reuse.key`` from a finished run of
+    # ``reuse.flow`` that this question accepts (an answer it has no option for is asked).
+    reuse: Reuse | None = None
 
 
 class MessageStep(_StepBase):

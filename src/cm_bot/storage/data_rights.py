@@ -106,6 +106,7 @@ def _response_rows(
         "locale",
         "goal_id",
         "answered_at",
+        "provenance",
     )
     result = []
     for row in rows:

@@ -176,6 +176,8 @@ class Response(SQLModel, table=True):
     goal_id: int | None = Field(default=None, foreign_key="goal.id")
     inbound_id: int | None = Field(default=None, foreign_key="inboundmessage.id")
     answered_at: datetime = Field(default_factory=utcnow)
+    # Where an answer not asked here came from (another flow's answer to the same question).
+    provenance: str | None = None
 
 
 class ScoreResult(SQLModel, table=True):

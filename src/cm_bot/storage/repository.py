@@ -275,6 +275,18 @@ _FINISHED_FLOWS = (
 )
 
 _ADD_RESPONSE = insert(_RESPONSE)
+_EARLIER_ANSWER = (
+    select(_RESPONSE.c.value, _RESPONSE.c.answered_at)
+    .select_from(_RESPONSE.join(_RUN, _RUN.c.id == _RESPONSE.c.run_id))
+    .where(
+        _RESPONSE.c.client_id == bindparam("client_id"),
+        _RESPONSE.c.flow_id == bindparam("flow_id"),
+        _RESPONSE.c.key == bindparam("key"),
+        _one_of(_RUN.c.status, (RunStatus.COMPLETED.value, RunStatus.ENDED.value)),
+    )
+    .order_by(_RESPONSE.c.id.desc())
+    .limit(1)
+)
 _DELETE_SCORE = delete(_SCORE).where(
     _SCORE.c.run_id == bindparam("run_id"), _SCORE.c.score_id == bindparam("score_id")
 )
@@ -643,6 +655,7 @@ class SqlUnitOfWork(CaseworkMixin):
         value: Any,
         question: str,
         inbound_id: int | None,
+        provenance: str | None = None,
     ) -> None:
         """Store one answer with the question as shown and the locale it was asked in."""
         goal_id = run.context.get("goal_id")
@@ -661,8 +674,16 @@ class SqlUnitOfWork(CaseworkMixin):
                 "locale": run.locale,
                 "goal_id": goal_id if isinstance(goal_id, int) else None,
                 "inbound_id": inbound_id,
+                "provenance": provenance,
             },
         )
+
+    def earlier_answer(self, client_id: int, flow_id: str, key: str) -> tuple[Any, datetime] | None:
+        """The client's latest answer to ``key`` in a finished run of ``flow_id``."""
+        row = self._sql(
+            _EARLIER_ANSWER, {"client_id": client_id, "flow_id": flow_id, "key": key}
+        ).first()
+        return None if row is None else (row[0], row[1])
 
     def save_score(
         self,
