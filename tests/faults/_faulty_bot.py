@@ -36,9 +36,15 @@ def kill_before_commit(key: str) -> None:
     original = SqlUnitOfWork.add_response
 
     def add_response(
-        self: SqlUnitOfWork, client: Any, run: Any, step_id: str, answer_key: str, *rest: Any
+        self: SqlUnitOfWork,
+        client: Any,
+        run: Any,
+        step_id: str,
+        answer_key: str,
+        *rest: Any,
+        **named: Any,
     ) -> None:
-        original(self, client, run, step_id, answer_key, *rest)
+        original(self, client, run, step_id, answer_key, *rest, **named)
         if answer_key == key:
             self.session.flush()  # the answer row is in the database, not yet committed
             _die(f"with the answer to {key} written, before commit")

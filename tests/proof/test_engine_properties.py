@@ -34,6 +34,7 @@ from sqlmodel import col
 from cm_bot.channels.telegram_codec import CHANNEL, decode
 from cm_bot.engine import ConversationEngine
 from cm_bot.engine.answers import Accepted, normalise, parse_text, utf16_length
+from cm_bot.engine.menus import resume_menu, runless_menu
 from cm_bot.flows.schema import (
     ChoiceStep,
     DateStep,
@@ -351,6 +352,34 @@ def _control(db: Engine, update: dict[str, Any]) -> str | None:
     return None
 
 
+def _typed_control(
+    db: Engine, client_id: int, run_id: int | None, update: dict[str, Any]
+) -> str | None:
+    """A typed choice at an open menu (withdraw "1", language "es") or at the resume offer."""
+    text = decode(update).text
+    if not text or normalise(text).startswith("/"):
+        return None
+    with transaction(db) as session:
+        values = [
+            t.value
+            for t in session.execute(
+                select(PromptToken).where(
+                    col(PromptToken.client_id) == client_id, col(PromptToken.run_id).is_(None)
+                )
+            ).scalars()
+            if isinstance(t.value, dict)
+        ]
+        run = session.get(FlowRun, run_id) if run_id is not None else None
+        paused = run is not None and run.status == "paused"
+    if values:
+        choice = runless_menu(values, lambda m: m, lambda code: [code]).choose(text)
+        return "menu" if choice is None else str(choice.get("act"))
+    if paused:
+        choice = resume_menu(lambda message: message).choose(text)
+        return None if choice is None else str(choice["act"])
+    return None
+
+
 def accepts(step: QuestionStep, value: Any) -> bool:
     """Whether ``value`` is an answer the step would store (independently of the parser)."""
     if value is None:
@@ -401,6 +430,8 @@ def _check_move(
     """Send one update and check that the client's state moved only as a valid answer allows."""
     control = _control(db, update)
     before = _state(db, client.client_id)
+    if control is None:
+        control = _typed_control(db, client.client_id, before.run_id, update)
     client.send(update)  # nothing may escape
     after = _state(db, client.client_id)
     added = _new_responses(db, client.client_id, before.last_response)
@@ -421,7 +452,7 @@ def _check_move(
         event("stayed")
         assert added == []
         return
-    if not same_run and control in ("restart", "withdraw", "start"):
+    if not same_run and control in ("restart", "withdraw", "start", "lang", "keep", "erase"):
         event(f"control: {control}")
         assert added == []  # an explicit control, not an answer
         return
