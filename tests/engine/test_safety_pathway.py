@@ -281,7 +281,7 @@ def test_a_turn_that_raises_still_delivers_the_crisis_reply_and_the_flag(
     def too_long(argument: str) -> None:
         raise OSError(36, f"File name too long: '{argument}'")
 
-    monkeypatch.setattr("cm_bot.engine.engine._zone", too_long)
+    monkeypatch.setattr("cm_bot.engine.engine.zone_named", too_long)
     update_ = person.inbound(text=f"/timezone {marker}")
     assert engine.accept(update_) is not None
     for _attempt in range(engine.config.max_attempts):

@@ -25,8 +25,8 @@ from cm_bot.engine.staff import (
     shown_answer,
     step_of,
     when,
-    zone_named,
 )
+from cm_bot.engine.zones import zone_named
 from cm_bot.flows import FlowRegistry, load_flows
 from cm_bot.flows.schema import TextStep
 from cm_bot.i18n import Translator

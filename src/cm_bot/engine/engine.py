@@ -10,7 +10,6 @@ everything or nothing.
 
 from __future__ import annotations
 
-import difflib
 import hashlib
 import logging
 import string
@@ -20,7 +19,6 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 from cm_bot.domain import (
     Button,
@@ -47,6 +45,7 @@ from cm_bot.engine.crisis import CrisisMatch, CrisisWords
 from cm_bot.engine.menus import CONFIRM_LABELS, resume_menu, runless_menu
 from cm_bot.engine.ports import ClientView, RunState, StaffUnitOfWork, Store, Token
 from cm_bot.engine.staff import PRIORITY, StaffDesk
+from cm_bot.engine.zones import close_zones, zone_named
 from cm_bot.flows.conditions import evaluate, holds
 from cm_bot.flows.loader import FlowRegistry
 from cm_bot.flows.schema import (
@@ -148,8 +147,6 @@ _PAUSED_COMMANDS = frozenset(
     {"human", "help", "language", "timezone", "mydata", "withdraw", "erase"}
 )
 _PAUSED_ACTIONS = frozenset({"lang", "withdraw", "keep", "erase"})
-_MAX_ZONE = 64  # no IANA zone name is longer; longer text is not a zone
-_ZONES: dict[str, str] = {}  # casefolded IANA name -> its spelling, filled on first use
 
 _ONE_AT_A_TIME = N_(
     "I got several messages at once. I'll take one answer at a time — please answer the "
@@ -1139,9 +1136,9 @@ class _Turn:
     def _timezone(self, argument: str) -> None:
         """``/timezone Europe/Kyiv``: scheduled messages come in the client's own hours."""
         assert self.client is not None
-        zone = _zone(argument)
+        zone = zone_named(argument)
         if zone is None:
-            close = _close_zones(argument)
+            close = close_zones(argument)
             text = self._("Please send your time zone like this: /timezone Europe/Kyiv")
             if close:
                 text = (
@@ -1848,37 +1845,6 @@ class _Turn:
             dedupe_key=f"declined:{run.run_id}",
         )
         return False
-
-
-def _zone(argument: str) -> ZoneInfo | None:
-    """The IANA time zone a client typed (any case), or ``None`` for anything else."""
-    wanted = argument.strip()
-    if not wanted or len(wanted) > _MAX_ZONE:
-        return None
-    if not _ZONES:
-        _ZONES.update({name.casefold(): name for name in available_timezones()})
-    name = _ZONES.get(wanted.casefold())
-    if name is None:
-        return None
-    try:
-        return ZoneInfo(name)
-    except (ValueError, OSError, ZoneInfoNotFoundError):
-        return None
-
-
-def _close_zones(argument: str, limit: int = 3) -> list[str]:
-    """IANA names close to what was typed ("Kiev", "europe/kiyv"), for a suggestion."""
-    wanted = argument.strip().casefold().replace(" ", "_")
-    if not wanted or len(wanted) > _MAX_ZONE:
-        return []
-    if not _ZONES:
-        _ZONES.update({name.casefold(): name for name in available_timezones()})
-    by_city = {key.rsplit("/", 1)[-1]: key for key in _ZONES if "/" in key}
-    found = difflib.get_close_matches(wanted, list(_ZONES), n=limit, cutoff=0.75)
-    for city in difflib.get_close_matches(wanted, list(by_city), n=limit, cutoff=0.75):
-        if by_city[city] not in found:
-            found.append(by_city[city])
-    return sorted({_ZONES[key] for key in found[:limit]})
 
 
 def _branch(branches: Sequence[Branch], run: RunState, scores: Mapping[str, Any]) -> str:

@@ -15,12 +15,13 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
+from zoneinfo import ZoneInfo
 
 from cm_bot.domain import Button, Outbound, Priority, Severity
 from cm_bot.engine.answers import label_of
 from cm_bot.engine.ports import FlagView, ScoreView, StaffTarget, StaffUnitOfWork, StaffView
 from cm_bot.engine.safety import resumed
+from cm_bot.engine.zones import zone_named, zone_of
 from cm_bot.flows.conditions import evaluate
 from cm_bot.flows.loader import FlowRegistry
 from cm_bot.flows.schema import (
@@ -84,42 +85,15 @@ BAND_NAMES = {
     "screen_positive": N_("screen positive"),
     "at_risk": N_("at risk"),
     "no_risk": N_("no risk"),
+    "unknown": N_("not known (both answers: don't know)"),
 }
 QUESTION_SHOWN = 80  # characters of the question a notice shows
-MAX_ZONE = 64  # no IANA zone name is longer; longer text is not a zone
-_ZONES: dict[str, str] = {}  # casefolded IANA name -> its spelling, filled on first use
 _SCORE_REF = re.compile(r"""scores\s*\[\s*(['"])(?P<id>[^'"]+)\1""")
 
 Gettext = Callable[[str], str]
 log = logging.getLogger(__name__)
 MAX_EXIT_AHEAD = timedelta(days=366)  # /exit dates: from the case's opening to a year ahead
 HELD_TEXT = 300  # characters of each held message /case shows
-
-
-def zone_named(text: str) -> ZoneInfo | None:
-    """The IANA time zone someone typed (any case), or ``None`` for anything else."""
-    wanted = text.strip()
-    if not wanted or len(wanted) > MAX_ZONE:
-        return None
-    if not _ZONES:
-        _ZONES.update({name.casefold(): name for name in available_timezones()})
-    name = _ZONES.get(wanted.casefold())
-    if name is None:
-        return None
-    try:
-        return ZoneInfo(name)
-    except (ValueError, OSError, ZoneInfoNotFoundError):
-        return None
-
-
-def zone_of(name: str | None) -> ZoneInfo:
-    """A stored zone name as a zone; UTC when unset or no longer known."""
-    if name:
-        try:
-            return ZoneInfo(name)
-        except (ValueError, OSError, ZoneInfoNotFoundError):
-            log.warning("unknown stored time zone %r: times shown in UTC", name[:MAX_ZONE])
-    return ZoneInfo("UTC")
 
 
 def when(moment: datetime | None, zone: ZoneInfo | None = None) -> str:
@@ -856,6 +830,4 @@ __all__ = [
     "shown_answer",
     "step_of",
     "when",
-    "zone_named",
-    "zone_of",
 ]
