@@ -34,6 +34,7 @@ MAX_BACKOFF = 30.0
 # getUpdates is cheap and a person may be waiting (a crisis message sent during an outage):
 # once Telegram is back, polling resumes within this many seconds, however long it was down.
 POLL_MAX_BACKOFF = 5.0
+MENU_WAIT = 10.0  # start-up waits this long at most for the command menus
 T = TypeVar("T")
 
 
@@ -355,12 +356,19 @@ class TelegramRuntime:
         await self.sender.recover()
         await self.sweep()
         if self.command_menus is not None:
-            # In the background: a slow or failing setMyCommands must not hold up a client.
-            self._spawn(self._publish_at_start(self.command_menus))
+            await self._publish_at_start(self.command_menus)
 
     async def _publish_at_start(self, source: Callable[[], Sequence[CommandMenu]]) -> None:
-        """Publish the menus, given up as soon as the runtime stops (Telegram may hang)."""
-        await self._until_stopped(self.publish_menus(source))
+        """Publish the menus before taking updates, for at most ``MENU_WAIT`` seconds.
+
+        Each call ends (published or failed) before polling starts, so none is left in
+        flight while the bot works; a Telegram that hangs holds the start for
+        ``MENU_WAIT`` at most (the menus are then given up, the bot works without them).
+        """
+        try:
+            await asyncio.wait_for(self._until_stopped(self.publish_menus(source)), MENU_WAIT)
+        except TimeoutError:
+            log.warning("setMyCommands took longer than %.0fs; menus given up", MENU_WAIT)
 
     async def publish_menus(self, source: Callable[[], Sequence[CommandMenu]]) -> int:
         """Publish every command menu once; returns how many were published.

@@ -1383,9 +1383,24 @@ class FakeBotAPI:
             if self._site is not None:
                 await self._site.stop()
                 self._site = None
+            await self._reset_connections()
         elif self._site is None and self._runner is not None:
             self._site = web.TCPSite(self._runner, self._host, self.port)
             await self._site.start()
+
+    async def _reset_connections(self) -> None:
+        """Close every open connection to the Bot API port, as a port going away does.
+
+        Closed here, each transport is closed properly; left to linger after the port
+        stopped listening, a keep-alive connection (the bot's start-up calls, say) could
+        outlive the outage and be found unclosed by the garbage collector later.
+        """
+        server = self._runner.server if self._runner is not None else None
+        if server is None:
+            return
+        await asyncio.sleep(0)  # a connection accepted as the port closed registers first
+        for handler in server.connections:
+            handler.force_close()
 
     # ------------------------------------------------------------------ internals: state
 
