@@ -18,12 +18,11 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-import yaml
 from babel import Locale, UnknownLocaleError
 from babel.dates import format_time, format_timedelta, get_day_names
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from cm_bot.flows.loader import PROGRAM_FILE_NAMES, FlowDefinitionError, FlowProblem, _Lines
+from cm_bot.flows.loader import PROGRAM_FILE_NAMES, load_document
 
 SHIPPED = Path(__file__).resolve().parents[2] / "conversations" / "program.yaml"
 DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
@@ -236,38 +235,12 @@ def looks_like_program(data: Any) -> bool:
 
 def load_program(path: Path) -> Program:
     """Load and check a program file; :class:`FlowDefinitionError` lists every problem by line."""
-    where = str(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-        data = yaml.safe_load(text)
-        lines = _Lines(yaml.compose(text, Loader=yaml.SafeLoader))
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        line = mark.line + 1 if mark is not None else 1
-        raise FlowDefinitionError([FlowProblem(where, line, f"not valid YAML: {exc}")]) from None
-    except OSError as exc:
-        raise FlowDefinitionError(
-            [FlowProblem(where, 1, f"cannot read the program file: {exc.__class__.__name__}")]
-        ) from None
-    if not isinstance(data, dict):
-        raise FlowDefinitionError(
-            [FlowProblem(where, 1, "a program file is a mapping with name, resources ...")]
-        )
-    try:
-        program = Program.model_validate(data)
-    except ValidationError as exc:
-        problems = []
-        for error in exc.errors():
-            loc = [part for part in error["loc"] if isinstance(part, str | int)]
-            field = ".".join(str(p) for p in loc)
-            problems.append(FlowProblem(where, lines.line(loc), f"{field}: {error['msg']}"))
-        raise FlowDefinitionError(problems) from None
-    problems = [
-        FlowProblem(where, lines.line(loc), msg) for loc, msg in _semantic_problems(program)
-    ]
-    if problems:
-        raise FlowDefinitionError(problems)
-    return program
+    return load_document(
+        path,
+        Program,
+        shape="a program file is a mapping with name, resources ...",
+        semantic=_semantic_problems,
+    )
 
 
 @functools.cache

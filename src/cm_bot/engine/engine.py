@@ -810,9 +810,7 @@ class _Turn:
         if self.crisis_kept:
             return  # this message raised the pause: its reply and record are written
         if inbound.kind is InboundKind.TEXT:
-            values = self.uow.menu_values(client.client_id)
-            menu = runless_menu(values, self._, self._language_names)
-            choice = menu.choose(text) if values else None
+            _values, choice = self._menu_choice(text)
             if choice is not None and choice.get("act") in _PAUSED_ACTIONS:
                 self._hold(flag_id, replied=False)
                 self._runless_action(run, choice.get("act"), choice)
@@ -1053,12 +1051,9 @@ class _Turn:
         picker, the withdraw and erase confirmations): issuing a question's buttons
         retires them. Text that names no option gets the menu again.
         """
-        assert self.client is not None
-        values = self.uow.menu_values(self.client.client_id)
+        values, choice = self._menu_choice(text)
         if not values:
             return False
-        menu = runless_menu(values, self._, self._language_names)
-        choice = menu.choose(text)
         if choice is not None:
             self._runless_action(run, choice.get("act"), choice)
             return True
@@ -1071,6 +1066,14 @@ class _Turn:
         elif "erase" in acts:
             self._command(run, "/erase")
         return True
+
+    def _menu_choice(self, text: str) -> tuple[list[dict[str, Any]], Mapping[str, Any] | None]:
+        """The open menu's buttons (empty: none open) and the one the text names, if any."""
+        assert self.client is not None
+        values = self.uow.menu_values(self.client.client_id)
+        if not values:
+            return values, None
+        return values, runless_menu(values, self._, self._language_names).choose(text)
 
     def _language_names(self, code: str) -> list[str]:
         """Every name a language may be typed as: its own, English, and the reader's."""

@@ -7,13 +7,13 @@ production it is a client stuck on a question at night.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import yaml
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 from cm_bot.flows.conditions import ExpressionError, check
 from cm_bot.flows.schema import (
@@ -91,8 +91,21 @@ def _read(path: Path) -> tuple[Any, _Lines]:
     return data, _Lines(yaml.compose(text, Loader=yaml.SafeLoader))
 
 
-def load_flow(path: Path) -> Flow:
-    """Load and fully check one flow file; :class:`FlowDefinitionError` lists every problem."""
+M = TypeVar("M", bound=BaseModel)
+
+
+def load_document(
+    path: Path,
+    model: type[M],
+    *,
+    shape: str,
+    semantic: Callable[[M], Iterable[tuple[Path_, str]]],
+) -> M:
+    """Read one YAML file into ``model`` and check it; every problem as ``path:line``.
+
+    Shared by flow files and the program file: YAML errors, the wrong shape, schema
+    errors and ``semantic`` problems all become :class:`FlowDefinitionError` by line.
+    """
     where = str(path)
     try:
         data, lines = _read(path)
@@ -103,11 +116,9 @@ def load_flow(path: Path) -> Flow:
     except OSError as exc:
         raise FlowDefinitionError([FlowProblem(where, 1, f"cannot read: {exc}")]) from None
     if not isinstance(data, dict):
-        raise FlowDefinitionError(
-            [FlowProblem(where, 1, "a flow file is a mapping with id, steps ...")]
-        )
+        raise FlowDefinitionError([FlowProblem(where, 1, shape)])
     try:
-        flow = Flow.model_validate(data)
+        document = model.model_validate(data)
     except ValidationError as exc:
         problems = []
         for error in exc.errors():
@@ -115,10 +126,20 @@ def load_flow(path: Path) -> Flow:
             field = ".".join(str(p) for p in loc)
             problems.append(FlowProblem(where, lines.line(loc), f"{field}: {error['msg']}"))
         raise FlowDefinitionError(problems) from None
-    problems = [FlowProblem(where, lines.line(loc), msg) for loc, msg in _semantic_problems(flow)]
+    problems = [FlowProblem(where, lines.line(loc), msg) for loc, msg in semantic(document)]
     if problems:
         raise FlowDefinitionError(problems)
-    return flow
+    return document
+
+
+def load_flow(path: Path) -> Flow:
+    """Load and fully check one flow file; :class:`FlowDefinitionError` lists every problem."""
+    return load_document(
+        path,
+        Flow,
+        shape="a flow file is a mapping with id, steps ...",
+        semantic=_semantic_problems,
+    )
 
 
 def _targets(flow: Flow, index: int) -> Iterator[tuple[Path_, str]]:
@@ -386,6 +407,7 @@ __all__ = [
     "FlowProblem",
     "FlowRegistry",
     "flow_files",
+    "load_document",
     "load_flow",
     "load_flows",
 ]
