@@ -79,6 +79,11 @@ def _configure_sqlite(engine: Engine) -> None:
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute("PRAGMA busy_timeout=30000")
         cursor.execute("PRAGMA synchronous=FULL")
+        # Erased text must not linger in free pages (erasure also checkpoints the WAL).
+        cursor.execute("PRAGMA secure_delete=ON")
+        # INSERT OR REPLACE deletes the row it replaces: let that fire the audit log's
+        # append-only DELETE trigger (the BEFORE INSERT trigger refuses it as well).
+        cursor.execute("PRAGMA recursive_triggers=ON")
         files = {row[1]: row[2] for row in cursor.execute("PRAGMA database_list")}
         cursor.close()
         record.info[_SYNCHRONOUS] = "FULL"
