@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -20,6 +22,8 @@ from cm_bot.flows.loader import PROGRAM_FILE_NAMES
 from cm_bot.scheduling.cli import schedule_app
 
 if TYPE_CHECKING:
+    from sqlalchemy import Engine
+
     from cm_bot.bootstrap import App
 from cm_bot.settings import Settings
 
@@ -46,6 +50,7 @@ case_app = command_group("Client cases.")
 i18n_app = command_group("Translation catalogues.")
 crisis_app = command_group("Crisis-word detection.")
 goal_app = command_group("Goals in a case plan.")
+flags_app = command_group("Flags raised for staff.")
 app.add_typer(flows_app, name="flows")
 app.add_typer(db_app, name="db")
 app.add_typer(staff_app, name="staff")
@@ -54,6 +59,7 @@ app.add_typer(i18n_app, name="i18n")
 app.add_typer(crisis_app, name="crisis")
 app.add_typer(schedule_app, name="schedule")
 app.add_typer(goal_app, name="goal")
+app.add_typer(flags_app, name="flags")
 _ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -327,14 +333,30 @@ def db_upgrade(
     ] = "head",
 ) -> None:
     """Apply migrations to the database at CM_BOT_DATABASE_URL."""
-    from cm_bot.storage.db import create_db_engine, current_revision, upgrade
+    from cm_bot.storage.db import current_revision, upgrade
 
-    engine = create_db_engine(Settings().database_url)
-    try:
+    with _database() as engine:
         upgrade(engine, revision)
         typer.echo(f"database at revision {current_revision(engine)}")
-    finally:
-        engine.dispose()
+
+
+@contextmanager
+def _database() -> Iterator[Engine]:
+    """The engine of a db command; whatever fails ends as one line on stderr and exit 1."""
+    from cm_bot.storage.db import create_db_engine
+
+    try:
+        engine = create_db_engine(Settings().database_url)
+        try:
+            yield engine
+        finally:
+            engine.dispose()
+    except (typer.Exit, typer.Abort):
+        raise
+    except Exception as exc:  # an operator's command: one line, not a traceback
+        cause = getattr(exc, "orig", None) or exc  # the driver's words, without the SQL
+        lines = str(cause).strip().splitlines()
+        raise _fail(f"error: {lines[0] if lines else type(cause).__name__}") from None
 
 
 @db_app.command("downgrade")
@@ -342,19 +364,108 @@ def db_downgrade(
     revision: Annotated[
         str, typer.Argument(metavar="REVISION", help="A revision id, or base for none.")
     ],
+    yes: Annotated[bool, typer.Option("--yes", help="Do not ask for confirmation.")] = False,
 ) -> None:
-    """Roll migrations back to REVISION.
+    """Roll migrations back; shows what would be lost, then asks.
 
-    The revision base removes every table: all data in CM_BOT_DATABASE_URL is lost.
+    Lists the migrations undone and the tables and columns they drop, with the
+    rows these hold, then asks (--yes does not ask). The revision base removes
+    every table: on a database that holds cases it is refused without --yes.
+    Stop cm-bot run first.
     """
-    from cm_bot.storage.db import create_db_engine, current_revision, downgrade
+    from cm_bot.storage.db import current_revision, downgrade, plan_downgrade
 
-    engine = create_db_engine(Settings().database_url)
-    try:
-        downgrade(engine, revision)
-        typer.echo(f"database at revision {current_revision(engine)}")
-    finally:
-        engine.dispose()
+    with _database() as engine:
+        plan = plan_downgrade(engine, revision)
+        if not plan.undone:
+            typer.echo(f"database at revision {plan.current or 'base'}: nothing to undo")
+            return
+        for line in plan.describe():
+            typer.echo(line)
+        if not yes:
+            if plan.target is None and plan.cases:
+                raise _fail(
+                    f"refused: base removes every table and the database holds "
+                    f"{plan.cases} case(s); add --yes if that is what you want"
+                )
+            try:
+                agreed = typer.confirm("Go ahead?")
+            except typer.Abort:  # no answer: stdin closed or not a terminal
+                raise _fail("no answer, nothing changed (--yes does not ask)") from None
+            if not agreed:
+                raise _fail("nothing changed")
+        downgrade(engine, plan.target or "base")  # what was shown, even for "-1"
+        typer.echo(f"database at revision {current_revision(engine) or 'base'}")
+
+
+@db_app.command("roles")
+def db_roles(
+    apply: Annotated[
+        bool, typer.Option("--apply", help="Create or update the role now (as the owner).")
+    ] = False,
+    role: Annotated[
+        str, typer.Option("--role", metavar="NAME", help="The role cm-bot run connects as.")
+    ] = "cm_bot_app",
+    schema: Annotated[
+        str | None,
+        typer.Option("--schema", metavar="NAME", help="Default: the current schema (search_path)."),
+    ] = None,
+    password: Annotated[
+        str | None,
+        typer.Option(
+            "--password",
+            metavar="TEXT",
+            envvar="CM_BOT_APP_PASSWORD",
+            show_envvar=True,
+            help="The role's password; sent and printed only as a SCRAM hash.",
+        ),
+    ] = None,
+) -> None:
+    """Print or create the least-privilege role cm-bot run uses.
+
+    A PostgreSQL role that may read and write the rows of the working tables, may
+    only add to and read the audit log, and may not create, alter, drop or
+    truncate a table.
+    Migrations (db upgrade) keep running as the owner of the tables; the tables
+    later migrations add get the same rights (ALTER DEFAULT PRIVILEGES).
+    """
+    from sqlalchemy.engine import make_url
+
+    from cm_bot.storage.db import is_sqlite
+    from cm_bot.storage.roles import apply_role, read_schema, role_statements, scram_verifier
+
+    with _database() as engine:
+        if is_sqlite(engine):
+            raise _fail(
+                "roles do not apply to SQLite (it has no users): let only the bot's "
+                "system user read and write the database file",
+                2,
+            )
+        if not apply:
+            verifier = None if password is None else scram_verifier(password)
+            with engine.connect() as connection:
+                found = read_schema(connection, schema)
+            typer.echo(
+                f"-- the role cm-bot run connects as, on schema {found.name} "
+                f"(its tables belong to {found.owner}, who runs db upgrade)"
+            )
+            for statement in role_statements(role, found, verifier=verifier):
+                typer.echo(f"{statement};")
+            if password is None:
+                typer.echo(
+                    f"-- no password given: add --password (or CM_BOT_APP_PASSWORD), "
+                    f"or run \\password {role} in psql"
+                )
+            return
+        found = apply_role(engine, role, schema=schema, password=password)
+        url = make_url(Settings().database_url).set(
+            username=role, password="PASSWORD" if password else None
+        )
+        typer.echo(
+            f"role {role} ready on schema {found.name}: rows of {len(found.tables)} tables, "
+            "the audit log insert-only, no DDL"
+        )
+        typer.echo(f"run the bot as it: CM_BOT_DATABASE_URL={url.render_as_string(False)}")
 
 
 @app.command()
@@ -424,21 +535,44 @@ def _bot_username(settings: Settings) -> str:
     return asyncio.run(ask())
 
 
-def _invite(kind: str, *, case_id: int | None, staff_id: int | None) -> str:
-    from datetime import UTC, datetime
+def _link(token: str) -> str:
+    """The Telegram deep link that opens the bot with an invite token."""
+    from cm_bot.engine.staff import invite_link
 
-    from cm_bot.engine.staff import INVITE_TTL, invite_link
+    return invite_link(_bot_username(Settings()), token)
+
+
+@contextmanager
+def _admin() -> Iterator[App]:
+    """The app for one staff-side command; a refused request is its message and exit 1."""
+    from cm_bot.storage.admin import AdminError
 
     application = _admin_app()
     try:
-        with application.store.unit() as uow:
-            token = uow.create_invite(
-                kind, case_id=case_id, staff_id=staff_id, expires_at=datetime.now(UTC) + INVITE_TTL
-            )
-            uow.audit("cli", f"{kind}_invite_created", case_id)
+        yield application
+    except AdminError as exc:
+        raise _fail(str(exc)) from None
     finally:
         application.close()
-    return invite_link(_bot_username(Settings()), token)
+
+
+def _table(headings: Sequence[str], rows: Sequence[Sequence[str]]) -> None:
+    """Rows under column headings, each column as wide as its widest cell."""
+    widths = [max(len(cells[i]) for cells in (headings, *rows)) for i in range(len(headings))]
+    for cells in (headings, *rows):
+        typer.echo(
+            "  ".join(cell.ljust(width) for cell, width in zip(cells, widths, strict=True)).rstrip()
+        )
+
+
+def _utc(moment: Any) -> str:
+    """A stored time as the listings show it: UTC, to the minute; "—" for none."""
+    from datetime import UTC
+
+    if moment is None:
+        return "—"
+    moment = moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+    return f"{moment.astimezone(UTC):%Y-%m-%d %H:%M}"
 
 
 @staff_app.command("add")
@@ -452,17 +586,145 @@ def staff_add(
 
     The link is single-use and valid for 14 days; it binds their Telegram account.
     """
-    from cm_bot.storage.admin import AdminError, add_staff
+    from cm_bot.storage.admin import add_staff, cli_actor, staff_invite
 
-    application = _admin_app()
-    try:
-        staff = add_staff(application.db, name, role)
-    except AdminError as exc:
-        raise _fail(str(exc)) from None
-    finally:
-        application.close()
+    with _admin() as application:
+        staff = add_staff(application.db, name, role, cli_actor())
+        token = staff_invite(application.db, staff.name, cli_actor())
     typer.echo(f"staff #{staff.id} {staff.name} ({staff.role}) added; open this link in Telegram:")
-    typer.echo(_invite("staff", case_id=None, staff_id=staff.id))
+    typer.echo(_link(token))
+
+
+_NAME = Annotated[str, typer.Argument(metavar="NAME", help="The staff member's name.")]
+
+
+@staff_app.command("list")
+def staff_list() -> None:
+    """List staff members, with their access.
+
+    One row per staff member under column headings: role, whether a Telegram account is
+    bound to them, whether they are active or deactivated, the time zone they read times
+    in, and how many cases name them as case manager. The listing is audited.
+    """
+    from cm_bot.storage.admin import cli_actor, list_staff
+
+    with _admin() as application:
+        rows = list_staff(application.db, cli_actor())
+    if not rows:
+        typer.echo("no staff yet (cm-bot staff add --name NAME)")
+        return
+    _table(
+        ("ID", "NAME", "ROLE", "TELEGRAM", "ACCESS", "TIME ZONE", "CASES"),
+        [
+            (
+                f"#{row.staff_id}",
+                row.name,
+                row.role,
+                "bound" if row.bound else "—",
+                "active" if row.active else "deactivated",
+                row.timezone or "UTC",
+                str(row.cases),
+            )
+            for row in rows
+        ],
+    )
+
+
+@staff_app.command("invite")
+def staff_invite_link(name: _NAME) -> None:
+    """Print a new invite link for a staff member.
+
+    The Telegram account that opens it becomes theirs: the account bound before loses
+    staff access, and their earlier unused links stop working. Single-use, valid 14
+    days. A deactivated member gets none: cm-bot staff activate NAME first.
+    """
+    from cm_bot.storage.admin import cli_actor, staff_invite
+
+    with _admin() as application:
+        token = staff_invite(application.db, name, cli_actor())
+    typer.echo(f"new invite link for {name}; open it in Telegram:")
+    typer.echo(_link(token))
+
+
+@staff_app.command("deactivate")
+def staff_deactivate(name: _NAME) -> None:
+    """End a staff member's access at once.
+
+    Their next command or button press in Telegram is treated as a stranger's, and their
+    unused invite links stop working. Every unresolved flag on their cases is sent to
+    the supervisors and admins linked to Telegram (urgent ones also to the team chat);
+    a warning says when nobody could receive them. Their cases keep them as case
+    manager until moved with cm-bot case reassign. The last active admin cannot be
+    deactivated.
+    """
+    from cm_bot.storage.admin import cli_actor, deactivate_staff
+
+    with _admin() as application:
+        done = deactivate_staff(
+            application.db,
+            name,
+            cli_actor(),
+            translator=application.translator,
+            flows=application.flows,
+        )
+    typer.echo(f"{done.name} deactivated: staff access ended")
+    if done.cancelled:
+        typer.echo(f"{done.cancelled} notice(s) not yet sent to {done.name} cancelled")
+    handed = len(done.flags) - len(done.unreached)
+    if not done.flags:
+        typer.echo(f"no open flags on {done.name}'s cases")
+    elif handed:
+        whom = ", ".join(done.recipients)
+        if done.team_chat:
+            whom = f"{whom} (urgent ones also the team chat)" if whom else "the team chat"
+        typer.echo(f"{handed} open flag(s) handed to {whom}")
+    if done.unreached:
+        ids = ", ".join(f"#{flag_id}" for flag_id in done.unreached)
+        typer.echo(
+            f"warning: {len(done.unreached)} open flag(s) reached nobody ({ids}): no "
+            "supervisor or admin is linked to Telegram and no team chat is registered "
+            "(cm-bot staff add --name NAME --role supervisor)",
+            err=True,
+        )
+    if done.cases:
+        typer.echo(
+            f"{len(done.cases)} case(s) still name {done.name} as manager: "
+            "cm-bot case reassign REF --manager OTHER"
+        )
+        typer.echo(f"  {', '.join(done.cases)}")
+
+
+@staff_app.command("activate")
+def staff_activate(name: _NAME) -> None:
+    """Let a deactivated staff member back in.
+
+    Access returns through the Telegram account still bound to them; to bind another,
+    follow with cm-bot staff invite NAME.
+    """
+    from cm_bot.storage.admin import activate_staff, cli_actor
+
+    with _admin() as application:
+        staff = activate_staff(application.db, name, cli_actor())
+    bound = "their bound Telegram account" if staff.telegram_user_id else "no account yet"
+    typer.echo(f"{staff.name} active again ({bound}; cm-bot staff invite for a new one)")
+
+
+@staff_app.command("role")
+def staff_role(
+    name: _NAME,
+    role: Annotated[str, typer.Argument(metavar="ROLE", help="case_manager, supervisor or admin")],
+) -> None:
+    """Change a staff member's role.
+
+    A case manager sees their own cases; supervisors and admins see all and receive
+    escalations. It takes effect at their next message. The last active admin keeps
+    the role.
+    """
+    from cm_bot.storage.admin import cli_actor, set_staff_role
+
+    with _admin() as application:
+        old = set_staff_role(application.db, name, role, cli_actor())
+    typer.echo(f"{name}: {old} -> {role}")
 
 
 @case_app.command("new")
@@ -473,38 +735,113 @@ def case_new(
     ] = None,
 ) -> None:
     """Open a case and print its reference."""
-    from cm_bot.storage.admin import AdminError, new_case
+    from cm_bot.storage.admin import cli_actor, new_case
 
-    application = _admin_app()
-    try:
-        typer.echo(new_case(application.db, manager, ref).ref)
-    except AdminError as exc:
-        raise _fail(str(exc)) from None
-    finally:
-        application.close()
+    with _admin() as application:
+        typer.echo(new_case(application.db, manager, ref, cli_actor()).ref)
 
 
-def _case_id(ref: str) -> int:
-    application = _admin_app()
-    try:
-        with application.store.unit() as uow:
-            case = uow.case_by_ref(ref)
-    finally:
-        application.close()
-    if case is None:
-        raise _fail(f"no case {ref}")
-    return case.case_id
+_REF = Annotated[str, typer.Argument(metavar="REF", help="The case, e.g. C-0001.")]
 
 
 @case_app.command("invite")
 def case_invite(
-    ref: Annotated[str, typer.Argument(metavar="REF", help="The case, e.g. C-0001.")],
+    ref: _REF,
+    relink: Annotated[
+        bool, typer.Option("--relink", help="Unlink the client's current account first.")
+    ] = False,
 ) -> None:
     """Print a client invite link for the case.
 
-    The link is single-use and valid for 14 days; the client opens it in Telegram.
+    The link is single-use and valid for 14 days; the client opens it in Telegram. A
+    client already linked gets none unless --relink, which first unlinks the old account
+    (as cm-bot case unlink). An exited, closed or erased case gets none.
     """
-    typer.echo(_invite("client", case_id=_case_id(ref), staff_id=None))
+    from cm_bot.storage.admin import cli_actor, client_invite
+
+    with _admin() as application:
+        made = client_invite(application.db, ref, cli_actor(), relink=relink)
+    if made.unlinked:
+        typer.echo(f"{made.ref}: the old account was unlinked; the new link:", err=True)
+    typer.echo(_link(made.token))
+
+
+@case_app.command("list")
+def case_list(
+    manager: Annotated[
+        str | None, typer.Option(metavar="NAME", help="Only this case manager's cases.")
+    ] = None,
+    status: Annotated[
+        str | None, typer.Option(metavar="S", help="Only intake, active, exited or closed.")
+    ] = None,
+) -> None:
+    """List cases, with manager and open flags.
+
+    One row per case under column headings, in the order opened: status, case manager,
+    the channel the client is linked on (— when not linked), the day it was opened and
+    how many flags are not yet resolved. No client's personal data. The listing is
+    audited.
+    """
+    from cm_bot.storage.admin import cli_actor, list_cases
+
+    with _admin() as application:
+        rows = list_cases(application.db, cli_actor(), manager=manager, status=status)
+    if not rows:
+        typer.echo("no cases")
+        return
+    _table(
+        ("REF", "STATUS", "MANAGER", "LINKED", "OPENED", "OPEN FLAGS"),
+        [
+            (
+                row.ref,
+                row.status,
+                "—"
+                if row.manager is None
+                else row.manager + ("" if row.manager_active else " (deactivated)"),
+                ", ".join(row.channels) or "—",
+                _utc(row.opened_at)[:10],
+                str(row.open_flags),
+            )
+            for row in rows
+        ],
+    )
+
+
+@case_app.command("reassign")
+def case_reassign(
+    ref: _REF,
+    manager: Annotated[str, typer.Option(metavar="NAME", help="The new case manager.")],
+) -> None:
+    """Give a case another case manager.
+
+    The new case manager must be active; new flags on the case go to them, and /flags
+    shows them the open ones. Audited with the old and new staff.
+    """
+    from cm_bot.storage.admin import cli_actor, reassign_case
+
+    with _admin() as application:
+        old, open_flags = reassign_case(application.db, ref, manager, cli_actor())
+    typer.echo(f"{ref.upper()}: case manager {old or '—'} -> {manager}")
+    if open_flags:
+        typer.echo(f"{open_flags} open flag(s) on {ref.upper()}: {manager} sees them with /flags")
+
+
+@case_app.command("unlink")
+def case_unlink(ref: _REF) -> None:
+    """Unlink a case's client from their account.
+
+    From its next message the account is a stranger to the bot; the client record and
+    answers stay. Messages not yet sent to it are cancelled and the case's unused invite
+    links stop working: make a new one with cm-bot case invite REF.
+    """
+    from cm_bot.storage.admin import cli_actor, unlink_client
+
+    with _admin() as application:
+        removed = unlink_client(application.db, ref, cli_actor())
+    typer.echo(
+        f"{ref.upper()}: {removed} account(s) unlinked; earlier invite links no longer work "
+        f"(new link: cm-bot case invite {ref.upper()})"
+    )
 
 
 @case_app.command("exit")
@@ -521,6 +858,8 @@ def case_exit(
     from datetime import UTC, datetime
     from datetime import date as date_
 
+    from cm_bot.storage.admin import cli_actor
+
     try:
         day = date_.fromisoformat(date) if date else datetime.now(UTC).date()
     except ValueError:
@@ -532,7 +871,7 @@ def case_exit(
             if case is None:
                 raise _fail(f"no case {ref}")
             uow.exit_case(case.case_id, datetime.combine(day, datetime.min.time(), UTC))
-            uow.audit("cli", "case_exited", case.case_id)
+            uow.audit(cli_actor(), "case_exited", case.case_id)
     finally:
         application.close()
     typer.echo(f"{ref} exited on {day.isoformat()}")
@@ -565,14 +904,11 @@ def goal_add(
         target = date.fromisoformat(target_date) if target_date else None
     except ValueError:
         raise _fail("--target-date must be YYYY-MM-DD", 2) from None
-    case_id = _case_id(ref)
-    application = _admin_app()
-    try:
-        with application.store.unit() as uow:
-            goal_id = uow.add_goal(case_id, text, cadence, target, None)
-    finally:
-        application.close()
-    typer.echo(f"goal #{goal_id} added to {ref} ({cadence})")
+    from cm_bot.storage.admin import add_goal, cli_actor
+
+    with _admin() as application:
+        goal_id = add_goal(application.store, ref, text, cadence, target, cli_actor())
+    typer.echo(f"goal #{goal_id} added to {ref.upper()} ({cadence})")
 
 
 @app.command()
@@ -589,13 +925,14 @@ def export(
 
     Nothing about anyone else is included, and the export is recorded in the audit log.
     """
+    from cm_bot.storage.admin import cli_actor
     from cm_bot.storage.data_rights import DataRightsError, export_case, to_csv
 
     if format not in ("json", "csv"):
         raise _fail("--format must be json or csv", 2)
     application = _admin_app()
     try:
-        data = export_case(application.db, ref.upper())
+        data = export_case(application.db, ref.upper(), cli_actor())
     except DataRightsError as exc:
         raise _fail(str(exc)) from None
     finally:
@@ -622,19 +959,77 @@ def erase(
     Asks first unless --yes is given. Scheduled contacts are cancelled; a tombstone
     and the audit trail remain.
     """
+    from cm_bot.storage.admin import cli_actor
     from cm_bot.storage.data_rights import DataRightsError, erase_case
 
     if not yes and not typer.confirm(f"Erase all personal data of {ref}? This cannot be undone"):
         raise typer.Exit(1)
     application = _admin_app()
     try:
-        counts = erase_case(application.db, ref.upper())
+        counts = erase_case(application.db, ref.upper(), actor=cli_actor())
     except DataRightsError as exc:
         raise _fail(str(exc)) from None
     finally:
         application.close()
     removed = ", ".join(f"{k}: {v}" for k, v in counts.items() if v) or "nothing"
     typer.echo(f"{ref} erased ({removed})")
+
+
+@flags_app.command("list")
+def flags_list(
+    open_only: Annotated[bool, typer.Option("--open", help="Only flags not yet resolved.")] = False,
+    case: Annotated[str | None, typer.Option(metavar="REF", help="Only this case's flags.")] = None,
+) -> None:
+    """List flags, with who acted and escalation.
+
+    One row per flag under column headings, oldest first, times in UTC: severity,
+    status, who acknowledged and resolved it, when it was escalated, and "reached
+    nobody" when no supervisor, admin or team chat could be told. The reason is
+    shown, never the client's answer. The listing is audited.
+    """
+    from cm_bot.storage.admin import cli_actor, list_flags
+
+    with _admin() as application:
+        rows = list_flags(application.db, cli_actor(), open_only=open_only, ref=case)
+    if not rows:
+        typer.echo("no flags")
+        return
+
+    def acted(name: str | None, moment: Any) -> str:
+        return "—" if moment is None else f"{name or '?'} {_utc(moment)}"
+
+    def escalation(moment: Any, unreached: bool) -> str:
+        if not unreached:
+            return _utc(moment)
+        return "reached nobody" if moment is None else f"{_utc(moment)} reached nobody"
+
+    _table(
+        (
+            "ID",
+            "CASE",
+            "SEVERITY",
+            "STATUS",
+            "RAISED (UTC)",
+            "ACKNOWLEDGED",
+            "RESOLVED",
+            "ESCALATED",
+            "REASON",
+        ),
+        [
+            (
+                f"#{row.flag_id}",
+                row.case_ref or "—",
+                row.severity,
+                row.status,
+                _utc(row.created_at),
+                acted(row.acknowledged_by, row.acknowledged_at),
+                acted(row.resolved_by, row.resolved_at),
+                escalation(row.escalated_at, row.unreached),
+                row.reason,
+            )
+            for row in rows
+        ],
+    )
 
 
 @i18n_app.command("extract")

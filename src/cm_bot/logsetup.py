@@ -9,8 +9,11 @@ from __future__ import annotations
 
 import logging
 import re
+import threading
+import time
 import traceback
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from types import TracebackType
 
 _TOKEN = re.compile(r"(?:bot)?\d{5,}:[A-Za-z0-9_-]{20,}")
@@ -116,4 +119,80 @@ def configure(level: int = logging.INFO, secrets: Iterable[str] = ()) -> None:
         logging.getLogger(name).setLevel(max(floor, level))
 
 
-__all__ = ["NOISY", "RedactingFilter", "RedactingFormatter", "configure", "exception_lines"]
+@dataclass(slots=True)
+class _Tally:
+    pending: int = 0  # events since the last line
+    last: float | None = None  # when the last line was written (clock seconds)
+
+
+class ThrottledLog:
+    """One log line per key per ``interval``, with the count, however often the event happens.
+
+    For events an outsider can cause at will (refused webhook requests): a line each would
+    let them fill the disk and bury the lines that matter. The first event of a key is
+    logged at once (a wrong secret shows up in the log straight away); later ones are
+    counted, and the count is written with the next event after ``interval``, or by
+    :meth:`flush`, which the owner calls now and then (and once at shutdown) so that the
+    count of a flood that stopped is not lost.
+
+    ``message`` is a %-format with ``%(count)d`` and ``%(key)s``; keys are the caller's own
+    words (a reason), never what the outsider sent. ``clock`` gives monotonic seconds (a
+    test passes its own).
+    """
+
+    def __init__(
+        self,
+        logger: logging.Logger,
+        message: str,
+        *,
+        interval: float = 60.0,
+        level: int = logging.WARNING,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.logger = logger
+        self.message = message
+        self.interval = interval
+        self.level = level
+        self.clock = clock
+        self._tallies: dict[str, _Tally] = {}
+        self._guard = threading.Lock()
+
+    def note(self, key: str) -> None:
+        """Count one event; log it (with those counted before) if the key's interval is over."""
+        with self._guard:
+            tally = self._tallies.setdefault(key, _Tally())
+            tally.pending += 1
+            now = self.clock()
+            if tally.last is None or now - tally.last >= self.interval:
+                self._emit(key, tally, now)
+
+    def flush(self, *, force: bool = False) -> None:
+        """Log the counts whose interval is over (``force``: every count, e.g. at shutdown)."""
+        with self._guard:
+            now = self.clock()
+            for key, tally in self._tallies.items():
+                if tally.pending and (
+                    force or tally.last is None or now - tally.last >= self.interval
+                ):
+                    self._emit(key, tally, now)
+
+    def _emit(self, key: str, tally: _Tally, now: float) -> None:
+        values = {"count": tally.pending, "key": key}
+        if tally.last is None:
+            suffix = "; more are counted, one line per %(seconds)d s at most"
+            values["seconds"] = round(self.interval)
+        else:
+            suffix = " in the last %(seconds)d s"
+            values["seconds"] = round(now - tally.last)
+        self.logger.log(self.level, self.message + suffix, values)
+        tally.pending, tally.last = 0, now
+
+
+__all__ = [
+    "NOISY",
+    "RedactingFilter",
+    "RedactingFormatter",
+    "ThrottledLog",
+    "configure",
+    "exception_lines",
+]

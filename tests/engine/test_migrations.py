@@ -25,3 +25,25 @@ def test_downgrade_to_base_and_upgrade_again(db: Engine) -> None:
     upgrade(db)
     assert current_revision(db) == head_revision(db)
     assert {"client", "case", "flowrun", "outbox", "response"} <= set(inspect(db).get_table_names())
+
+
+def test_outbox_case_link_is_added_to_a_database_holding_edited_notices(db: Engine) -> None:
+    """0010 rebuilds the outbox on SQLite: rows that edit other rows survive it, untouched."""
+    from sqlalchemy import text
+
+    downgrade(db, "0009")
+    with db.begin() as connection:
+        for row_id, edit_of in ((1, None), (2, 1)):
+            connection.execute(
+                text(
+                    "INSERT INTO outbox (id, channel, chat_id, text, priority, status, attempts, "
+                    "edit_of, created_at) VALUES (:id, 'telegram', '1', 'notice', 10, 'sent', 1, "
+                    ":edit_of, CURRENT_TIMESTAMP)"
+                ),
+                {"id": row_id, "edit_of": edit_of},
+            )
+    upgrade(db)
+    assert current_revision(db) == head_revision(db)
+    with db.connect() as connection:
+        rows = connection.execute(text("SELECT id, edit_of, case_id FROM outbox ORDER BY id")).all()
+    assert [tuple(r) for r in rows] == [(1, None, None), (2, 1, None)]

@@ -24,6 +24,7 @@ from aiohttp import web
 from cm_bot.channels.telegram_codec import ALLOWED_UPDATES, CHANNEL, decode, ignorable
 from cm_bot.domain import Inbound, Outbound
 from cm_bot.engine import ConversationEngine
+from cm_bot.logsetup import ThrottledLog
 from cm_bot.notify.sender import OutboxSender
 from cm_bot.storage import outbox
 
@@ -35,6 +36,11 @@ MAX_BACKOFF = 30.0
 # once Telegram is back, polling resumes within this many seconds, however long it was down.
 POLL_MAX_BACKOFF = 5.0
 MENU_WAIT = 10.0  # start-up waits this long at most for the command menus
+MAX_WEBHOOK_BODY = 1024 * 1024  # an update is a few KB; anything this big is not Telegram's
+# Why a webhook request was refused, as the log says it (never the request's own content).
+UNAUTHORISED = "without the right secret"
+MALFORMED = "with a body that is not an update"
+TOO_LARGE = "with a body over 1 MiB"
 T = TypeVar("T")
 
 
@@ -169,6 +175,9 @@ class TelegramRuntime:
         self.backend = backend
         self.sender = sender
         self.webhook_secret = webhook_secret
+        # Anyone can post to the webhook: refusals are counted, one log line a minute per
+        # reason, so a flood cannot fill the disk or bury the lines that matter.
+        self.refusals = ThrottledLog(log, "%(count)d webhook request(s) %(key)s refused")
         self.poll_timeout = poll_timeout
         self.sweep_interval = sweep_interval
         self.workers = ChatWorkers(engine, self._processed)
@@ -312,7 +321,7 @@ class TelegramRuntime:
         """
         if not self.webhook_secret:
             raise ValueError("a webhook needs a secret (CM_BOT_WEBHOOK_SECRET)")
-        app = web.Application(client_max_size=1024 * 1024)
+        app = web.Application(client_max_size=MAX_WEBHOOK_BODY)
         app.router.add_post(path, self._webhook)
         return app
 
@@ -323,13 +332,18 @@ class TelegramRuntime:
 
     async def _webhook(self, request: web.Request) -> web.Response:
         if not self._authorised(request):
-            log.warning("webhook request without the right secret refused")
+            self.refusals.note(UNAUTHORISED)
             return web.Response(status=401)
         try:
             data = await request.json()
+        except web.HTTPRequestEntityTooLarge:
+            self.refusals.note(TOO_LARGE)
+            return web.Response(status=413)
         except ValueError:
+            self.refusals.note(MALFORMED)
             return web.Response(status=400)
         if not isinstance(data, dict) or "update_id" not in data:
+            self.refusals.note(MALFORMED)
             return web.Response(status=400)
         inbound = decode(data)
         if ignorable(inbound):
@@ -426,7 +440,7 @@ class TelegramRuntime:
         await self.start()
         runner = web.AppRunner(app, access_log=None)
         await runner.setup()
-        helpers = self._helpers()
+        helpers = [*self._helpers(), asyncio.create_task(self._reporting_refusals())]
         try:
             site = web.TCPSite(runner, host, port)
             await site.start()
@@ -437,6 +451,12 @@ class TelegramRuntime:
         finally:
             await runner.cleanup()
             await self._shutdown(helpers)
+
+    async def _reporting_refusals(self) -> None:
+        """Write the counts of refused webhook requests once a minute, and the rest at the end."""
+        while not self.stopping.is_set():
+            await self._sleep(self.refusals.interval)
+            self.refusals.flush(force=self.stopping.is_set())
 
     def _helpers(self) -> list[asyncio.Task[None]]:
         return [

@@ -43,7 +43,14 @@ from cm_bot.engine.answers import (
 )
 from cm_bot.engine.crisis import CrisisMatch, CrisisWords
 from cm_bot.engine.menus import CONFIRM_LABELS, resume_menu, runless_menu
-from cm_bot.engine.ports import ClientView, RunState, StaffUnitOfWork, Store, Token
+from cm_bot.engine.ports import (
+    ClientView,
+    RunState,
+    StaffUnitOfWork,
+    StaffView,
+    Store,
+    Token,
+)
 from cm_bot.engine.staff import PRIORITY, StaffDesk
 from cm_bot.engine.zones import close_zones, zone_named
 from cm_bot.flows.conditions import evaluate, holds
@@ -576,7 +583,7 @@ class _Turn:
                 )
             )
 
-    def _staff(self, staff: Any) -> None:
+    def _staff(self, staff: StaffView) -> None:
         """A bound staff member: staff commands and flag buttons, never the client flows."""
         inbound = self.inbound
         assert inbound is not None
@@ -586,9 +593,7 @@ class _Turn:
             token = self.uow.resolve_token(inbound.payload or "")
             value = token.value if token is not None else {}
             token_staff = token.staff_id if token is not None else None
-        elif (inbound.text or "").strip().startswith("/start") and self._start_token(
-            staff_already=True
-        ):
+        elif (inbound.text or "").strip().startswith("/start") and self._start_token(staff):
             return
         self.desk().handle(staff, inbound.chat_id, inbound.text, value, token_staff)
 
@@ -611,8 +616,12 @@ class _Turn:
             return True
         return False
 
-    def _start_token(self, *, staff_already: bool = False) -> bool:
-        """``/start <token>``: redeem an invite; True when the message was an invite."""
+    def _start_token(self, staff: StaffView | None = None) -> bool:
+        """``/start <token>``: redeem an invite; True when the message was an invite.
+
+        ``staff``: the sender is bound staff, who never become a client: a client's link
+        opened by them binds nothing and stays usable (audited as that staff member).
+        """
         inbound = self.inbound
         assert inbound is not None
         word, _sep, token = (inbound.text or "").strip().partition(" ")
@@ -620,10 +629,18 @@ class _Turn:
         if not token or word.split("@")[0] != "/start":
             return False
         outcome = self.uow.redeem_invite(
-            token, inbound.channel, inbound.user_id, inbound.chat_id, inbound.received_at
+            token,
+            inbound.channel,
+            inbound.user_id,
+            inbound.chat_id,
+            inbound.received_at,
+            as_staff=staff is not None,
         )
-        self.uow.audit("unknown", f"invite_{outcome.result}", outcome.case_id)
-        self.locale = self.engine.translator.locale_for(inbound.language)
+        actor = "unknown" if staff is None else f"staff:{staff.staff_id}"
+        self.uow.audit(actor, f"invite_{outcome.result}", outcome.case_id)
+        self.locale = self.engine.translator.locale_for(
+            inbound.language if staff is None else staff.locale or inbound.language
+        )
         if outcome.result == "bound_staff":
             _ = self._
             self._reply_to_chat(
@@ -640,33 +657,76 @@ class _Turn:
                 self.locale = self._client_locale()
                 self._idle()
             return True
-        if staff_already or outcome.result == "already_bound":
-            self._reply_to_chat(self._("This link has already been used, so it changes nothing."))
-            return True
-        self._reply_to_chat(
-            self._(
-                "This link has expired or was already used. Please ask your case manager "
-                "for a new one."
-            )
-        )
+        self._reply_to_chat(self._invite_refused(outcome.result))
         return True
 
+    def _invite_refused(self, result: str) -> str:
+        """Why a link bound nothing, exactly, and what to do next."""
+        _ = self._
+        if result == "staff_not_client":
+            return _(
+                "This is a client's invite link, and this Telegram account is signed in as "
+                "staff, so it changes nothing. The link still works: please pass it to the "
+                "client it was made for."
+            )
+        if result == "case_ended":
+            return _(
+                "This link is for a case that has ended, so it changes nothing. If you need "
+                "help, please contact your case manager."
+            )
+        if result == "expired":
+            return _("This link has expired. Please ask your case manager for a new one.")
+        if result == "unknown":
+            return _(
+                "This link is not valid. Please check that you opened the whole link, or ask "
+                "your case manager for a new one."
+            )
+        return _(
+            "This link has already been used, so it changes nothing. Each link works only "
+            "once: if you need a new one, please ask your case manager."
+        )
+
     def _unknown_person(self) -> None:
-        inbound = self.inbound
-        assert inbound is not None
+        """Someone no case knows: one short explanation a day, and a trace bounded the same way.
+
+        Anyone can write to the bot, as often as they like. They are kept only under a
+        salted hash of their account (``unknown_sender``), so refused attempts can still be
+        counted per sender: the audit row and the inbox row name the hash, never their
+        Telegram id, and at most one of each is kept per sender per
+        ``unknown_user_reply_every`` (a day), on the updates' own clock (``received_at``).
+        The update that opens a sender's day writes the audit row and keeps its inbox row
+        (the day's mark; a re-delivery of it is a no-op); later ones delete theirs. A
+        re-delivered later one is recorded again and ends the same way, and the outbox
+        (``already_told_chat``, on the outbox's clock) keeps the reply to one a day.
+        """
+        inbound, inbound_id = self.inbound, self.inbound_id
+        assert inbound is not None and inbound_id is not None
         if inbound.kind is InboundKind.TEXT and self._start_token():
             return
-        self.uow.audit("unknown", "message_from_unknown_person", None, channel=inbound.channel)
-        since = datetime.now(UTC) - self.engine.config.unknown_user_reply_every
-        if self.uow.already_told_chat(inbound.channel, inbound.chat_id, since=since):
-            return
-        self.locale = self.engine.translator.locale_for(inbound.language)
-        self._reply_to_chat(
-            self._(
-                "Hello. This service is for clients of our case-management program. "
-                "To get started, please ask your case manager for your personal link."
+        every = self.engine.config.unknown_user_reply_every
+        sender = self.uow.unknown_sender(inbound.channel, inbound.user_id)
+        first = not self.uow.sender_seen_since(inbound.channel, sender, inbound.received_at - every)
+        if first:
+            self.uow.audit(
+                "unknown",
+                "message_from_unknown_person",
+                None,
+                channel=inbound.channel,
+                sender=sender,
             )
-        )
+        since = datetime.now(UTC) - every
+        told = self.uow.already_told_chat(inbound.channel, inbound.chat_id, since=since)
+        if not told:
+            self.locale = self.engine.translator.locale_for(inbound.language)
+            self._reply_to_chat(
+                self._(
+                    "Hello. This service is for clients of our case-management program. "
+                    "To get started, please ask your case manager for your personal link."
+                )
+            )
+        # The reply's outbox row (which keeps the chat id: it is needed to send) refers to
+        # the inbox row, so an answered update keeps its row.
+        self.uow.name_sender(inbound_id, sender, keep=first or not told)
 
     # -- safety: crisis words, the pause ------------------------------------------
 

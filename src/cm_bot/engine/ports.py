@@ -133,7 +133,9 @@ class FlagView:
 class InviteOutcome:
     """What redeeming a deep-link token did."""
 
-    result: str  # bound_client | bound_staff | used | expired | unknown | already_bound
+    # bound_client | bound_staff | used | expired | unknown | already_bound | case_ended
+    # | staff_not_client
+    result: str
     case_id: int | None = None
     staff_name: str | None = None
 
@@ -184,6 +186,18 @@ class UnitOfWork(Protocol):
 
     def finish_inbound(self, inbound_id: int, client_id: int | None) -> None:
         """Mark the update handled and drop its text (the answer, if any, is in a response)."""
+
+    def unknown_sender(self, channel: str, user_id: str) -> str:
+        """A salted hash naming a sender no case knows (stable; their id is not kept).
+
+        Held for the rest of the transaction: one sender's updates take turns across workers.
+        """
+
+    def sender_seen_since(self, channel: str, sender: str, since: datetime) -> bool:
+        """Whether an update of this sender (by :meth:`unknown_sender` name) arrived since."""
+
+    def name_sender(self, inbound_id: int, sender: str, *, keep: bool) -> None:
+        """Keep the update's inbox row under the sender's name only, text dropped; or delete it."""
 
     def client_for(self, channel: str, external_user_id: str, *, lock: bool) -> ClientView | None:
         """The client bound to this channel account; ``lock`` serialises one client's updates."""
@@ -301,8 +315,9 @@ class UnitOfWork(Protocol):
         staff_id: int | None = None,
         flag_id: int | None = None,
         inbound_id: int | None = None,
+        case_id: int | None = None,
     ) -> int:
-        """Write a message to the outbox."""
+        """Write a message to the outbox; ``case_id``: a staff reply that quotes this case."""
 
     def tokens(
         self,
@@ -369,9 +384,19 @@ class StaffUnitOfWork(UnitOfWork, Protocol):
         """The bound, active staff member behind this account, if any."""
 
     def redeem_invite(
-        self, token: str, channel: str, external_user_id: str, chat_id: str, now: datetime
+        self,
+        token: str,
+        channel: str,
+        external_user_id: str,
+        chat_id: str,
+        now: datetime,
+        *,
+        as_staff: bool = False,
     ) -> InviteOutcome:
-        """Use a deep-link token: bind the account to the case's client or the staff record."""
+        """Use a deep-link token: bind the account to the case's client or the staff record.
+
+        ``as_staff``: the account is staff's; a client invite then binds nothing.
+        """
 
     def create_invite(
         self, kind: str, *, case_id: int | None, staff_id: int | None, expires_at: datetime
@@ -380,6 +405,9 @@ class StaffUnitOfWork(UnitOfWork, Protocol):
 
     def case_by_ref(self, ref: str) -> CaseView | None:
         """The case with this reference."""
+
+    def client_linked(self, client_id: int) -> bool:
+        """Whether the client has a channel account bound (a new invite would bind nobody)."""
 
     def case_summary(self, case_id: int) -> dict[str, Any]:
         """What ``/case`` shows: status, consent, scores, goals, open flags, next contact."""
@@ -406,9 +434,16 @@ class StaffUnitOfWork(UnitOfWork, Protocol):
         """The IANA time zone a staff member reads times in (``None``: UTC)."""
 
     def add_goal(
-        self, case_id: int, text: str, cadence: str, target_date: Any, staff_id: int | None
+        self,
+        case_id: int,
+        text: str,
+        cadence: str,
+        target_date: Any,
+        staff_id: int | None,
+        *,
+        actor: str | None = None,
     ) -> int:
-        """Add a goal to the case plan."""
+        """Add a goal to the case plan (audited as the staff member, or ``actor``)."""
 
     def add_note(self, case_id: int, staff_id: int | None, text: str) -> None:
         """Add a case note."""

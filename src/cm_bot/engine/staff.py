@@ -17,7 +17,7 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from cm_bot.domain import Button, Outbound, Priority, Severity
+from cm_bot.domain import Button, CaseStatus, Outbound, Priority, Severity
 from cm_bot.engine.answers import label_of
 from cm_bot.engine.ports import FlagView, ScoreView, StaffTarget, StaffUnitOfWork, StaffView
 from cm_bot.engine.safety import resumed
@@ -94,6 +94,7 @@ Gettext = Callable[[str], str]
 log = logging.getLogger(__name__)
 MAX_EXIT_AHEAD = timedelta(days=366)  # /exit dates: from the case's opening to a year ahead
 HELD_TEXT = 300  # characters of each held message /case shows
+REF_AUDITED = 20  # characters of a typed case ref kept in the audit log and echoed back
 
 
 def when(moment: datetime | None, zone: ZoneInfo | None = None) -> str:
@@ -411,6 +412,13 @@ class StaffDesk:
                 severity.value,
                 flag_id,
             )
+            flag = self.uow.flag_view(flag_id)
+            self.uow.audit(
+                "system",
+                "escalation_unreached",
+                None if flag is None else flag.case_id,
+                flag_id=flag_id,
+            )
 
     def notify(self, flag_id: int, targets: Sequence[StaffTarget], *, team: bool) -> int:
         """Send a flag notice to each target (and the team chat for urgent ones)."""
@@ -476,6 +484,10 @@ class StaffDesk:
                         severity,
                         flag.flag_id,
                     )
+                    # On record too, so `cm-bot flags list` shows it reached nobody.
+                    self.uow.audit(
+                        "system", "escalation_unreached", flag.case_id, flag_id=flag.flag_id
+                    )
                 count += 1
         return count
 
@@ -492,7 +504,10 @@ class StaffDesk:
         """One message or button press from a bound staff member."""
         _ = self.translator.get(staff.locale).gettext
 
-        def reply(message: str, buttons: Sequence[Sequence[Button]] = ()) -> None:
+        def reply(
+            message: str, buttons: Sequence[Sequence[Button]] = (), *, case: int | None = None
+        ) -> None:
+            """``case``: the reply quotes that case (erased with it)."""
             out = Outbound(
                 channel="telegram",
                 chat_id=chat_id,
@@ -500,7 +515,9 @@ class StaffDesk:
                 buttons=tuple(tuple(r) for r in buttons),
             )
             self.outbox_ids.append(
-                self.uow.enqueue(out, staff_id=staff.staff_id, inbound_id=self.inbound_id)
+                self.uow.enqueue(
+                    out, staff_id=staff.staff_id, inbound_id=self.inbound_id, case_id=case
+                )
             )
 
         if token_value is not None:
@@ -554,25 +571,43 @@ class StaffDesk:
             )
             return None
         case = self.uow.case_by_ref(ref)
-        if case is None:
-            reply(_("No case {ref}. Send a case reference like C-0001.").format(ref=ref))
-            return None
-        if not staff.sees_all and case.manager_id != staff.staff_id:
-            self.uow.audit(f"staff:{staff.staff_id}", "access_refused", case.case_id)
-            reply(_("You don't have access to case {ref}.").format(ref=case.ref))
+        if case is None or (not staff.sees_all and case.manager_id != staff.staff_id):
+            # One reply for a ref that does not exist and one of another caseload, so refs
+            # cannot be probed; both attempts are audited.
+            self.uow.audit(
+                f"staff:{staff.staff_id}",
+                "access_refused",
+                None if case is None else case.case_id,
+                command=command,
+                **({"ref": ref[:REF_AUDITED]} if case is None else {}),
+            )
+            reply(
+                _("No case {ref} in your caseload. Send a case reference like C-0001.").format(
+                    ref=ref[:REF_AUDITED]
+                )
+            )
             return None
         return case
 
     def _flags(self, staff: StaffView, reply: Callable[..., None], _: Gettext) -> None:
         flags = self.uow.open_flags(staff, limit=20)
-        self.uow.audit(f"staff:{staff.staff_id}", "read_flags", None, count=len(flags))
+        shown = flags[:10]
+        self.uow.audit(
+            f"staff:{staff.staff_id}",
+            "read_flags",
+            None,
+            count=len(flags),
+            cases=sorted({f.case_id for f in shown if f.case_id is not None}),
+            flags=[f.flag_id for f in shown],
+        )
         if not flags:
             reply(_("No open flags."))
             return
-        for flag in flags[:10]:
+        for flag in shown:
             reply(
                 self.notice(flag, staff.locale, staff.timezone),
                 self._buttons(flag, staff.staff_id, _),
+                case=flag.case_id,
             )
         if len(flags) > 10:
             reply(_("…and {count} more.").format(count=len(flags) - 10))
@@ -582,7 +617,7 @@ class StaffDesk:
         if case is None:
             return
         self.uow.audit(f"staff:{staff.staff_id}", "read_case", case.case_id)
-        reply(self.summary(case.case_id, _, zone_of(staff.timezone)))
+        reply(self.summary(case.case_id, _, zone_of(staff.timezone)), case=case.case_id)
 
     def _timezone(
         self, staff: StaffView, rest: str, reply: Callable[..., None], _: Gettext
@@ -739,6 +774,22 @@ class StaffDesk:
         case = self._allowed(staff, rest.split(" ")[0], reply, _, "invite")
         if case is None:
             return
+        if case.status in (CaseStatus.EXITED.value, CaseStatus.CLOSED.value):
+            reply(
+                _("Case {ref} has ended, so a new invite link would bind nobody.").format(
+                    ref=case.ref
+                )
+            )
+            return
+        if case.client_id is not None and self.uow.client_linked(case.client_id):
+            reply(
+                _(
+                    "The client of {ref} is already linked to Telegram, so a new link would "
+                    "bind nobody. If they changed accounts, an admin can unlink the old one "
+                    "first: cm-bot case unlink {ref}"
+                ).format(ref=case.ref)
+            )
+            return
         token = self.uow.create_invite(
             "client", case_id=case.case_id, staff_id=None, expires_at=self.now + INVITE_TTL
         )
@@ -776,7 +827,7 @@ class StaffDesk:
         act = value.get("act")
         if act == "open" and flag.case_id is not None:
             self.uow.audit(f"staff:{staff.staff_id}", "read_case", flag.case_id)
-            reply(self.summary(flag.case_id, _, zone_of(staff.timezone)))
+            reply(self.summary(flag.case_id, _, zone_of(staff.timezone)), case=flag.case_id)
             return
         status = {"ack": "acknowledged", "resolve": "resolved"}.get(str(act))
         if status is None:

@@ -33,11 +33,13 @@ def list_contacts(
     """Show upcoming contacts, soonest first.
 
     One row per contact under column headings: when it is due in UTC and in the
-    client's own time zone, and what the dispatcher will do next.
+    client's own time zone, and what the dispatcher will do next. The listing is audited.
     """
     from cm_bot.scheduling.planner import policy_from_settings, upcoming
     from cm_bot.storage import create_db_engine, ensure_schema
+    from cm_bot.storage.admin import cli_actor
     from cm_bot.storage.db import transaction
+    from cm_bot.storage.models import AuditLog
 
     settings = Settings()
     policy = policy_from_settings(settings)
@@ -45,12 +47,24 @@ def list_contacts(
     try:
         ensure_schema(db)
         with transaction(db) as session:
+            case_id: int | None = None
             if ref is not None:
                 from cm_bot.storage.repository import SqlUnitOfWork
 
-                if SqlUnitOfWork(session).case_by_ref(ref) is None:
+                case = SqlUnitOfWork(session).case_by_ref(ref)
+                if case is None:
                     raise _fail(f"no case {ref}")
+                case_id = case.case_id
             rows = upcoming(session, ref, default_timezone=policy.default_timezone, limit=limit)
+            # A read of case data from the command line is on record, as the bot's are.
+            session.add(
+                AuditLog(
+                    actor=cli_actor(),
+                    action="schedule_listed",
+                    case_id=case_id,
+                    detail={"count": len(rows)},
+                )
+            )
     finally:
         db.dispose()
     if not rows:

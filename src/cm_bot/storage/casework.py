@@ -7,9 +7,10 @@ import secrets
 from datetime import UTC, date, datetime
 from typing import Any, TypeAlias
 
-from sqlalchemy import CursorResult, Executable, bindparam, func, select, update
+from sqlalchemy import CursorResult, Executable, bindparam, func, or_, select, update
 from sqlmodel import Session, col
 
+from cm_bot.domain import CaseStatus, ClientStatus
 from cm_bot.engine.ports import (
     CaseView,
     FlagView,
@@ -164,9 +165,21 @@ class CaseworkMixin:
         return token
 
     def redeem_invite(
-        self, token: str, channel: str, external_user_id: str, chat_id: str, now: datetime
+        self,
+        token: str,
+        channel: str,
+        external_user_id: str,
+        chat_id: str,
+        now: datetime,
+        *,
+        as_staff: bool = False,
     ) -> InviteOutcome:
-        """Bind on first use to the Telegram user id; used, expired or foreign: bind nothing."""
+        """Bind on first use to the Telegram user id; used, expired or foreign: bind nothing.
+
+        ``as_staff``: the account is bound to staff, who never become a client (the invite
+        stays unused for the client it was made for). An invite for a case that has ended
+        (exited, closed, its client erased) binds nothing either.
+        """
         invite: Invite | None = (
             self.session.execute(
                 select(Invite)
@@ -198,6 +211,10 @@ class CaseworkMixin:
             invite.used_at = now
             return InviteOutcome("bound_staff", staff_name=staff.name)
         case = self.session.get(Case, invite.case_id) if invite.case_id else None
+        if as_staff:
+            return InviteOutcome("staff_not_client", case_id=invite.case_id)
+        if case is not None and self._ended(case):
+            return InviteOutcome("case_ended", case_id=case.id)
         existing = (
             self.session.execute(
                 select(ChannelIdentity).where(
@@ -241,6 +258,13 @@ class CaseworkMixin:
         self.session.flush()
         return InviteOutcome("bound_client", case_id=case.id)
 
+    def _ended(self, case: Case) -> bool:
+        """A case no client may be (re)linked to: exited, closed, or its client erased."""
+        if case.status in (CaseStatus.EXITED.value, CaseStatus.CLOSED.value):
+            return True
+        client = self.session.get(Client, case.client_id) if case.client_id else None
+        return client is not None and client.status == ClientStatus.ERASED.value
+
     # -- cases -----------------------------------------------------------------------
 
     def case_by_ref(self, ref: str) -> CaseView | None:
@@ -255,6 +279,15 @@ class CaseworkMixin:
         return CaseView(
             case.id, case.ref, case.status, case.manager_id, case.client_id, case.opened_at
         )
+
+    def client_linked(self, client_id: int) -> bool:
+        """Whether any channel account is bound to the client."""
+        found = self.session.execute(
+            select(col(ChannelIdentity.id))
+            .where(col(ChannelIdentity.client_id) == client_id)
+            .limit(1)
+        ).first()
+        return found is not None
 
     def case_summary(self, case_id: int) -> dict[str, Any]:
         """Everything ``/case`` shows, as plain values."""
@@ -392,9 +425,19 @@ class CaseworkMixin:
         }
 
     def add_goal(
-        self, case_id: int, text: str, cadence: str, target_date: Any, staff_id: int | None
+        self,
+        case_id: int,
+        text: str,
+        cadence: str,
+        target_date: Any,
+        staff_id: int | None,
+        *,
+        actor: str | None = None,
     ) -> int:
-        """A goal in the case plan."""
+        """A goal in the case plan, its first check-in planned with it.
+
+        Audited as the staff member, or ``actor`` (the CLI's ``cli:<user>``).
+        """
         goal = Goal(
             case_id=case_id,
             text=text,
@@ -406,7 +449,7 @@ class CaseworkMixin:
         assert goal.id is not None
         self.session.add(
             AuditLog(
-                actor=f"staff:{staff_id}" if staff_id else "cli",
+                actor=actor or (f"staff:{staff_id}" if staff_id else "cli"),
                 action="goal_added",
                 case_id=case_id,
                 detail={"goal_id": goal.id},
@@ -555,7 +598,12 @@ class CaseworkMixin:
                 col(Staff.timezone),
             )
             .outerjoin(Staff, col(Staff.id) == col(Outbox.staff_id))
-            .where(col(Outbox.flag_id) == flag_id, col(Outbox.edit_of).is_(None))
+            .where(
+                col(Outbox.flag_id) == flag_id,
+                col(Outbox.edit_of).is_(None),
+                # A deactivated staff member's chat hears nothing more about the case.
+                or_(col(Outbox.staff_id).is_(None), col(Staff.active).is_(True)),
+            )
             .order_by(col(Outbox.id))
         ).all()
         return [NoticeRef(*row) for row in rows if row[0] is not None]

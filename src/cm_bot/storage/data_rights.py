@@ -14,10 +14,10 @@ import logging
 from datetime import date, datetime
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Engine, delete, select, update
-from sqlmodel import SQLModel, col
+from sqlalchemy import Engine, String, and_, cast, delete, func, literal, or_, select, update
+from sqlmodel import Session, SQLModel, col
 
-from cm_bot.storage.db import transaction
+from cm_bot.storage.db import scrub, transaction
 from cm_bot.storage.models import (
     AuditLog,
     Case,
@@ -30,6 +30,7 @@ from cm_bot.storage.models import (
     Goal,
     HeldMessage,
     InboundMessage,
+    Invite,
     Outbox,
     PromptToken,
     Response,
@@ -292,101 +293,183 @@ def to_csv(data: dict[str, Any]) -> str:
 
 
 def erase_case(db: Engine, ref: str, actor: str = "cli") -> dict[str, int]:
-    """Remove the client's personal data; keep a tombstone (case ref, status) and the audit trail.
+    """Remove everything written by or about the case's client; keep a tombstone.
 
-    Returns how many rows of each kind were removed or cancelled.
+    What goes: answers, runs, scores, consent records, notes, goals, messages to and from
+    the client (inbox rows found by client and by Telegram account, dead letters
+    included), messages kept during a pause, staff replies and notices that quoted the
+    case, flag reasons and sources, channel identities, unused invites. What stays: the
+    case's ref and dates, the flags' ids, dates, severities and statuses, scheduled
+    contacts' dates and statuses, and the audit trail. Open flags are closed: there is
+    nobody left to act for.
+
+    After the commit the freed space is wiped (:func:`cm_bot.storage.db.scrub`), so
+    neither SQLite's file and log nor PostgreSQL's tables keep the erased text.
+
+    Returns how many rows of each kind were removed or changed.
     """
     with transaction(db) as session:
-        case = (
-            session.execute(select(Case).where(col(Case.ref) == ref).with_for_update())
-            .scalars()
-            .first()
+        counts = _erase(session, ref, actor)
+    scrub(db, ERASED_TABLES)
+    return counts
+
+
+# Every table erase_case deletes from or rewrites (PostgreSQL vacuums them afterwards).
+ERASED_TABLES = (
+    "response",
+    "flowrun",
+    "scoreresult",
+    "consentrecord",
+    "heldmessage",
+    "inboundmessage",
+    "outbox",
+    "prompttoken",
+    "channelidentity",
+    "flag",
+    "goal",
+    "casenote",
+    "scheduledcontact",
+    "client",
+    "invite",
+)
+
+
+def _erase(session: Session, ref: str, actor: str) -> dict[str, int]:
+    case = (
+        session.execute(select(Case).where(col(Case.ref) == ref).with_for_update())
+        .scalars()
+        .first()
+    )
+    if case is None:
+        raise DataRightsError(f"no case {ref}")
+    counts: dict[str, int] = {}
+    now = utcnow()
+
+    def run(name: str | None, statement: Any) -> None:
+        result = session.execute(statement)
+        if name is not None:
+            counts[name] = counts.get(name, 0) + int(getattr(result, "rowcount", 0) or 0)
+
+    cid = case.client_id
+    case_flags = select(col(Flag.id)).where(col(Flag.case_id) == case.id)
+    run(
+        "scheduled_contacts_cancelled",
+        update(ScheduledContact)
+        .where(col(ScheduledContact.case_id) == case.id, col(ScheduledContact.status) == "pending")
+        .values(status="cancelled", outcome="erased", updated_at=now),
+    )
+    run(
+        None,
+        update(ScheduledContact)
+        .where(col(ScheduledContact.case_id) == case.id)
+        .values(goal_id=None),
+    )
+    # Staff replies that quoted the case (/case, /flags) and the flags' notices and edits.
+    staff_side = select(col(Outbox.id)).where(
+        or_(col(Outbox.case_id) == case.id, col(Outbox.flag_id).in_(case_flags))
+    )
+    run(None, update(Outbox).where(col(Outbox.edit_of).in_(staff_side)).values(edit_of=None))
+    run("staff_messages", delete(Outbox).where(col(Outbox.id).in_(staff_side)))
+    if cid is not None:
+        identities = session.execute(
+            select(
+                col(ChannelIdentity.channel),
+                col(ChannelIdentity.external_user_id),
+                col(ChannelIdentity.chat_id),
+            ).where(col(ChannelIdentity.client_id) == cid)
+        ).all()
+        # Inbox rows by client, and by account: dead letters and rows written before the
+        # account was linked carry no client id.
+        by_account = [
+            and_(
+                col(InboundMessage.channel) == channel,
+                col(InboundMessage.external_user_id) == user,
+            )
+            for channel, user, _chat in identities
+        ]
+        # Replies to the chat before it was linked (an invite's welcome) name no client.
+        to_chat = [
+            and_(col(Outbox.channel) == channel, col(Outbox.chat_id) == chat)
+            for channel, _user, chat in identities
+        ]
+        inbound = select(col(InboundMessage.id)).where(
+            or_(col(InboundMessage.client_id) == cid, *by_account)
         )
-        if case is None:
-            raise DataRightsError(f"no case {ref}")
-        counts: dict[str, int] = {}
-
-        def run(name: str, statement: Any) -> None:
-            result = session.execute(statement)
-            counts[name] = int(getattr(result, "rowcount", 0) or 0)
-
-        cid = case.client_id
+        run("buttons", delete(PromptToken).where(col(PromptToken.client_id) == cid))
+        run("responses", delete(Response).where(col(Response.client_id) == cid))
         run(
-            "scheduled_contacts_cancelled",
-            update(ScheduledContact)
-            .where(
-                col(ScheduledContact.case_id) == case.id, col(ScheduledContact.status) == "pending"
-            )
-            .values(status="cancelled", outcome="erased", updated_at=utcnow()),
+            "messages_while_paused",
+            delete(HeldMessage).where(
+                or_(col(HeldMessage.client_id) == cid, col(HeldMessage.case_id) == case.id)
+            ),
         )
+        run("scores", delete(ScoreResult).where(col(ScoreResult.client_id) == cid))
+        run("consent_records", delete(ConsentRecord).where(col(ConsentRecord.client_id) == cid))
+        client_outbox = select(col(Outbox.id)).where(or_(col(Outbox.client_id) == cid, *to_chat))
+        run(None, update(Outbox).where(col(Outbox.edit_of).in_(client_outbox)).values(edit_of=None))
+        run("messages_to_client", delete(Outbox).where(col(Outbox.id).in_(client_outbox)))
+        run(None, update(Outbox).where(col(Outbox.inbound_id).in_(inbound)).values(inbound_id=None))
+        run("runs", delete(FlowRun).where(col(FlowRun.client_id) == cid))
         run(
-            "goals_detached",
-            update(ScheduledContact)
-            .where(col(ScheduledContact.case_id) == case.id)
-            .values(goal_id=None),
+            "messages_from_client",
+            delete(InboundMessage).where(col(InboundMessage.id).in_(inbound)),
         )
-        if cid is not None:
-            run("buttons", delete(PromptToken).where(col(PromptToken.client_id) == cid))
-            run("responses", delete(Response).where(col(Response.client_id) == cid))
-            run(
-                "messages_while_paused",
-                delete(HeldMessage).where(col(HeldMessage.client_id) == cid),
-            )
-            run("scores", delete(ScoreResult).where(col(ScoreResult.client_id) == cid))
-            run("consent_records", delete(ConsentRecord).where(col(ConsentRecord.client_id) == cid))
-            client_outbox = select(col(Outbox.id)).where(col(Outbox.client_id) == cid)
-            session.execute(
-                update(Outbox).where(col(Outbox.edit_of).in_(client_outbox)).values(edit_of=None)
-            )
-            run("messages_to_client", delete(Outbox).where(col(Outbox.client_id) == cid))
-            client_inbound = select(col(InboundMessage.id)).where(
-                col(InboundMessage.client_id) == cid
-            )
-            session.execute(
-                update(Outbox)
-                .where(col(Outbox.inbound_id).in_(client_inbound))
-                .values(inbound_id=None)
-            )
-            run("runs", delete(FlowRun).where(col(FlowRun.client_id) == cid))
-            run(
-                "messages_from_client",
-                delete(InboundMessage).where(col(InboundMessage.client_id) == cid),
-            )
-            run(
-                "identity_links",
-                delete(ChannelIdentity).where(col(ChannelIdentity.client_id) == cid),
-            )
-            session.execute(
-                update(Client)
-                .where(col(Client.id) == cid)
-                .values(status="erased", locale=None, timezone=None)
-            )
-        # Flags stay (staff history) without the answer that raised them.
+        run("identity_links", delete(ChannelIdentity).where(col(ChannelIdentity.client_id) == cid))
         run(
-            "flags_scrubbed",
-            update(Flag)
-            .where(col(Flag.case_id) == case.id)
-            .values(source_key=None, source_value=None),
+            None,
+            update(Client)
+            .where(col(Client.id) == cid)
+            .values(
+                status="erased", locale=None, timezone=None, contact_start=None, contact_end=None
+            ),
         )
-        session.execute(
-            update(Outbox)
-            .where(
-                col(Outbox.flag_id).in_(select(col(Flag.id)).where(col(Flag.case_id) == case.id))
-            )
-            .values(text="[erased]")
+    # A staff message about the case still waiting in the inbox ("/note C-0001 ...").
+    run(
+        "staff_messages_from_inbox",
+        update(InboundMessage)
+        .where(
+            col(InboundMessage.text).is_not(None),
+            func.upper(col(InboundMessage.text)).contains(case.ref.upper()),
         )
-        run("goals", delete(Goal).where(col(Goal.case_id) == case.id))
-        run("notes", delete(CaseNote).where(col(CaseNote.case_id) == case.id))
-        case.status = "closed"
-        session.add(
-            AuditLog(
-                actor=actor,
-                action="case_erased",
-                case_id=case.id,
-                detail={k: v for k, v in counts.items() if v},
-            )
+        .values(text=None, payload=None),
+    )
+    # Flags stay as a tombstone: ids, dates, severities and statuses; not what raised them.
+    run(
+        "flags_closed",
+        update(Flag)
+        .where(col(Flag.case_id) == case.id, col(Flag.status) != "resolved")
+        .values(status="resolved", resolved_at=now),
+    )
+    run(
+        "flags_scrubbed",
+        update(Flag)
+        .where(col(Flag.case_id) == case.id)
+        .values(
+            reason="",
+            rule_id="erased",
+            dedupe_key=literal("erased:") + cast(col(Flag.id), String),
+            source_key=None,
+            source_value=None,
+        ),
+    )
+    run("goals", delete(Goal).where(col(Goal.case_id) == case.id))
+    run("notes", delete(CaseNote).where(col(CaseNote.case_id) == case.id))
+    run(
+        "invites_withdrawn",
+        update(Invite)
+        .where(col(Invite.case_id) == case.id, col(Invite.used_at).is_(None))
+        .values(used_at=now),
+    )
+    case.status = "closed"
+    session.add(
+        AuditLog(
+            actor=actor,
+            action="case_erased",
+            case_id=case.id,
+            detail={k: v for k, v in counts.items() if v},
         )
-        return counts
+    )
+    return counts
 
 
-__all__ = ["DataRightsError", "erase_case", "export_case", "to_csv"]
+__all__ = ["ERASED_TABLES", "DataRightsError", "erase_case", "export_case", "to_csv"]

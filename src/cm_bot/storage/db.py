@@ -11,10 +11,11 @@ from __future__ import annotations
 
 import logging
 import os
+import textwrap
 import threading
 import weakref
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
@@ -25,7 +26,7 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Connection, Engine, create_engine, event, inspect
 from sqlalchemy.engine import make_url
 from sqlmodel import Session
 
@@ -312,6 +313,46 @@ def transaction(engine: Engine) -> Iterator[Session]:
     writer.durability.wait(target)
 
 
+def scrub(engine: Engine, tables: Sequence[str]) -> None:
+    """Wipe what deleted rows leave behind, after the deleting transaction committed.
+
+    SQLite zeroes freed space itself (``secure_delete``, set on every connection), but
+    the write-ahead log still holds the pages as they were: a ``TRUNCATE`` checkpoint
+    copies the new pages into the database file and empties the log. PostgreSQL keeps
+    deleted and updated rows until ``VACUUM`` reclaims them. Backups are not touched
+    (the README says what remains in them, and for how long).
+    """
+    if is_sqlite(engine):
+        writer = _writer(engine)
+        assert writer is not None
+        with writer.lock, engine.connect() as connection:
+            raw: Any = connection.connection.driver_connection
+            busy, _log, _done = raw.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+        if busy:
+            log.warning("the SQLite log could not be emptied after an erasure (a reader held it)")
+        return
+    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+        # Only a table's owner may VACUUM it: the least-privilege application role
+        # (`cm-bot db roles`) may not, and PostgreSQL would skip the table with a notice.
+        owned = set(
+            connection.exec_driver_sql(
+                "SELECT c.relname FROM pg_class c "
+                "WHERE c.relnamespace = current_schema()::regnamespace "
+                "AND c.relkind = 'r' AND pg_has_role(c.relowner, 'USAGE')"
+            ).scalars()
+        )
+        for table in tables:
+            if table in owned:
+                connection.exec_driver_sql(f'VACUUM "{table}"')
+        skipped = sorted(set(tables) - owned)
+        if skipped:
+            log.warning(
+                "VACUUM skipped on %s: this role does not own them; run VACUUM as the "
+                "owner (or leave it to autovacuum) so no dead row keeps the erased text",
+                ", ".join(skipped),
+            )
+
+
 def _alembic_config() -> Config:
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS))
@@ -332,19 +373,153 @@ def head_revision(engine: Engine) -> str | None:
 
 
 def upgrade(engine: Engine, revision: str = "head") -> None:
-    """Apply migrations up to ``revision``."""
+    """Apply migrations up to ``revision`` (a SQLite table rebuild keeps its references).
+
+    Raises:
+        RuntimeError: On SQLite, rows would be left pointing at rows that no longer
+            exist; nothing is changed.
+    """
+    _migrate(engine, command.upgrade, revision)
+
+
+def _migrate(engine: Engine, step: Any, revision: str) -> None:
+    """Run an Alembic command in one transaction; on SQLite, check the references before commit."""
     config = _alembic_config()
-    with engine.begin() as connection:
+    with _migration_connection(engine) as connection, connection.begin():
         config.attributes["connection"] = connection
-        command.upgrade(config, revision)
+        step(config, revision)
+        if is_sqlite(engine):
+            broken = connection.exec_driver_sql("PRAGMA foreign_key_check").fetchall()
+            if broken:
+                tables = sorted({str(row[0]) for row in broken})
+                raise RuntimeError(f"the migration would break references in {', '.join(tables)}")
+
+
+@contextmanager
+def _migration_connection(engine: Engine) -> Iterator[Connection]:
+    """A connection to migrate on; on SQLite with foreign keys off meanwhile.
+
+    Batch mode rebuilds a SQLite table by copying it and dropping the original, and
+    SQLite refuses to drop a table that rows of another one still reference. The
+    pragma only takes effect outside a transaction, so it is set before ``BEGIN``;
+    :func:`downgrade` checks the keys itself before it commits.
+    """
+    with engine.connect() as connection:
+        raw: Any = connection.connection.driver_connection if is_sqlite(engine) else None
+        if raw is not None:
+            raw.execute("PRAGMA foreign_keys=OFF")
+        try:
+            yield connection
+        finally:
+            if raw is not None:
+                raw.execute("PRAGMA foreign_keys=ON")
 
 
 def downgrade(engine: Engine, revision: str) -> None:
-    """Roll migrations back to ``revision`` (``base`` for an empty database)."""
+    """Roll migrations back to ``revision`` (``base`` removes every table).
+
+    Raises:
+        RuntimeError: On SQLite, rows would be left pointing at rows that no longer
+            exist; nothing is changed.
+    """
+    _migrate(engine, command.downgrade, revision)
+
+
+@dataclass(frozen=True)
+class DowngradePlan:
+    """What a downgrade would undo and drop, found by running it and rolling it back."""
+
+    current: str | None
+    target: str | None  # None: base, no table left
+    undone: tuple[tuple[str, str], ...]  # (revision, its summary line), newest first
+    dropped_tables: dict[str, int]  # table -> rows it holds
+    dropped_columns: dict[str, int]  # "table.column" -> rows with a value in it
+    cases: int  # rows in the case table now
+
+    def describe(self) -> list[str]:
+        """The plan as lines for the person about to confirm it."""
+        lines = [f"database at revision {self.current}; going down to {self.target or 'base'}"]
+        lines += [f"  undoes {revision}: {summary}" for revision, summary in self.undone]
+        lines += [
+            f"  drops column {name} ({_rows(count, 'value')})"
+            for name, count in self.dropped_columns.items()
+        ]
+        lines += [
+            f"  drops table {name} ({_rows(count, 'row')})"
+            for name, count in self.dropped_tables.items()
+            if count
+        ]
+        if empty := [name for name, count in self.dropped_tables.items() if not count]:
+            lines += textwrap.wrap(
+                "drops empty tables: " + ", ".join(empty),
+                width=80,
+                initial_indent="  ",
+                subsequent_indent="    ",
+            )
+        if not self.dropped_tables and not self.dropped_columns:
+            lines.append("  drops no table and no column")
+        return lines
+
+
+def _rows(count: int, noun: str) -> str:
+    return f"{count} {noun}" if count == 1 else f"{count} {noun}s"
+
+
+def plan_downgrade(engine: Engine, revision: str) -> DowngradePlan:
+    """Run the downgrade inside a transaction, compare the schema, and roll it back.
+
+    Both SQLite and PostgreSQL roll DDL back, so the plan is what the migrations really
+    do (batch copies included), not what their code seems to say. On PostgreSQL the
+    tables stay locked while it runs: a matter of milliseconds on a stopped bot.
+    """
     config = _alembic_config()
-    with engine.begin() as connection:
-        config.attributes["connection"] = connection
-        command.downgrade(config, revision)
+    script = ScriptDirectory.from_config(config)
+    with _migration_connection(engine) as connection:
+        outer = connection.begin()
+        try:
+            current = MigrationContext.configure(connection).get_current_revision()
+            before = _columns(connection)
+            cases = _count(connection, "case") if "case" in before else 0
+            trial = connection.begin_nested()
+            config.attributes["connection"] = connection
+            command.downgrade(config, revision)
+            target = MigrationContext.configure(connection).get_current_revision()
+            after = _columns(connection)
+            trial.rollback()
+            dropped_tables = {
+                table: _count(connection, table) for table in sorted(before.keys() - after.keys())
+            }
+            dropped_columns = {
+                f"{table}.{column}": _count(connection, table, column)
+                for table in sorted(before.keys() & after.keys())
+                for column in sorted(before[table] - after[table])
+            }
+        finally:
+            outer.rollback()
+    undone: list[tuple[str, str]] = []
+    step = script.get_revision(current) if current else None
+    while step is not None and step.revision != target:
+        undone.append((step.revision, step.doc))
+        down = step.down_revision
+        step = script.get_revision(down) if isinstance(down, str) else None
+    return DowngradePlan(current, target, tuple(undone), dropped_tables, dropped_columns, cases)
+
+
+def _columns(connection: Connection) -> dict[str, set[str]]:
+    inspector = inspect(connection)
+    return {
+        table: {column["name"] for column in inspector.get_columns(table)}
+        for table in inspector.get_table_names()
+        if table != "alembic_version"
+    }
+
+
+def _count(connection: Connection, table: str, column: str | None = None) -> int:
+    quote = connection.dialect.identifier_preparer.quote
+    sql = f"SELECT count(*) FROM {quote(table)}"  # noqa: S608 - names from the inspector
+    if column is not None:
+        sql += f" WHERE {quote(column)} IS NOT NULL"
+    return int(connection.exec_driver_sql(sql).scalar_one())
 
 
 def ensure_schema(engine: Engine) -> None:
@@ -360,6 +535,7 @@ def dispose(engine: Engine) -> None:
 
 
 __all__ = [
+    "DowngradePlan",
     "FairLock",
     "GroupCommit",
     "create_db_engine",
@@ -369,6 +545,8 @@ __all__ = [
     "head_revision",
     "is_sqlite",
     "normalise_url",
+    "plan_downgrade",
+    "scrub",
     "transaction",
     "upgrade",
 ]

@@ -341,6 +341,8 @@ class Outbox(SQLModel, table=True):
         partial_index(
             "ix_outbox_deliver_by", "status", "deliver_by", where="deliver_by IS NOT NULL"
         ),
+        # A staff reply that quoted a case (erased with it).
+        partial_index("ix_outbox_case", "case_id", where="case_id IS NOT NULL"),
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -349,6 +351,8 @@ class Outbox(SQLModel, table=True):
     client_id: int | None = Field(default=None, foreign_key="client.id")
     staff_id: int | None = Field(default=None, foreign_key="staff.id")
     flag_id: int | None = Field(default=None, foreign_key="flag.id")
+    # The case a staff reply quoted (/case, /flags): erasing the case erases the reply.
+    case_id: int | None = Field(default=None, foreign_key="case.id")
     inbound_id: int | None = Field(default=None, foreign_key="inboundmessage.id")
     text: str
     buttons: list[Any] | None = _json()

@@ -7,6 +7,8 @@ each time, costs six to eight times more (bench/README.md §1). Rarer paths keep
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import json
 import secrets
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -15,9 +17,11 @@ from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import (
+    BigInteger,
     Engine,
     Update,
     bindparam,
+    cast,
     delete,
     exists,
     func,
@@ -151,6 +155,34 @@ _FINISH_INBOUND = (
         handled_at=bindparam("b_now"),
     )
 )
+
+# Senders no case knows: a salted hash stands in for their Telegram id (unknown_sender).
+SENDER_SALT = "sender_salt"  # the ProgramSetting key of the salt
+_SETTING = metadata.tables["programsetting"]
+_READ_SETTING = select(_SETTING.c.value).where(_SETTING.c.key == bindparam("key"))
+_ADD_SETTING = {
+    name: dialect.insert(_SETTING).on_conflict_do_nothing(index_elements=["key"])
+    for name, dialect in (("sqlite", sqlite), ("postgresql", postgresql))
+}
+_LOCK_SENDER = select(func.pg_advisory_xact_lock(cast(bindparam("key"), BigInteger)))
+_SENDER_SEEN = select(
+    exists().where(
+        _INBOX.c.channel == bindparam("channel"),
+        _INBOX.c.chat_id == bindparam("sender"),  # ix_inbound_chat_status
+        _INBOX.c.received_at >= bindparam("since"),
+    )
+)
+_NAME_SENDER = (
+    update(_INBOX)
+    .where(_INBOX.c.id == bindparam("b_id"))
+    .values(
+        external_user_id=bindparam("b_sender"),
+        chat_id=bindparam("b_sender"),
+        text=None,
+        payload=None,
+    )
+)
+_DROP_INBOUND = delete(_INBOX).where(_INBOX.c.id == bindparam("b_id"))
 
 _RUN_COLUMNS = (
     _RUN.c.id,
@@ -507,6 +539,58 @@ class SqlUnitOfWork(CaseworkMixin):
             InboundMessage,
         )
 
+    # -- senders no case knows --------------------------------------------------------
+
+    def unknown_sender(self, channel: str, user_id: str) -> str:
+        """The name a sender no case knows goes by: a salted hash of their account.
+
+        HMAC-SHA256(salt, "channel:user id"), hex, cut to 32 characters: one sender always
+        gets the same name, so their refused attempts can be told apart and counted, while
+        their Telegram id is not kept. The salt is a random secret in ProgramSetting
+        ("sender_salt"), made on first need; it is not derived from a CM_BOT_* secret
+        because the terminal has none, and a rotated bot token or webhook secret would
+        rename every sender. Whoever holds the database holds the salt too, so a hash is a
+        pseudonym (a given Telegram id can be checked against it), not anonymity; but the
+        database no longer lists who wrote.
+
+        On PostgreSQL this also takes a transaction-level advisory lock on the name: two
+        workers handling one sender's updates take turns, so both cannot find "nothing from
+        them yet" (SQLite has one writer at a time anyway).
+        """
+        salt = self._sender_salt()
+        name = hmac.new(salt, f"{channel}:{user_id}".encode(), hashlib.sha256).hexdigest()[:32]
+        if self._dialect == "postgresql":
+            self._sql(_LOCK_SENDER, {"key": int(name[:15], 16)})
+        return name
+
+    def _sender_salt(self) -> bytes:
+        """The salt, made once; two workers making it at once both end up reading the winner's."""
+        row = self._sql(_READ_SETTING, {"key": SENDER_SALT}).first()
+        if row is None:
+            self._sql(
+                _ADD_SETTING[self._dialect],
+                {"key": SENDER_SALT, "value": secrets.token_hex(32), "updated_at": utcnow()},
+            )
+            row = self._sql(_READ_SETTING, {"key": SENDER_SALT}).one()
+        return str(row[0]).encode()
+
+    def sender_seen_since(self, channel: str, sender: str, since: datetime) -> bool:
+        """Whether an update of this sender (named by :meth:`unknown_sender`) arrived since."""
+        row = self._sql(_SENDER_SEEN, {"channel": channel, "sender": sender, "since": since})
+        return bool(row.scalar())
+
+    def name_sender(self, inbound_id: int, sender: str, *, keep: bool) -> None:
+        """Put the sender's name in place of their user and chat ids, text dropped; or delete.
+
+        ``keep=False`` deletes the inbox row (nothing may refer to it: no reply was written
+        for it). A re-delivery of a deleted update is recorded and handled again, and comes
+        to the same end.
+        """
+        if keep:
+            self._change(_NAME_SENDER, {"b_id": inbound_id, "b_sender": sender}, InboundMessage)
+        else:
+            self._change(_DROP_INBOUND, {"b_id": inbound_id}, InboundMessage)
+
     # -- clients and runs ------------------------------------------------------------
 
     def client_for(self, channel: str, external_user_id: str, *, lock: bool) -> ClientView | None:
@@ -773,8 +857,9 @@ class SqlUnitOfWork(CaseworkMixin):
         staff_id: int | None = None,
         flag_id: int | None = None,
         inbound_id: int | None = None,
+        case_id: int | None = None,
     ) -> int:
-        """Write a message to the outbox."""
+        """Write a message to the outbox; ``case_id``: a staff reply that quotes this case."""
         return int(
             self._sql(
                 _ENQUEUE,
@@ -784,6 +869,7 @@ class SqlUnitOfWork(CaseworkMixin):
                     "client_id": client_id,
                     "staff_id": staff_id,
                     "flag_id": flag_id,
+                    "case_id": case_id,
                     "inbound_id": inbound_id,
                     "text": message.text,
                     "buttons": [

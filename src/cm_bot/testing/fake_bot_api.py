@@ -579,6 +579,13 @@ def _jsonable(value: Any) -> Any:
     return value
 
 
+def _test_answer(payload: JSONDict, status: int = 200) -> web.Response:
+    """A ``/_test`` answer: JSON ending in a newline, so ``curl`` output ends its line."""
+    return web.json_response(
+        payload, status=status, dumps=lambda data: json.dumps(data, ensure_ascii=False) + "\n"
+    )
+
+
 _Handler = Callable[[JSONDict], Awaitable[Any]]
 
 
@@ -618,6 +625,7 @@ class FakeBotAPI:
         first_name: str = "CM Test Bot",
         host: str = "127.0.0.1",
         port: int = 0,
+        control_port: int = 0,
         enforce_limits: bool = False,
         limits: RateLimits | None = None,
         clock: Callable[[], float] = time.monotonic,
@@ -635,6 +643,7 @@ class FakeBotAPI:
             first_name: First name ``getMe`` reports.
             host: Interface to bind.
             port: Port for the Bot API (0 picks a free one).
+            control_port: Port of the second ``/_test`` endpoint (0 picks a free one).
             enforce_limits: Answer 429 when Telegram's flood limits are exceeded.
             limits: The limits to enforce (defaults to :class:`RateLimits`).
             clock: Monotonic clock for rate limits and records; inject one for determinism.
@@ -658,6 +667,7 @@ class FakeBotAPI:
         }
         self._host = host
         self._requested_port = port
+        self._requested_control_port = control_port
         self._port: int | None = None
         self._control_port: int | None = None
         self._clock = clock
@@ -777,7 +787,7 @@ class FakeBotAPI:
         return f"http://{self._host}:{self._control_port}"
 
     async def start(self) -> None:
-        """Bind the Bot API and control endpoints on free ports."""
+        """Bind the Bot API and control endpoints (on free ports unless given)."""
         if self._runner is not None:
             return
         self._closing = asyncio.Event()
@@ -794,7 +804,7 @@ class FakeBotAPI:
         self._site = web.TCPSite(runner, self._host, self._requested_port)
         await self._site.start()
         self._port = self._site.port
-        self._control_site = web.TCPSite(runner, self._host, 0)
+        self._control_site = web.TCPSite(runner, self._host, self._requested_control_port)
         await self._control_site.start()
         self._control_port = self._control_site.port
         self._http = aiohttp.ClientSession()
@@ -1077,6 +1087,38 @@ class FakeBotAPI:
         self._callback_queries[query_id] = query
         return self._enqueue({"update_id": self._take_update_id(), "callback_query": query})
 
+    async def press_button_labelled(
+        self, user_id: int, button: str, *, chat_id: int | None = None
+    ) -> JSONDict:
+        """Press the button labelled ``button`` on the newest message in the chat carrying one.
+
+        What a person does when they tap a button they can see: the message is taken in
+        its current state (after edits), so a button an edit removed cannot be pressed.
+
+        Args:
+            user_id: The user pressing.
+            button: The button's text, exactly as shown.
+            chat_id: Chat of the message; defaults to the private chat with the user.
+
+        Returns:
+            The update as queued (see :meth:`press_button`).
+
+        Raises:
+            LookupError: No message in the chat has a callback button with that label.
+        """
+        chat_id_ = user_id if chat_id is None else chat_id
+        for (chat, message_id), message in sorted(self._messages.items(), reverse=True):
+            if chat != chat_id_:
+                continue
+            rows = (message.get("reply_markup") or {}).get("inline_keyboard") or []
+            for row in rows:
+                for key in row:
+                    if key.get("text") == button and "callback_data" in key:
+                        return await self.press_button(
+                            user_id, message_id, str(key["callback_data"]), chat_id=chat_id
+                        )
+        raise LookupError(f"no button {button!r} in chat {chat_id_}")
+
     # ------------------------------------------------------------------ inspection
 
     def sent_to(self, chat_id: int) -> list[SentMessage]:
@@ -1186,6 +1228,35 @@ class FakeBotAPI:
                 f"expected {count} messages{where} within {timeout}s, got {len(texts)}: {texts}"
             ) from None
         return list(matching())
+
+    async def wait_for_edits(
+        self,
+        count: int,
+        *,
+        chat_id: int | None = None,
+        timeout: float = 5.0,  # noqa: ASYNC109 - a deadline is the point of a test wait
+    ) -> list[SentMessage]:
+        """Wait until at least ``count`` messages were edited (in ``chat_id``, if given).
+
+        Returns:
+            The edits so far (in that chat).
+
+        Raises:
+            TimeoutError: Fewer arrived in time; the error lists what did arrive.
+        """
+
+        def matching() -> list[SentMessage]:
+            return [e for e in self.edits if chat_id is None or e.chat_id == chat_id]
+
+        try:
+            await self.wait_until(lambda: len(matching()) >= count, timeout=timeout)
+        except TimeoutError:
+            texts = [edit.text for edit in matching()]
+            where = "" if chat_id is None else f" in chat {chat_id}"
+            raise TimeoutError(
+                f"expected {count} edits{where} within {timeout}s, got {len(texts)}: {texts}"
+            ) from None
+        return matching()
 
     async def wait_for_calls(
         self,
@@ -1719,12 +1790,12 @@ class FakeBotAPI:
                 raise ValueError("body must be a JSON object")
             result = await self._test_action(request.method, action, body, request.query)
         except LookupError as exc:
-            return web.json_response({"ok": False, "description": str(exc)}, status=404)
+            return _test_answer({"ok": False, "description": str(exc)}, 404)
         except TimeoutError as exc:
-            return web.json_response({"ok": False, "description": str(exc)}, status=408)
+            return _test_answer({"ok": False, "description": str(exc)}, 408)
         except (TypeError, ValueError) as exc:
-            return web.json_response({"ok": False, "description": str(exc)}, status=400)
-        return web.json_response({"ok": True, "result": _jsonable(result)})
+            return _test_answer({"ok": False, "description": str(exc)}, 400)
+        return _test_answer({"ok": True, "result": _jsonable(result)})
 
     async def _test_action(
         self, verb: str, action: str, body: JSONDict, query: Mapping[str, str]
@@ -1736,6 +1807,8 @@ class FakeBotAPI:
         if route == ("POST", "update"):
             return await self.post_update(body["update"], force=bool(body.get("force", False)))
         if route == ("POST", "callback"):
+            if "button" in body:
+                return await self.press_button_labelled(**body)
             return await self.press_button(**body)
         if route == ("POST", "my_chat_member"):
             return await self.post_my_chat_member(**body)
@@ -1750,7 +1823,12 @@ class FakeBotAPI:
                 int(query.get("count", "1")), chat_id=chat_id, timeout=timeout
             )
         if route == ("GET", "edits"):
-            return self.edits
+            return [e for e in self.edits if chat_id is None or e.chat_id == chat_id]
+        if route == ("GET", "wait_edits"):
+            timeout = float(query.get("timeout", "5"))
+            return await self.wait_for_edits(
+                int(query.get("count", "1")), chat_id=chat_id, timeout=timeout
+            )
         if route == ("GET", "calls"):
             return {
                 "calls": dict(self.calls),
@@ -2182,6 +2260,21 @@ class FakeBotAPI:
                     await self._run(entry[0], params)
 
 
+_CONTROL_HELP: Final = """\
+/_test/... endpoints (on either port; JSON in, {"ok": ..., "result": ...} out):
+  POST message     {"user_id": 2001, "text": "/start TOKEN"}   a user writes to the bot
+  POST callback    {"user_id", "message_id", "data"}           a user taps an inline button
+                   ("data" is its callback_data, as GET sent shows it), or
+                   {"user_id": 1001, "button": "Acknowledge"}  the newest button with that label
+  GET  sent        [?chat_id=N]                    messages the bot sent, oldest first
+  GET  wait_sent   ?chat_id=N&count=K&timeout=S    ... once there are at least K (else 408)
+  GET  edits       [?chat_id=N]                    messages the bot edited, oldest first
+  GET  wait_edits  ?chat_id=N&count=K&timeout=S    ... once there are at least K (else 408)
+  GET  callback_answers, calls, updates, faults, webhook;  POST update, my_chat_member,
+  faults, reset;  DELETE faults  (see FakeBotAPI)
+"""
+
+
 async def _serve(api: FakeBotAPI) -> None:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -2203,10 +2296,23 @@ def main(argv: Sequence[str] | None = None) -> None:
     """
     parser = argparse.ArgumentParser(
         prog="python -m cm_bot.testing.fake_bot_api",
-        description="Local Telegram Bot API emulator; drive it via /_test/... endpoints.",
+        description=(
+            "Local Telegram Bot API emulator: point CM_BOT_TELEGRAM_API_URL at\n"
+            "http://HOST:PORT and play the users through its /_test/... endpoints.\n"
+            "Prints its URLs as one JSON line, then runs until SIGINT or SIGTERM."
+        ),
+        epilog=_CONTROL_HELP,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, default=0, help="0 picks a free port")
+    parser.add_argument("--port", type=int, default=0, help="Bot API port (0 picks a free one)")
+    parser.add_argument(
+        "--control-port",
+        type=int,
+        default=0,
+        help="a second port for /_test/... that stays up during a refused-connection "
+        "outage (0 picks a free one)",
+    )
     parser.add_argument("--token", default=DEFAULT_TOKEN)
     parser.add_argument("--username", default=DEFAULT_USERNAME)
     parser.add_argument("--enforce-limits", action="store_true", help="answer 429 like Telegram")
@@ -2216,6 +2322,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         username=args.username,
         host=args.host,
         port=args.port,
+        control_port=args.control_port,
         enforce_limits=args.enforce_limits,
     )
     asyncio.run(_serve(api))
