@@ -202,6 +202,27 @@ def test_words_of_crisis_from_a_stranger_still_get_the_resources_after_the_hint(
     assert len(_rows(db, Flag)) == 1
 
 
+def test_a_stranger_flooding_words_of_crisis_hears_the_resources_each_time_and_staff_one_flag_a_day(
+    engine: ConversationEngine, db: Engine
+) -> None:
+    stranger = _stranger(engine, db)
+
+    said = [stranger.say(f"I want to die {n}") for n in range(20)]
+
+    assert all(len(m) == 1 and "988" in m[0].text for m in said)
+    assert [f.rule_id for f in _rows(db, Flag)] == ["crisis_words_unlinked"]
+    kept = _rows(db, InboundMessage)
+    assert kept and all(STRANGER not in (r.external_user_id, r.chat_id) for r in kept)
+    assert all(r.text is None for r in kept)
+
+    _a_day_passes(db)
+    with transaction(db) as session:
+        for flag in session.execute(select(Flag)).scalars():
+            flag.created_at -= A_DAY_AND_AN_HOUR
+    stranger.say("I want to die")
+    assert len(_rows(db, Flag)) == 2
+
+
 @pytest.fixture
 def workers(
     db: Engine, engine: ConversationEngine, test_flows_dir: Path

@@ -167,6 +167,7 @@ def test_unacknowledged_urgent_flag_escalates_to_supervisors_after_15_minutes(
     assert engine.escalate(raised + timedelta(minutes=15, seconds=1)) == 1
     escalated = sam.read()
     assert len(escalated) == 1 and "C-0001" in escalated[0].text
+    assert escalated[0].text.startswith("Escalated to you: nobody acknowledged this flag in time.")
     assert engine.escalate(raised + timedelta(hours=2)) == 0  # once
 
 

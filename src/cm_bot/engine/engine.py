@@ -776,27 +776,39 @@ class _Turn:
         self._pause_run(self.uow.current_run(client.client_id))
 
     def _unlinked_crisis(self, match: CrisisMatch) -> None:
-        """Someone no case knows (or a group) wrote words of crisis: resources, and a notice."""
-        inbound = self.inbound
-        assert inbound is not None
+        """Someone no case knows (or a group) wrote words of crisis: resources, and a notice.
+
+        Every such message gets the resources. Staff get one urgent flag per sender a day
+        (``unknown_user_reply_every``): a flood raises one flag, not one per message. In a
+        private chat the inbox row then names the sender's hash, never their account
+        (as for any unknown sender, :meth:`_unknown_person`); it stays, as the reply
+        refers to it.
+        """
+        inbound, inbound_id = self.inbound, self.inbound_id
+        assert inbound is not None and inbound_id is not None
         self.client = None
         self.locale = self.engine.translator.locale_for(inbound.language)
-        flag_id = self.flag(
-            Severity.URGENT,
-            N_(
-                "A person linked to no case wrote words of crisis to the bot. They were "
-                "given the crisis resources; the bot cannot tell who they are."
-            ),
-            rule_id="crisis_words_unlinked",
-            dedupe_key=f"crisis:{self.inbound_id}",
-        )
-        if flag_id is None:
-            return
+        sender = self.uow.unknown_sender(inbound.channel, inbound.user_id)
+        since = inbound.received_at - self.engine.config.unknown_user_reply_every
+        if not self.uow.sender_crisis_flagged_since(sender, since):
+            flag_id = self.flag(
+                Severity.URGENT,
+                N_(
+                    "A person linked to no case wrote words of crisis to the bot. They were "
+                    "given the crisis resources; the bot cannot tell who they are."
+                ),
+                rule_id="crisis_words_unlinked",
+                dedupe_key=f"crisis:{sender}:{inbound_id}",
+            )
+            if flag_id is None:
+                return  # an earlier attempt at this update already said it
         self.crisis_kept = True
         self._reply_to_chat(
             safety.unlinked_reply(self.engine.program, self._, violence=match.violence),
             priority=Priority.URGENT,
         )
+        if inbound.chat_type == "private":
+            self.uow.name_sender(inbound_id, sender, keep=True)
 
     def _pause_run(self, run: RunState | None) -> None:
         """Stop the open run where it is; it picks up at the client's first message after."""

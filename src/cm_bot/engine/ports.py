@@ -196,6 +196,9 @@ class UnitOfWork(Protocol):
     def sender_seen_since(self, channel: str, sender: str, since: datetime) -> bool:
         """Whether an update of this sender (by :meth:`unknown_sender` name) arrived since."""
 
+    def sender_crisis_flagged_since(self, sender: str, since: datetime) -> bool:
+        """Whether words of crisis from this unknown sender already raised a flag since."""
+
     def name_sender(self, inbound_id: int, sender: str, *, keep: bool) -> None:
         """Keep the update's inbox row under the sender's name only, text dropped; or delete it."""
 

@@ -94,6 +94,10 @@ Gettext = Callable[[str], str]
 log = logging.getLogger(__name__)
 MAX_EXIT_AHEAD = timedelta(days=366)  # /exit dates: from the case's opening to a year ahead
 HELD_TEXT = 300  # characters of each held message /case shows
+# Why a notice reached someone other than the case manager (its first line).
+ESCALATED = N_("Escalated to you: nobody acknowledged this flag in time.")
+MANAGER_UNREACHABLE = N_("Sent to you: the case manager cannot be reached on Telegram.")
+HANDED_OVER = N_("Handed over to you: the case manager's access has ended.")
 REF_AUDITED = 20  # characters of a typed case ref kept in the audit log and echoed back
 
 
@@ -400,12 +404,17 @@ class StaffDesk:
         supervisors, admins and team chat rather than waiting for escalation.
         """
         team = severity is Severity.URGENT
+        why: str | None = None
         if not targets and severity in (Severity.URGENT, Severity.HIGH):
             targets = self.uow.escalation_targets()
             team = True
+            why = MANAGER_UNREACHABLE
             # Escalated now, so the timed escalation does not tell the same people again.
             self.uow.mark_escalated(flag_id, self.now)
-        if not self.notify(flag_id, targets, team=team) and severity is not Severity.ROUTINE:
+        if (
+            not self.notify(flag_id, targets, team=team, why=why)
+            and severity is not Severity.ROUTINE
+        ):
             log.warning(
                 "%s flag %s reaches nobody: no case manager, supervisor, admin or team chat "
                 "can be reached on Telegram",
@@ -420,8 +429,19 @@ class StaffDesk:
                 flag_id=flag_id,
             )
 
-    def notify(self, flag_id: int, targets: Sequence[StaffTarget], *, team: bool) -> int:
-        """Send a flag notice to each target (and the team chat for urgent ones)."""
+    def notify(
+        self,
+        flag_id: int,
+        targets: Sequence[StaffTarget],
+        *,
+        team: bool,
+        why: str | None = None,
+    ) -> int:
+        """Send a flag notice to each target (and the team chat for urgent ones).
+
+        ``why``: a first line saying why it reached them and not only the case manager
+        (:data:`ESCALATED`, :data:`MANAGER_UNREACHABLE`, :data:`HANDED_OVER`).
+        """
         flag = self.uow.flag_view(flag_id)
         if flag is None:
             return 0
@@ -434,10 +454,11 @@ class StaffDesk:
         shown = self.shown(flag)
         for channel, chat_id, staff_id, locale, timezone in destinations:
             _ = self.translator.get(locale).gettext
+            notice = self.notice(flag, locale, timezone, shown)
             message = Outbound(
                 channel=channel,
                 chat_id=chat_id,
-                text=self.notice(flag, locale, timezone, shown),
+                text=notice if why is None else f"{_(why)}\n{notice}",
                 buttons=tuple(tuple(r) for r in self._buttons(flag, staff_id, _)),
                 priority=PRIORITY[Severity(flag.severity)],
             )
@@ -476,7 +497,10 @@ class StaffDesk:
                 self.uow.mark_escalated(flag.flag_id, now)
                 self.uow.audit("system", "flag_escalated", flag.case_id, flag_id=flag.flag_id)
                 if not self.notify(
-                    flag.flag_id, self.uow.escalation_targets(), team=severity == "urgent"
+                    flag.flag_id,
+                    self.uow.escalation_targets(),
+                    team=severity == "urgent",
+                    why=ESCALATED,
                 ):
                     log.warning(
                         "%s flag %s could not be escalated: no supervisor, admin or team "

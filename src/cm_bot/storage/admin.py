@@ -359,7 +359,7 @@ def deactivate_staff(
     urgent flags), as an escalation would. Their cases keep them as manager until
     reassigned.
     """
-    from cm_bot.engine.staff import StaffDesk
+    from cm_bot.engine.staff import HANDED_OVER, StaffDesk
     from cm_bot.storage.repository import SqlUnitOfWork
 
     now = now or datetime.now(UTC)
@@ -400,7 +400,7 @@ def deactivate_staff(
         desk = StaffDesk(uow, translator, [], flows=flows, now=now)
         for flag_id, case_id, severity, escalated_at in open_flags:
             done.flags.append(flag_id)
-            reached = desk.notify(flag_id, targets, team=severity == "urgent")
+            reached = desk.notify(flag_id, targets, team=severity == "urgent", why=HANDED_OVER)
             if not reached:
                 done.unreached.append(flag_id)
                 uow.audit(actor, "escalation_unreached", case_id, flag_id=flag_id)

@@ -172,6 +172,15 @@ _SENDER_SEEN = select(
         _INBOX.c.received_at >= bindparam("since"),
     )
 )
+# An unlinked crisis flag raised for this sender since a time (their updates' flags are
+# keyed "crisis:<sender>:<inbound id>"); rare, so the flag table's own indexes do.
+_SENDER_CRISIS_FLAGGED = select(
+    exists().where(
+        _FLAG.c.rule_id == "crisis_words_unlinked",
+        _FLAG.c.dedupe_key.startswith(bindparam("prefix")),  # hex: no wildcard in it
+        _FLAG.c.created_at >= bindparam("since"),
+    )
+)
 _NAME_SENDER = (
     update(_INBOX)
     .where(_INBOX.c.id == bindparam("b_id"))
@@ -577,6 +586,11 @@ class SqlUnitOfWork(CaseworkMixin):
     def sender_seen_since(self, channel: str, sender: str, since: datetime) -> bool:
         """Whether an update of this sender (named by :meth:`unknown_sender`) arrived since."""
         row = self._sql(_SENDER_SEEN, {"channel": channel, "sender": sender, "since": since})
+        return bool(row.scalar())
+
+    def sender_crisis_flagged_since(self, sender: str, since: datetime) -> bool:
+        """Whether words of crisis from this unknown sender already raised a flag since."""
+        row = self._sql(_SENDER_CRISIS_FLAGGED, {"prefix": f"crisis:{sender}:", "since": since})
         return bool(row.scalar())
 
     def name_sender(self, inbound_id: int, sender: str, *, keep: bool) -> None:
