@@ -107,22 +107,31 @@ def world(engine: ConversationEngine, db: Engine) -> dict[str, Person]:
 
     Both staff are linked by the links `cm-bot staff add` printed.
     """
-    people: dict[str, Person] = {}
-    for name, role, user in (("Maria", "case_manager", "1001"), ("Sam", "supervisor", "1009")):
-        staff = telegram(engine, db, user)
-        replies = staff.say(
-            f"/start {token_of(ok('staff', 'add', '--name', name, '--role', role))}"
-        )
-        assert f"Welcome, {name}" in replies[0].text
-        staff.read()
-        people[name] = staff
+    people = maria_and_her_client(engine, db)
+    sam = telegram(engine, db, "1009")
+    replies = sam.say(
+        f"/start {token_of(ok('staff', 'add', '--name', 'Sam', '--role', 'supervisor'))}"
+    )
+    assert "Welcome, Sam" in replies[0].text
+    sam.read()
+    people["Sam"] = sam
+    return people
+
+
+def maria_and_her_client(engine: ConversationEngine, db: Engine) -> dict[str, Person]:
+    """Maria (case manager, linked) manages C-0001, whose client has consented."""
+    maria = telegram(engine, db, "1001")
+    assert (
+        "Welcome, Maria"
+        in maria.say(f"/start {token_of(ok('staff', 'add', '--name', 'Maria'))}")[0].text
+    )
+    maria.read()
     assert ok("case", "new", "--manager", "Maria").stdout.strip() == "C-0001"
     client = telegram(engine, db, "2001")
     client.say(f"/start {token_of(ok('case', 'invite', 'C-0001'))}")
     for label in ("Yes", "Yes", "No"):
         client.tap(label)
-    people["client"] = client
-    return people
+    return {"Maria": maria, "client": client}
 
 
 def unsafe(client: Person) -> None:
@@ -195,14 +204,7 @@ def test_deactivation_hands_open_flags_to_supervisors_and_the_team_chat_in_the_o
 def test_deactivation_with_nobody_to_receive_the_flags_warns_and_flags_list_says_so(
     engine: ConversationEngine, db: Engine
 ) -> None:
-    maria = telegram(engine, db, "1001")
-    maria.say(f"/start {token_of(ok('staff', 'add', '--name', 'Maria'))}")
-    ok("case", "new", "--manager", "Maria")
-    client = telegram(engine, db, "2001")
-    client.say(f"/start {token_of(ok('case', 'invite', 'C-0001'))}")
-    for label in ("Yes", "Yes", "No"):
-        client.tap(label)
-    unsafe(client)
+    unsafe(maria_and_her_client(engine, db)["client"])
 
     result = ok("staff", "deactivate", "Maria")
 
@@ -440,14 +442,7 @@ def test_an_escalation_that_reaches_nobody_is_on_record_and_listed(
     engine: ConversationEngine, db: Engine
 ) -> None:
     """Maria is told at once, but no supervisor exists when the flag is due to escalate."""
-    maria = telegram(engine, db, "1001")
-    maria.say(f"/start {token_of(ok('staff', 'add', '--name', 'Maria'))}")
-    ok("case", "new", "--manager", "Maria")
-    client = telegram(engine, db, "2001")
-    client.say(f"/start {token_of(ok('case', 'invite', 'C-0001'))}")
-    for label in ("Yes", "Yes", "No"):
-        client.tap(label)
-    unsafe(client)
+    unsafe(maria_and_her_client(engine, db)["client"])
     flag = flag_row(db)
 
     assert engine.escalate(flag.created_at + timedelta(minutes=16)) == 1

@@ -211,9 +211,8 @@ def test_a_stranger_flooding_words_of_crisis_hears_the_resources_each_time_and_s
 
     assert all(len(m) == 1 and "988" in m[0].text for m in said)
     assert [f.rule_id for f in _rows(db, Flag)] == ["crisis_words_unlinked"]
-    kept = _rows(db, InboundMessage)
-    assert kept and all(STRANGER not in (r.external_user_id, r.chat_id) for r in kept)
-    assert all(r.text is None for r in kept)
+    (kept,) = _rows(db, InboundMessage)
+    assert STRANGER not in (kept.external_user_id, kept.chat_id) and kept.text is None
 
     _a_day_passes(db)
     with transaction(db) as session:
@@ -221,6 +220,21 @@ def test_a_stranger_flooding_words_of_crisis_hears_the_resources_each_time_and_s
             flag.created_at -= A_DAY_AND_AN_HOUR
     stranger.say("I want to die")
     assert len(_rows(db, Flag)) == 2
+
+
+def test_a_stranger_trying_made_up_links_hears_why_each_time_and_leaves_one_trace_a_day(
+    engine: ConversationEngine, db: Engine
+) -> None:
+    stranger = _stranger(engine, db)
+
+    said = [stranger.say(f"/start madeUpToken{n:02d}xxxxxxxxxx") for n in range(20)]
+
+    assert all(len(m) == 1 and "This link is not valid" in m[0].text for m in said)
+    (audit,) = [a for a in _rows(db, AuditLog) if a.actor == "unknown"]
+    assert audit.action == "invite_unknown"
+    assert audit.detail == {"channel": CHANNEL, "sender": _hash_of(engine, STRANGER)}
+    (kept,) = _rows(db, InboundMessage)
+    assert STRANGER not in (kept.external_user_id, kept.chat_id) and kept.text is None
 
 
 @pytest.fixture

@@ -636,8 +636,10 @@ class _Turn:
             inbound.received_at,
             as_staff=staff is not None,
         )
-        actor = "unknown" if staff is None else f"staff:{staff.staff_id}"
-        self.uow.audit(actor, f"invite_{outcome.result}", outcome.case_id)
+        bound = outcome.result in ("bound_staff", "bound_client")
+        if staff is not None or bound:
+            actor = "unknown" if staff is None else f"staff:{staff.staff_id}"
+            self.uow.audit(actor, f"invite_{outcome.result}", outcome.case_id)
         self.locale = self.engine.translator.locale_for(
             inbound.language if staff is None else staff.locale or inbound.language
         )
@@ -657,7 +659,11 @@ class _Turn:
                 self.locale = self._client_locale()
                 self._idle()
             return True
+        # A stranger whose link bound nothing is a stranger: one trace a day (_unknown_person).
+        sender = None if staff is not None else self._stranger()
         self._reply_to_chat(self._invite_refused(outcome.result))
+        if sender is not None:
+            self._stranger_trace(sender, f"invite_{outcome.result}", outcome.case_id)
         return True
 
     def _invite_refused(self, result: str) -> str:
@@ -689,34 +695,18 @@ class _Turn:
     def _unknown_person(self) -> None:
         """Someone no case knows: one short explanation a day, and a trace bounded the same way.
 
-        Anyone can write to the bot, as often as they like. They are kept only under a
-        salted hash of their account (``unknown_sender``), so refused attempts can still be
-        counted per sender: the audit row and the inbox row name the hash, never their
-        Telegram id, and at most one of each is kept per sender per
-        ``unknown_user_reply_every`` (a day), on the updates' own clock (``received_at``).
-        The update that opens a sender's day writes the audit row and keeps its inbox row
-        (the day's mark; a re-delivery of it is a no-op); later ones delete theirs. A
-        re-delivered later one is recorded again and ends the same way, and the outbox
-        (``already_told_chat``, on the outbox's clock) keeps the reply to one a day.
+        Anyone can write to the bot, as often as they like. What is kept of them is bounded
+        and names them only by a salted hash of their account (:meth:`_stranger_trace`).
+        The outbox (``already_told_chat``, on the outbox's clock) keeps the reply to one a
+        day.
         """
-        inbound, inbound_id = self.inbound, self.inbound_id
-        assert inbound is not None and inbound_id is not None
+        inbound = self.inbound
+        assert inbound is not None
         if inbound.kind is InboundKind.TEXT and self._start_token():
             return
-        every = self.engine.config.unknown_user_reply_every
-        sender = self.uow.unknown_sender(inbound.channel, inbound.user_id)
-        first = not self.uow.sender_seen_since(inbound.channel, sender, inbound.received_at - every)
-        if first:
-            self.uow.audit(
-                "unknown",
-                "message_from_unknown_person",
-                None,
-                channel=inbound.channel,
-                sender=sender,
-            )
-        since = datetime.now(UTC) - every
-        told = self.uow.already_told_chat(inbound.channel, inbound.chat_id, since=since)
-        if not told:
+        sender = self._stranger()
+        since = datetime.now(UTC) - self.engine.config.unknown_user_reply_every
+        if not self.uow.already_told_chat(inbound.channel, inbound.chat_id, since=since):
             self.locale = self.engine.translator.locale_for(inbound.language)
             self._reply_to_chat(
                 self._(
@@ -724,9 +714,35 @@ class _Turn:
                     "To get started, please ask your case manager for your personal link."
                 )
             )
-        # The reply's outbox row (which keeps the chat id: it is needed to send) refers to
-        # the inbox row, so an answered update keeps its row.
-        self.uow.name_sender(inbound_id, sender, keep=first or not told)
+        self._stranger_trace(sender, "message_from_unknown_person")
+
+    def _stranger(self) -> str:
+        """The name of a sender no case knows (:meth:`SqlUnitOfWork.unknown_sender`).
+
+        Asked before anything is decided about them: on PostgreSQL it also makes two
+        workers handling one stranger's updates take turns.
+        """
+        inbound = self.inbound
+        assert inbound is not None
+        return self.uow.unknown_sender(inbound.channel, inbound.user_id)
+
+    def _stranger_trace(self, sender: str, action: str, case_id: int | None = None) -> None:
+        """What is kept of a stranger's update: at most one audit row and one inbox row a day.
+
+        Both name the sender's hash, never their Telegram id. The update that opens the
+        sender's day (``unknown_user_reply_every``, on the updates' own clock,
+        ``received_at``) writes the audit row and keeps its inbox row, its text dropped (the
+        day's mark; a re-delivery of it is a no-op); later ones delete theirs (a
+        re-delivery is recorded again and ends the same way). Called last in the turn: the
+        inbox row may go.
+        """
+        inbound, inbound_id = self.inbound, self.inbound_id
+        assert inbound is not None and inbound_id is not None
+        every = self.engine.config.unknown_user_reply_every
+        first = not self.uow.sender_seen_since(inbound.channel, sender, inbound.received_at - every)
+        if first:
+            self.uow.audit("unknown", action, case_id, channel=inbound.channel, sender=sender)
+        self.uow.name_sender(inbound_id, sender, keep=first, replies=self.outbox_ids)
 
     # -- safety: crisis words, the pause ------------------------------------------
 
@@ -780,15 +796,13 @@ class _Turn:
 
         Every such message gets the resources. Staff get one urgent flag per sender a day
         (``unknown_user_reply_every``): a flood raises one flag, not one per message. In a
-        private chat the inbox row then names the sender's hash, never their account
-        (as for any unknown sender, :meth:`_unknown_person`); it stays, as the reply
-        refers to it.
+        private chat what is kept is bounded as for any stranger (:meth:`_stranger_trace`).
         """
         inbound, inbound_id = self.inbound, self.inbound_id
         assert inbound is not None and inbound_id is not None
         self.client = None
         self.locale = self.engine.translator.locale_for(inbound.language)
-        sender = self.uow.unknown_sender(inbound.channel, inbound.user_id)
+        sender = self._stranger()
         since = inbound.received_at - self.engine.config.unknown_user_reply_every
         if not self.uow.sender_crisis_flagged_since(sender, since):
             flag_id = self.flag(
@@ -808,7 +822,7 @@ class _Turn:
             priority=Priority.URGENT,
         )
         if inbound.chat_type == "private":
-            self.uow.name_sender(inbound_id, sender, keep=True)
+            self._stranger_trace(sender, "crisis_from_unknown_person")
 
     def _pause_run(self, run: RunState | None) -> None:
         """Stop the open run where it is; it picks up at the client's first message after."""

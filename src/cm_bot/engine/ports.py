@@ -199,8 +199,13 @@ class UnitOfWork(Protocol):
     def sender_crisis_flagged_since(self, sender: str, since: datetime) -> bool:
         """Whether words of crisis from this unknown sender already raised a flag since."""
 
-    def name_sender(self, inbound_id: int, sender: str, *, keep: bool) -> None:
-        """Keep the update's inbox row under the sender's name only, text dropped; or delete it."""
+    def name_sender(
+        self, inbound_id: int, sender: str, *, keep: bool, replies: Sequence[int] = ()
+    ) -> None:
+        """Keep the update's inbox row under the sender's name only, text dropped; or delete it.
+
+        ``replies``: the outbox rows written for the update, unlinked from a deleted row.
+        """
 
     def client_for(self, channel: str, external_user_id: str, *, lock: bool) -> ClientView | None:
         """The client bound to this channel account; ``lock`` serialises one client's updates."""

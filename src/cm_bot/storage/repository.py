@@ -192,6 +192,11 @@ _NAME_SENDER = (
     )
 )
 _DROP_INBOUND = delete(_INBOX).where(_INBOX.c.id == bindparam("b_id"))
+_UNLINK_REPLIES = (
+    update(_OUTBOX)
+    .where(_OUTBOX.c.id.in_(bindparam("b_ids", expanding=True)))
+    .values(inbound_id=None)
+)
 
 _RUN_COLUMNS = (
     _RUN.c.id,
@@ -593,16 +598,20 @@ class SqlUnitOfWork(CaseworkMixin):
         row = self._sql(_SENDER_CRISIS_FLAGGED, {"prefix": f"crisis:{sender}:", "since": since})
         return bool(row.scalar())
 
-    def name_sender(self, inbound_id: int, sender: str, *, keep: bool) -> None:
+    def name_sender(
+        self, inbound_id: int, sender: str, *, keep: bool, replies: Sequence[int] = ()
+    ) -> None:
         """Put the sender's name in place of their user and chat ids, text dropped; or delete.
 
-        ``keep=False`` deletes the inbox row (nothing may refer to it: no reply was written
-        for it). A re-delivery of a deleted update is recorded and handled again, and comes
-        to the same end.
+        ``keep=False`` deletes the inbox row; the ``replies`` written for it (outbox ids) no
+        longer point at it (the link is only a trace). A re-delivery of a deleted update is
+        recorded and handled again, and comes to the same end.
         """
         if keep:
             self._change(_NAME_SENDER, {"b_id": inbound_id, "b_sender": sender}, InboundMessage)
         else:
+            if replies:
+                self._sql(_UNLINK_REPLIES, {"b_ids": list(replies)})
             self._change(_DROP_INBOUND, {"b_id": inbound_id}, InboundMessage)
 
     # -- clients and runs ------------------------------------------------------------

@@ -1215,17 +1215,27 @@ class FakeBotAPI:
         Raises:
             TimeoutError: Fewer arrived in time; the error lists what did arrive.
         """
+        return await self._wait_for_messages(
+            lambda: self.sent if chat_id is None else self.sent_to(chat_id),
+            count,
+            f"messages{'' if chat_id is None else f' to chat {chat_id}'}",
+            timeout,
+        )
 
-        def matching() -> list[SentMessage]:
-            return self.sent if chat_id is None else self.sent_to(chat_id)
-
+    async def _wait_for_messages(
+        self,
+        matching: Callable[[], list[SentMessage]],
+        count: int,
+        what: str,
+        timeout: float,  # noqa: ASYNC109 - a deadline is the point of a test wait
+    ) -> list[SentMessage]:
+        """Wait until ``matching()`` holds ``count``; the error lists what did arrive."""
         try:
             await self.wait_until(lambda: len(matching()) >= count, timeout=timeout)
         except TimeoutError:
             texts = [message.text for message in matching()]
-            where = "" if chat_id is None else f" to chat {chat_id}"
             raise TimeoutError(
-                f"expected {count} messages{where} within {timeout}s, got {len(texts)}: {texts}"
+                f"expected {count} {what} within {timeout}s, got {len(texts)}: {texts}"
             ) from None
         return list(matching())
 
@@ -1244,19 +1254,12 @@ class FakeBotAPI:
         Raises:
             TimeoutError: Fewer arrived in time; the error lists what did arrive.
         """
-
-        def matching() -> list[SentMessage]:
-            return [e for e in self.edits if chat_id is None or e.chat_id == chat_id]
-
-        try:
-            await self.wait_until(lambda: len(matching()) >= count, timeout=timeout)
-        except TimeoutError:
-            texts = [edit.text for edit in matching()]
-            where = "" if chat_id is None else f" in chat {chat_id}"
-            raise TimeoutError(
-                f"expected {count} edits{where} within {timeout}s, got {len(texts)}: {texts}"
-            ) from None
-        return matching()
+        return await self._wait_for_messages(
+            lambda: [e for e in self.edits if chat_id is None or e.chat_id == chat_id],
+            count,
+            f"edits{'' if chat_id is None else f' in chat {chat_id}'}",
+            timeout,
+        )
 
     async def wait_for_calls(
         self,
