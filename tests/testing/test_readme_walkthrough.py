@@ -257,7 +257,9 @@ async def test_the_readme_walkthrough_works_as_written(terminal: Terminal) -> No
     # run-due --now, 20 minutes ahead, escalated it; the running bot told Sam.
     assert "escalated 1" in output_of(".venv/bin/cm-bot schedule run-due --now")
     escalated = await wait_for_text(t, SAM, "Urgent flag")
-    assert escalated["text"] == notice["text"]
+    # The same notice, saying first why it reached him and not only Maria.
+    why = "Escalated to you: nobody acknowledged this flag in time."
+    assert escalated["text"] == f"{why}\n{notice['text']}"
     assert labels(escalated) == ["Acknowledge", "Resolve", "Open case"]
     # Maria pressed Acknowledge: the callback carried that button's callback_data, and
     # both notices were edited to say who acknowledged; Acknowledge is gone from them.
