@@ -1,4 +1,8 @@
-"""Shared fixtures: a real database (SQLite file, or PostgreSQL with --pg), flows, the engine."""
+"""Shared fixtures: a real database per test, the test flows, the translator, the engine.
+
+The database is a SQLite file, or with ``--db postgres`` a schema of its own on the test
+PostgreSQL (``CM_BOT_TEST_PG_URL``), dropped afterwards.
+"""
 
 from __future__ import annotations
 
@@ -14,9 +18,10 @@ from cm_bot.engine import ConversationEngine, EngineConfig
 from cm_bot.flows import load_flows
 from cm_bot.i18n import Translator
 from cm_bot.storage import SqlStore, create_db_engine, ensure_schema
+from tests.support.paths import DATA, ROOT
 
-ROOT = Path(__file__).resolve().parents[1]
-DATA = Path(__file__).parent / "data"
+__all__ = ["ROOT"]  # still read by tests/testing (tests import it from tests.support.paths)
+
 PG_URL = os.environ.get("CM_BOT_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/test")
 
 
@@ -27,11 +32,6 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         default=os.environ.get("CM_BOT_TEST_DB", "sqlite"),
         help="database the suite runs against (also CM_BOT_TEST_DB)",
     )
-
-
-def _postgres_url() -> str:
-    """A fresh schema on the test PostgreSQL, so runs never see each other's rows."""
-    return PG_URL
 
 
 @pytest.fixture

@@ -5,12 +5,13 @@ from __future__ import annotations
 import asyncio
 import uuid
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from sqlalchemy import Engine
 
 from cm_bot.channels.telegram_codec import CHANNEL
-from cm_bot.channels.telegram_runtime import CommandMenu, TelegramBackend, TelegramRuntime
 from cm_bot.domain import Inbound, InboundKind
+from cm_bot.domain.time import Clock, SystemClock
 from cm_bot.engine import ConversationEngine, EngineConfig
 from cm_bot.engine.commands_menu import menus, staff_menu
 from cm_bot.flows import FlowRegistry, load_flows
@@ -20,6 +21,9 @@ from cm_bot.program import load_program
 from cm_bot.settings import Settings
 from cm_bot.storage import SqlStore, create_db_engine, ensure_schema
 from cm_bot.storage.admin import bound_staff_chats
+
+if TYPE_CHECKING:  # imported where used: the admin commands build the app without aiohttp
+    from cm_bot.channels.telegram_runtime import CommandMenu, TelegramBackend, TelegramRuntime
 
 
 @dataclass(slots=True)
@@ -31,15 +35,22 @@ class App:
     store: SqlStore
     flows: FlowRegistry
     translator: Translator
-    engine: ConversationEngine
+    engine: ConversationEngine[SqlStore]
+    clock: Clock  # the one source of "now" for the engine, the store and the scheduler
 
     def close(self) -> None:
         """Release database connections."""
         self.db.dispose()
 
 
-def build_app(settings: Settings | None = None, *, migrate: bool = True) -> App:
-    """Load flows and translations, open (and on first use create) the database, wire the engine."""
+def build_app(
+    settings: Settings | None = None, *, migrate: bool = True, clock: Clock | None = None
+) -> App:
+    """Load flows and translations, open (and on first use create) the database, wire the engine.
+
+    ``clock``: where every "now" comes from (default: the wall clock; simulations and
+    tests pass a :class:`~cm_bot.domain.time.ManualClock`).
+    """
     settings = settings or Settings()
     flows = load_flows(settings.flows_dir)
     program = load_program(settings.program_file)
@@ -50,7 +61,13 @@ def build_app(settings: Settings | None = None, *, migrate: bool = True) -> App:
     from cm_bot.scheduling import exit_planner, goal_planner, policy_from_settings
 
     policy = policy_from_settings(settings)
-    store = SqlStore(db, on_exit=exit_planner(flows, policy), on_goal=goal_planner(flows, policy))
+    clock = clock or SystemClock()
+    store = SqlStore(
+        db,
+        clock=clock,
+        on_exit=exit_planner(flows, policy),
+        on_goal=goal_planner(flows, policy),
+    )
     engine = ConversationEngine(
         store,
         flows,
@@ -61,7 +78,7 @@ def build_app(settings: Settings | None = None, *, migrate: bool = True) -> App:
             program=program,
         ),
     )
-    return App(settings, db, store, flows, translator, engine)
+    return App(settings, db, store, flows, translator, engine, clock)
 
 
 def command_menus(app: App) -> list[CommandMenu]:
@@ -70,6 +87,8 @@ def command_menus(app: App) -> list[CommandMenu]:
     A staff member's chat-scoped menu replaces the client one in that chat, in
     their own locale (the default one when unset).
     """
+    from cm_bot.channels.telegram_runtime import CommandMenu
+
     plan = [CommandMenu(commands, code) for code, commands in menus(app.translator)]
     plan += [
         CommandMenu(staff_menu(app.translator, locale), None, chat_id)
@@ -80,6 +99,8 @@ def command_menus(app: App) -> list[CommandMenu]:
 
 def build_telegram(app: App) -> TelegramRuntime:
     """Wire the configured Telegram backend, its outbox sender and the shared runtime."""
+    from cm_bot.channels.telegram_runtime import TelegramRuntime
+
     settings = app.settings
     if settings.telegram_token is None:
         raise ValueError("CM_BOT_TELEGRAM_TOKEN is not set")

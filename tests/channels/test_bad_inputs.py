@@ -1,4 +1,4 @@
-"""What people really send, through the real frameworks (research §4): one sensible reply each.
+"""What people really send, through the real frameworks (B-01…B-25): one sensible reply each.
 
 Each case checks the reply, that the conversation did not move on, and that
 nothing invalid was stored.
@@ -18,8 +18,8 @@ from cm_bot.storage.models import (
     InboundMessage,
     Response,
 )
-
-from .conftest import Bot, BotFactory, Chat, count
+from tests.support.records import count
+from tests.support.telegram import Bot, BotFactory, Chat
 
 USER = 5553001
 NOT_AN_ANSWER = (

@@ -16,8 +16,7 @@ from cm_bot.domain import Outbound
 from cm_bot.notify.sender import Limits
 from cm_bot.storage import outbox
 from cm_bot.testing import FakeBotAPI, RateLimits
-
-from .conftest import Bot, BotFactory
+from tests.support.telegram import Bot, BotFactory
 
 pytestmark = pytest.mark.slow
 

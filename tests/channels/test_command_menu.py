@@ -22,8 +22,7 @@ from cm_bot.i18n import Translator
 from cm_bot.storage.admin import add_staff, bound_staff_chats
 from cm_bot.storage.db import transaction
 from cm_bot.storage.models import Staff
-
-from .conftest import WAIT, Bot, BotFactory, Chat
+from tests.support.telegram import WAIT, Bot, BotFactory, Chat
 
 CLIENT = 5552001
 STAFF_UK = 5552101  # a staff member who reads Ukrainian

@@ -13,8 +13,7 @@ from sqlmodel import col
 
 from cm_bot.storage.db import transaction
 from cm_bot.storage.models import Staff
-
-from .conftest import BotFactory, Chat, play
+from tests.support.telegram import BotFactory, Chat, play
 
 CLIENT = 5552001
 MANAGER = 5552900

@@ -13,8 +13,7 @@ import pytest
 from cm_bot import logsetup
 from cm_bot.channels.telegram_runtime import SECRET_HEADER
 from cm_bot.testing import FakeBotAPI
-
-from .conftest import WEBHOOK_SECRET, BotFactory, Chat
+from tests.support.telegram import WEBHOOK_SECRET, BotFactory, Chat
 
 TOKEN = "918273645:AAH-Zq8vLr3nW7kPx2Yt5sUe9fGh1jKmNoP"
 CHAT_ID = 7364519283

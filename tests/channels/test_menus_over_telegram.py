@@ -11,8 +11,8 @@ from sqlalchemy import select
 
 from cm_bot.storage.db import transaction
 from cm_bot.storage.models import Client, ConsentRecord, FlowRun, Response
-
-from .conftest import BotFactory, Chat, count
+from tests.support.records import count
+from tests.support.telegram import BotFactory, Chat
 
 USER = 5553001
 

@@ -18,8 +18,7 @@ from cm_bot.storage import outbox
 from cm_bot.storage.db import transaction
 from cm_bot.storage.models import Case, Client, Flag, ScheduledContact, utcnow
 from cm_bot.testing import FakeBotAPI, RateLimits
-
-from .conftest import Bot, BotFactory, outbox_row
+from tests.support.telegram import Bot, BotFactory, outbox_row
 
 CHAT = 5554001
 OTHER = 5554002

@@ -21,8 +21,7 @@ from cm_bot.storage import outbox
 from cm_bot.storage.db import current_revision, downgrade, head_revision, transaction, upgrade
 from cm_bot.storage.models import Outbox, utcnow
 from cm_bot.storage.repository import SqlStore
-
-from .conftest import BotFactory, outbox_row
+from tests.support.telegram import BotFactory, outbox_row
 
 ALIVE = "other-host:4242"  # a sender on another host: only its lease can tell it died
 

@@ -33,14 +33,8 @@ from telegram.error import (
 from cm_bot.channels import aiogram_adapter, ptb_adapter
 from cm_bot.channels.telegram_codec import decode, ignorable, split_message, split_text
 from cm_bot.domain import Button, InboundKind, Outbound
-from cm_bot.notify.sender import (
-    Limits,
-    OutcomeUnknown,
-    PermanentFailure,
-    RateLimiter,
-    RetryLater,
-    Unreachable,
-)
+from cm_bot.notify.errors import OutcomeUnknown, PermanentFailure, RetryLater, Unreachable
+from cm_bot.notify.sender import Limits, RateLimiter
 
 
 def units(text: str) -> int:

@@ -12,8 +12,8 @@ from sqlalchemy import create_engine
 from cm_bot.channels.telegram_runtime import SECRET_HEADER
 from cm_bot.storage.models import InboundMessage
 from cm_bot.testing import FakeBotAPI
-
-from .conftest import WEBHOOK_SECRET, Bot, BotFactory, Chat, count, message_update, reference
+from tests.support.records import count
+from tests.support.telegram import WEBHOOK_SECRET, Bot, BotFactory, Chat, message_update, reference
 
 USER = 5552001
 

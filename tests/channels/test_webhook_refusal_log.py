@@ -18,8 +18,8 @@ import pytest
 from cm_bot.channels.telegram_runtime import SECRET_HEADER
 from cm_bot.logsetup import ThrottledLog
 from cm_bot.storage.models import InboundMessage
-
-from .conftest import WEBHOOK_SECRET, Bot, BotFactory, count, message_update
+from tests.support.records import count
+from tests.support.telegram import WEBHOOK_SECRET, Bot, BotFactory, message_update
 
 USER = 5553001
 CANARY = "canary Violet-Heron 5521"

@@ -24,7 +24,7 @@ from cm_bot.engine import ConversationEngine
 from cm_bot.storage.admin import add_staff, cli_actor, new_case
 from cm_bot.storage.db import transaction
 from cm_bot.storage.models import AuditLog, Case, Flag, Invite, Outbox, Response, Staff
-from tests.helpers import Person
+from tests.support.people import Person
 
 ROOT = Path(__file__).resolve().parents[2]
 FLOWS = ROOT / "tests" / "data" / "flows"

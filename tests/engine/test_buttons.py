@@ -6,8 +6,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import Engine, func, select
-from sqlmodel import col
+from sqlalchemy import Engine, select
 
 from cm_bot.domain import InboundKind
 from cm_bot.engine import ConversationEngine, EngineConfig
@@ -15,8 +14,10 @@ from cm_bot.flows import load_flows
 from cm_bot.i18n import Translator
 from cm_bot.storage import SqlStore, create_db_engine
 from cm_bot.storage.db import transaction
-from cm_bot.storage.models import AuditLog, ChannelIdentity, ConsentRecord, FlowRun, Response
-from tests.helpers import Person, make_client, responses
+from cm_bot.storage.models import ConsentRecord, Response
+from tests.support import records
+from tests.support.people import Person, make_client
+from tests.support.records import answers_to, responses
 
 CLOSED = "That question has closed."
 
@@ -26,61 +27,6 @@ def _consent(person: Person) -> None:
     person.tap("Yes")
     person.tap("Yes")
     person.tap("No")
-
-
-def _client_id(db: Engine, user_id: str) -> int:
-    with transaction(db) as session:
-        return int(
-            session.execute(
-                select(ChannelIdentity.client_id).where(
-                    col(ChannelIdentity.external_user_id) == user_id
-                )
-            ).scalar_one()
-        )
-
-
-def _step(db: Engine, user_id: str) -> str | None:
-    """The open step of this person (``Person.step`` looks at any client's run)."""
-    client_id = _client_id(db, user_id)
-    with transaction(db) as session:
-        run = (
-            session.execute(
-                select(FlowRun)
-                .where(
-                    col(FlowRun.client_id) == client_id,
-                    col(FlowRun.status).in_(("active", "paused")),
-                )
-                .order_by(col(FlowRun.id).desc())
-            )
-            .scalars()
-            .first()
-        )
-        return None if run is None else f"{run.flow_id}.{run.step_id}"
-
-
-def _answers_of(db: Engine, user_id: str) -> dict[str, Any]:
-    client_id = _client_id(db, user_id)
-    with transaction(db) as session:
-        rows = session.execute(
-            select(Response).where(col(Response.client_id) == client_id).order_by(col(Response.id))
-        ).scalars()
-        return {r.key: r.value for r in rows}
-
-
-def _response_count(db: Engine) -> int:
-    with transaction(db) as session:
-        return int(session.execute(select(func.count()).select_from(Response)).scalar_one())
-
-
-def _unknown_button_audits(db: Engine) -> list[AuditLog]:
-    with transaction(db) as session:
-        return list(
-            session.execute(
-                select(AuditLog)
-                .where(col(AuditLog.action) == "unknown_button")
-                .order_by(col(AuditLog.id))
-            ).scalars()
-        )
 
 
 def _press(person: Person, payload: str) -> list[Any]:
@@ -109,7 +55,7 @@ def test_a_button_from_an_earlier_question_is_refused_and_the_current_question_r
     assert "How worried are you?" in replies[1].text
     assert len(replies) == 2
     assert person.step() == "intake.worry"
-    assert responses(db) == {"intake.mood": "okay"}
+    assert responses(db) == [("intake.mood", "okay")]
 
 
 def test_a_consent_button_tapped_after_intake_began_is_refused(
@@ -128,7 +74,7 @@ def test_a_consent_button_tapped_after_intake_began_is_refused(
     assert replies[0].text == CLOSED
     assert "How are you today?" in replies[-1].text
     assert person.step() == "intake.mood"
-    assert responses(db) == {}
+    assert responses(db) == []
 
 
 def test_a_button_of_the_last_question_after_the_flow_finished_stores_nothing(
@@ -146,7 +92,7 @@ def test_a_button_of_the_last_question_after_the_flow_finished_stores_nothing(
 
     assert replies[0].text == CLOSED
     assert responses(db) == stored
-    assert _response_count(db) == len(stored)
+    assert records.count(db, Response) == len(stored)
 
 
 # -- forged payloads -------------------------------------------------------------------------------
@@ -165,10 +111,10 @@ def test_a_forged_payload_is_refused_and_audited(
     assert replies[0].text == CLOSED
     assert "How worried are you?" in replies[1].text
     assert person.step() == "intake.worry"
-    assert responses(db) == {"intake.mood": "good"}
-    audits = _unknown_button_audits(db)
+    assert responses(db) == [("intake.mood", "good")]
+    audits = records.audits(db, "unknown_button")
     assert len(audits) == 1
-    assert audits[0].actor == f"client:{_client_id(db, 'alice')}"
+    assert audits[0].actor == f"client:{records.ids(db, 'alice')[0]}"
     assert audits[0].detail == {"foreign": False}
 
 
@@ -186,19 +132,19 @@ def test_another_clients_real_button_is_refused_for_both_and_audited(
 
     assert replies[0].text == CLOSED
     assert "How worried are you?" in replies[1].text
-    assert _step(db, "alice") == "intake.worry"
-    assert _step(db, "bob") == "intake.mood"
-    assert _answers_of(db, "alice") == {"intake.mood": "good"}
-    assert _answers_of(db, "bob") == {}
-    audits = _unknown_button_audits(db)
+    assert alice.step() == "intake.worry"
+    assert bob.step() == "intake.mood"
+    assert alice.answers() == [("intake.mood", "good")]
+    assert bob.answers() == []
+    audits = records.audits(db, "unknown_button")
     assert len(audits) == 1
-    assert audits[0].actor == f"client:{_client_id(db, 'alice')}"
+    assert audits[0].actor == f"client:{records.ids(db, 'alice')[0]}"
     assert audits[0].detail == {"foreign": True}
     assert bob.read() == []  # nothing was said to Bob
 
     # Bob's own button still works for Bob.
     bob.tap("Bad")
-    assert _answers_of(db, "bob") == {"intake.mood": "bad"}
+    assert bob.answers() == [("intake.mood", "bad")]
 
 
 # -- confirmations that were already answered -----------------------------------------------------
@@ -239,7 +185,7 @@ def test_a_double_tap_of_yes_withdraw_withdraws_once(
     with transaction(db) as session:
         actions = list(session.execute(select(ConsentRecord.action)).scalars())
     assert actions == ["granted", "withdrawn"]
-    assert _response_count(db) == 0
+    assert records.count(db, Response) == 0
 
 
 # -- taps that count once --------------------------------------------------------------------------
@@ -256,8 +202,8 @@ def test_a_double_tap_stores_one_answer(engine: ConversationEngine, db: Engine) 
     assert "How worried are you?" in first[-1].text
     assert second[0].text == CLOSED
     assert person.step() == "intake.worry"
-    assert responses(db) == {"intake.mood": "good"}
-    assert _response_count(db) == 1
+    assert responses(db) == [("intake.mood", "good")]
+    assert records.count(db, Response) == 1
 
 
 def test_a_double_tap_of_done_stores_one_selection(engine: ConversationEngine, db: Engine) -> None:
@@ -273,8 +219,8 @@ def test_a_double_tap_of_done_stores_one_selection(engine: ConversationEngine, d
 
     assert second[0].text == CLOSED
     assert person.step() == "intake.safe"
-    assert _response_count(db) == 3
-    assert responses(db)["intake.housing"] == ["mold"]
+    assert records.count(db, Response) == 3
+    assert answers_to(db, "intake.housing") == [["mold"]]
 
 
 # -- re-prompts and restarts -----------------------------------------------------------------------
@@ -293,7 +239,7 @@ def test_buttons_of_a_re_prompt_after_a_bad_answer_still_work(
     assert not replies[0].buttons  # a short reply: the question's buttons stay above
     assert [b.payload for b in person.buttons] == first_prompt  # the same prompt
     person.tap("Bad")
-    assert responses(db) == {"intake.mood": "bad"}
+    assert responses(db) == [("intake.mood", "bad")]
     assert person.step() == "intake.worry"
 
 
@@ -308,7 +254,7 @@ def test_buttons_of_the_first_asking_still_work_after_several_re_prompts(
 
     _press(person, okay)
 
-    assert responses(db) == {"intake.mood": "okay"}
+    assert responses(db) == [("intake.mood", "okay")]
 
 
 def test_buttons_still_work_after_a_process_restart(
@@ -338,9 +284,9 @@ def test_buttons_still_work_after_a_process_restart(
         replies = again.tap("8")
 
         assert "Any problems at home?" in replies[-1].text
-        assert responses(db2) == {"intake.mood": "okay", "intake.worry": 8}
+        assert responses(db2) == [("intake.mood", "okay"), ("intake.worry", 8)]
         again.tap("Pests")
         again.tap("Done")
-        assert responses(db2)["intake.housing"] == ["pests"]
+        assert answers_to(db2, "intake.housing") == [["pests"]]
     finally:
         db2.dispose()

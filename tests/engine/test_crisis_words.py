@@ -28,7 +28,7 @@ from cm_bot.engine.crisis import (
 )
 from cm_bot.storage.db import transaction
 from cm_bot.storage.models import Flag
-from tests.helpers import make_client, texts
+from tests.support.people import make_client, texts
 
 CORPUS = Path(__file__).parents[1] / "data" / "crisis"
 _ESCAPE = re.compile(r"\\u([0-9a-fA-F]{4})")

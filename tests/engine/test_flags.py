@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import shutil
 from pathlib import Path
-from typing import Any
 
 import pytest
 from sqlalchemy import Engine, select, update
@@ -16,16 +15,12 @@ from cm_bot.i18n import Translator
 from cm_bot.storage import SqlStore
 from cm_bot.storage.db import transaction
 from cm_bot.storage.models import Case, Flag, InboundMessage, Outbox, Staff
-from tests.helpers import Person, make_client, texts
+from tests.support import records
+from tests.support.people import Person, make_client, texts
 
 EMERGENCY = "Thank you for telling me. You deserve to be safe."  # then the program's resources
 PEOPLE = "How many people live with you?"
 STAFF_CHAT = "900100"
-
-
-def _rows(db: Engine, table: type[Any]) -> list[Any]:
-    with transaction(db) as session:
-        return list(session.execute(select(table).order_by(col(table.id))).scalars())
 
 
 def _consent(person: Person) -> None:
@@ -58,11 +53,11 @@ def _case_ref(db: Engine) -> str:
 
 
 def _flags(db: Engine, rule_id: str | None = None) -> list[Flag]:
-    return [f for f in _rows(db, Flag) if rule_id is None or f.rule_id == rule_id]
+    return [f for f in records.rows(db, Flag) if rule_id is None or f.rule_id == rule_id]
 
 
 def _staff_notices(db: Engine) -> list[Outbox]:
-    return [row for row in _rows(db, Outbox) if row.staff_id is not None]
+    return [row for row in records.rows(db, Outbox) if row.staff_id is not None]
 
 
 def _staff_resolve_all(db: Engine) -> None:
@@ -72,7 +67,7 @@ def _staff_resolve_all(db: Engine) -> None:
 
 
 def _last_inbound_id(db: Engine) -> int:
-    return int(_rows(db, InboundMessage)[-1].id)
+    return int(records.rows(db, InboundMessage)[-1].id)
 
 
 # -- the urgent flag -------------------------------------------------------------------------------
@@ -108,7 +103,9 @@ def test_the_emergency_message_is_sent_and_the_next_question_waits_for_staff(
     assert "911" in replies[0].text
     assert PEOPLE not in texts(replies)
     inbound_id = _last_inbound_id(db)
-    rows = [r for r in _rows(db, Outbox) if r.inbound_id == inbound_id and r.chat_id == "alice"]
+    rows = [
+        r for r in records.rows(db, Outbox) if r.inbound_id == inbound_id and r.chat_id == "alice"
+    ]
     assert len(rows) == 1 and rows[0].priority == 0  # urgent: first out of the outbox
     _staff_resolve_all(db)
     assert PEOPLE in texts(person.say("ok"))
@@ -159,7 +156,7 @@ def test_the_urgent_flag_never_fires_twice_in_one_run(
 
     assert person.step() is None
     assert len(_flags(db, "intake.unsafe")) == 1
-    client_messages = [r.text for r in _rows(db, Outbox) if r.chat_id == "alice"]
+    client_messages = [r.text for r in records.rows(db, Outbox) if r.chat_id == "alice"]
     assert sum(m.startswith(EMERGENCY) for m in client_messages) == 1
 
 
@@ -217,7 +214,7 @@ def test_an_urgent_flag_writes_an_urgent_notice_to_the_bound_case_manager(
     assert notice.client_id is None
     # Same transaction as the answer that raised it: the same inbound update wrote both.
     assert notice.inbound_id == _last_inbound_id(db)
-    client_rows = [r for r in _rows(db, Outbox) if r.inbound_id == notice.inbound_id]
+    client_rows = [r for r in records.rows(db, Outbox) if r.inbound_id == notice.inbound_id]
     assert any(r.text.startswith(EMERGENCY) for r in client_rows)
     assert _case_ref(db) in notice.text
     assert "Client does not feel safe at home" in notice.text
@@ -248,7 +245,7 @@ def test_a_flag_with_no_bound_case_manager_is_still_recorded(
     assert replies[0].text.startswith(EMERGENCY)
     assert [(f.severity, f.status) for f in _flags(db)] == [("urgent", "open")]
     assert _staff_notices(db) == []
-    assert [r for r in _rows(db, Outbox) if r.channel == "telegram"] == []
+    assert [r for r in records.rows(db, Outbox) if r.channel == "telegram"] == []
 
 
 def test_an_inactive_case_manager_gets_no_notice_but_the_flag_stays(

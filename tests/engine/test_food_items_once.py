@@ -21,8 +21,8 @@ from cm_bot.flows import FlowDefinitionError, load_flows
 from cm_bot.settings import Settings
 from cm_bot.storage.db import transaction
 from cm_bot.storage.models import Response
-from tests.conftest import ROOT
-from tests.helpers import Person, make_client, texts
+from tests.support.paths import ROOT
+from tests.support.people import Person, make_client, texts
 
 AHC_FOOD = "you worried that your food would run out"
 INTRO = "Some people have made the following statements about their food situation"

@@ -15,9 +15,9 @@ import pytest
 from cm_bot.bootstrap import App, build_app
 from cm_bot.domain import InboundKind
 from cm_bot.settings import Settings
-from tests.conftest import ROOT
 from tests.flows.test_client_text import JARGON, REFUSAL
-from tests.helpers import make_client
+from tests.support.paths import ROOT
+from tests.support.people import make_client
 
 
 @pytest.fixture

@@ -16,14 +16,10 @@ from sqlmodel import col
 from cm_bot.engine import ConversationEngine
 from cm_bot.storage.db import transaction
 from cm_bot.storage.models import Client, ConsentRecord, Flag, FlowRun, Response
-from tests.helpers import Person, make_client, texts
+from tests.support import records
+from tests.support.people import Person, make_client, texts
 
 CONSENT_QUESTION = "May I message you here?"  # tests/data/flows/consent.yaml
-
-
-def _rows(db: Engine, table: type[Any]) -> list[Any]:
-    with transaction(db) as session:
-        return list(session.execute(select(table).order_by(col(table.id))).scalars())
 
 
 def _locale(db: Engine) -> str | None:
@@ -33,8 +29,12 @@ def _locale(db: Engine) -> str | None:
 
 def _answers(db: Engine) -> list[Any]:
     """Everything a typed menu choice must leave alone: runs' answers, responses, consent."""
-    runs = [(r.flow_id, r.step_id, r.answers, r.bad_attempts) for r in _rows(db, FlowRun)]
-    return [runs, [(r.key, r.value) for r in _rows(db, Response)], _rows(db, ConsentRecord)]
+    runs = [(r.flow_id, r.step_id, r.answers, r.bad_attempts) for r in records.rows(db, FlowRun)]
+    return [
+        runs,
+        [(r.key, r.value) for r in records.rows(db, Response)],
+        records.rows(db, ConsentRecord),
+    ]
 
 
 def _at_consent(engine: ConversationEngine, db: Engine) -> Person:
@@ -83,7 +83,7 @@ def test_yes_typed_at_the_withdraw_menu_withdraws(engine: ConversationEngine, db
     said = texts(person.say("yes"))
 
     assert "Your consent is withdrawn" in said
-    assert [r.action for r in _rows(db, ConsentRecord)] == ["granted", "withdrawn"]
+    assert [r.action for r in records.rows(db, ConsentRecord)] == ["granted", "withdrawn"]
 
 
 @pytest.mark.parametrize("typed", ["no", "2", "No, keep going"])
@@ -98,7 +98,7 @@ def test_no_typed_at_the_withdraw_menu_keeps_going(
     said = texts(person.say(typed))
 
     assert "Nothing has changed" in said
-    assert [r.action for r in _rows(db, ConsentRecord)] == ["granted"]
+    assert [r.action for r in records.rows(db, ConsentRecord)] == ["granted"]
 
 
 def test_yes_typed_at_the_erase_menu_mid_flow_asks_for_erasure_not_a_wrong_answer(
@@ -113,7 +113,7 @@ def test_yes_typed_at_the_erase_menu_mid_flow_asks_for_erasure_not_a_wrong_answe
     said = texts(person.say("yes"))
 
     assert "asked your case manager to erase" in said
-    assert [f.rule_id for f in _rows(db, Flag)] == ["erasure_requested"]
+    assert [f.rule_id for f in records.rows(db, Flag)] == ["erasure_requested"]
     assert _answers(db) == before  # no bad attempt counted on the question underneath
 
 

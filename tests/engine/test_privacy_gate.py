@@ -9,8 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import Engine, func, select
-from sqlmodel import col
+from sqlalchemy import Engine
 
 from cm_bot.domain import InboundKind
 from cm_bot.engine import ConversationEngine, EngineConfig
@@ -19,9 +18,6 @@ from cm_bot.i18n import Translator
 from cm_bot.storage import SqlStore
 from cm_bot.storage.db import transaction
 from cm_bot.storage.models import (
-    Case,
-    ChannelIdentity,
-    Client,
     ConsentRecord,
     Flag,
     FlowRun,
@@ -29,63 +25,15 @@ from cm_bot.storage.models import (
     Response,
     ScheduledContact,
 )
-from tests.helpers import Person, make_client, texts
+from tests.support import records
+from tests.support.people import Person, make_client, texts
 
 SHA256 = re.compile(r"[0-9a-f]{64}")
 
 
-def _ids(db: Engine, user_id: str) -> tuple[int, int]:
-    with transaction(db) as session:
-        client_id = session.execute(
-            select(ChannelIdentity.client_id).where(
-                col(ChannelIdentity.external_user_id) == user_id
-            )
-        ).scalar_one()
-        case_id = session.execute(
-            select(Case.id).where(col(Case.client_id) == client_id)
-        ).scalar_one()
-        return int(client_id), int(case_id)
-
-
-def _status(db: Engine, user_id: str) -> str:
-    client_id, _case = _ids(db, user_id)
-    with transaction(db) as session:
-        client = session.get(Client, client_id)
-        assert client is not None
-        return client.status
-
-
-def _count(db: Engine, table: type[Any]) -> int:
-    with transaction(db) as session:
-        return int(session.execute(select(func.count()).select_from(table)).scalar_one())
-
-
-def _rows(db: Engine, table: type[Any]) -> list[Any]:
-    with transaction(db) as session:
-        return list(session.execute(select(table).order_by(col(table.id))).scalars())
-
-
 def _records(db: Engine, user_id: str) -> list[ConsentRecord]:
-    client_id, _case = _ids(db, user_id)
-    return [r for r in _rows(db, ConsentRecord) if r.client_id == client_id]
-
-
-def _open_step(db: Engine, user_id: str) -> str | None:
-    client_id, _case = _ids(db, user_id)
-    with transaction(db) as session:
-        run = (
-            session.execute(
-                select(FlowRun)
-                .where(
-                    col(FlowRun.client_id) == client_id,
-                    col(FlowRun.status).in_(("active", "paused")),
-                )
-                .order_by(col(FlowRun.id).desc())
-            )
-            .scalars()
-            .first()
-        )
-        return None if run is None else f"{run.flow_id}.{run.step_id}"
+    client_id, _case = records.ids(db, user_id)
+    return [r for r in records.rows(db, ConsentRecord) if r.client_id == client_id]
 
 
 def _consent(person: Person, share: str = "No") -> None:
@@ -110,7 +58,7 @@ def test_declining_a_required_purpose_ends_politely_and_collects_nothing(
     engine: ConversationEngine, db: Engine, taps: list[str], decisions: dict[str, Any]
 ) -> None:
     person = make_client(engine, db)
-    client_id, case_id = _ids(db, "alice")
+    client_id, case_id = records.ids(db, "alice")
     person.say("hello")
     # Something sensitive typed before consent is not an answer and is not kept.
     person.say("my partner drinks too much")
@@ -119,21 +67,21 @@ def test_declining_a_required_purpose_ends_politely_and_collects_nothing(
 
     assert "That's okay. Nothing is kept." in texts(replies)
     assert all(not m.buttons for m in replies), "no further question after declining"
-    assert _open_step(db, "alice") is None
+    assert records.open_step(db, "alice") is None
 
-    records = _rows(db, ConsentRecord)
-    assert len(records) == 1
-    record = records[0]
+    consents = records.rows(db, ConsentRecord)
+    assert len(consents) == 1
+    record = consents[0]
     assert (record.action, record.client_id, record.case_id) == ("declined", client_id, case_id)
     assert record.decisions == decisions
-    assert _status(db, "alice") == "declined"
+    assert records.status(db, "alice") == "declined"
 
-    flags = _rows(db, Flag)
+    flags = records.rows(db, Flag)
     assert [(f.rule_id, f.severity, f.case_id, f.status) for f in flags] == [
         ("consent_declined", "routine", case_id, "open")
     ]
-    assert _count(db, Response) == 0
-    assert all(row.text is None for row in _rows(db, InboundMessage))
+    assert records.count(db, Response) == 0
+    assert all(row.text is None for row in records.rows(db, InboundMessage))
 
 
 def test_after_declining_later_messages_store_nothing(
@@ -142,23 +90,23 @@ def test_after_declining_later_messages_store_nothing(
     person = make_client(engine, db)
     person.say("hello")
     person.tap("No")
-    runs = _count(db, FlowRun)
+    runs = records.count(db, FlowRun)
 
     for text in ("hello?", "my phone number changed", "5", "Yes"):
         replies = person.say(text)
         assert len(replies) == 1
         assert "not keeping anything" in replies[0].text and "/start" in replies[0].text
 
-    assert _count(db, Response) == 0
-    assert _count(db, FlowRun) == runs
-    assert _status(db, "alice") == "declined"
-    assert [r.action for r in _rows(db, ConsentRecord)] == ["declined"]
-    assert all(row.text is None for row in _rows(db, InboundMessage))
+    assert records.count(db, Response) == 0
+    assert records.count(db, FlowRun) == runs
+    assert records.status(db, "alice") == "declined"
+    assert [r.action for r in records.rows(db, ConsentRecord)] == ["declined"]
+    assert all(row.text is None for row in records.rows(db, InboundMessage))
 
 
 def test_declining_cancels_pending_contacts(engine: ConversationEngine, db: Engine) -> None:
     person = make_client(engine, db)
-    client_id, case_id = _ids(db, "alice")
+    client_id, case_id = records.ids(db, "alice")
     with transaction(db) as session:
         session.add(
             ScheduledContact(
@@ -172,7 +120,7 @@ def test_declining_cancels_pending_contacts(engine: ConversationEngine, db: Engi
     person.say("hello")
     person.tap("No")
 
-    (contact,) = _rows(db, ScheduledContact)
+    (contact,) = records.rows(db, ScheduledContact)
     assert contact.status == "cancelled"
 
 
@@ -183,10 +131,10 @@ def test_nothing_is_collected_while_the_consent_questions_are_open(
     person.say("hello")
     for text in ("Good", "7", "I don't feel safe", "/help"):
         person.say(text)
-        assert _open_step(db, "alice") == "consent.contact"
+        assert records.open_step(db, "alice") == "consent.contact"
 
-    assert _count(db, Response) == 0
-    assert _count(db, ConsentRecord) == 0
+    assert records.count(db, Response) == 0
+    assert records.count(db, ConsentRecord) == 0
 
 
 # -- the consent record ----------------------------------------------------------------------------
@@ -196,18 +144,18 @@ def test_consent_record_holds_version_locale_decisions_and_a_sha256(
     engine: ConversationEngine, db: Engine
 ) -> None:
     person = make_client(engine, db)
-    client_id, case_id = _ids(db, "alice")
+    client_id, case_id = records.ids(db, "alice")
 
     _consent(person, share="No")
 
-    (record,) = _rows(db, ConsentRecord)
+    (record,) = records.rows(db, ConsentRecord)
     assert (record.action, record.flow_id, record.version) == ("granted", "consent", 1)
     assert (record.client_id, record.case_id) == (client_id, case_id)
     assert record.locale == "en"
     assert SHA256.fullmatch(record.text_sha256)
     assert record.decisions == {"contact": True, "store": True, "share_partners": False}
-    assert _status(db, "alice") == "active"
-    assert _count(db, Response) == 0  # consent answers live in the record, not in responses
+    assert records.status(db, "alice") == "active"
+    assert records.count(db, Response) == 0  # consent answers live in the record, not in responses
 
 
 def test_the_same_consent_text_gives_the_same_hash(engine: ConversationEngine, db: Engine) -> None:
@@ -321,14 +269,14 @@ def test_a_new_consent_version_asks_an_idle_client_to_consent_again(
     _consent(person)
     for answer in ("Good", "2", "1", "yes", "2", "2020-01-01", "fine"):
         person.say(answer)
-    assert _open_step(db, "alice") is None
-    stored = _count(db, Response)
+    assert records.open_step(db, "alice") is None
+    stored = records.count(db, Response)
 
     person.engine = consent_v2_engine
     replies = person.say("hi")
 
     assert "May I message you here?" in texts(replies)
-    assert _open_step(db, "alice") == "consent.contact"
+    assert records.open_step(db, "alice") == "consent.contact"
     person.tap("Yes")
     person.tap("Yes")
     replies = person.tap("No")
@@ -337,7 +285,7 @@ def test_a_new_consent_version_asks_an_idle_client_to_consent_again(
         ("granted", 2),
     ]
     assert "nothing for you to answer" in texts(replies)
-    assert _count(db, Response) == stored
+    assert records.count(db, Response) == stored
 
 
 def test_a_new_consent_version_asks_a_client_mid_flow_to_consent_again_before_storing(
@@ -346,22 +294,22 @@ def test_a_new_consent_version_asks_a_client_mid_flow_to_consent_again_before_st
     person = make_client(engine, db)
     _consent(person)
     person.tap("Good")
-    assert _open_step(db, "alice") == "intake.worry"
-    stored = _count(db, Response)
+    assert records.open_step(db, "alice") == "intake.worry"
+    stored = records.count(db, Response)
 
     person.engine = consent_v2_engine
     replies = person.say("5")
 
     assert "May I message you here?" in texts(replies)
-    assert _open_step(db, "alice") == "consent.contact"
-    assert _count(db, Response) == stored
+    assert records.open_step(db, "alice") == "consent.contact"
+    assert records.count(db, Response) == stored
 
 
 # -- flows started by the program (scheduled contacts) ---------------------------------------------
 
 
 def _view(db: Engine, user_id: str) -> Any:
-    client_id, _case = _ids(db, user_id)
+    client_id, _case = records.ids(db, user_id)
     with SqlStore(db).unit() as uow:
         view = uow.client_by_id(client_id)
     assert view is not None
@@ -373,13 +321,15 @@ def test_a_scheduled_flow_for_a_client_who_never_consented_collects_nothing(
 ) -> None:
     person = make_client(engine, db)
 
-    engine.start_flow(_view(db, "alice"), "intake")
+    view = _view(db, "alice")
+    with engine.store.unit() as uow:  # as the scheduler does: in its own transaction
+        engine.start_flow(uow, view, "intake")
     person.read()
     person.say("Good")
     person.say("5")
 
-    assert _count(db, Response) == 0
-    assert _open_step(db, "alice") in (None, "consent.contact", "consent.store")
+    assert records.count(db, Response) == 0
+    assert records.open_step(db, "alice") in (None, "consent.contact", "consent.store")
 
 
 def test_a_scheduled_flow_for_a_withdrawn_client_sends_nothing(
@@ -391,8 +341,10 @@ def test_a_scheduled_flow_for_a_withdrawn_client_sends_nothing(
     person.tap("Yes, withdraw")
     person.read()
 
-    outbox_ids = engine.start_flow(_view(db, "alice"), "intake")
+    view = _view(db, "alice")
+    with engine.store.unit() as uow:
+        outbox_ids = engine.start_flow(uow, view, "intake")
 
     assert outbox_ids == []
     assert person.read() == []
-    assert _status(db, "alice") == "withdrawn"
+    assert records.status(db, "alice") == "withdrawn"

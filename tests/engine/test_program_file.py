@@ -12,7 +12,7 @@ from cm_bot.cli import app as cli
 from cm_bot.flows import FlowDefinitionError
 from cm_bot.i18n.yaml_extractor import extract
 from cm_bot.program import ResourceKind, load_program
-from tests.conftest import ROOT
+from tests.support.paths import ROOT
 
 SHIPPED = ROOT / "conversations" / "program.yaml"
 UKRAINE = ROOT / "conversations" / "programs" / "ukraine.example.yaml"

@@ -15,7 +15,8 @@ from cm_bot.storage.models import (
     Outbox,
     Response,
 )
-from tests.helpers import make_client, responses
+from tests.support.people import make_client
+from tests.support.records import answers_to
 
 
 def _counts(db: Engine) -> dict[str, int]:
@@ -67,7 +68,7 @@ def test_every_update_delivered_twice_stores_and_sends_nothing_twice(
     assert counts["Flag"] == 2  # very worried (high) + words of crisis (urgent), once each
     assert counts["HeldMessage"] == 2
     assert counts["ConsentRecord"] == 1
-    assert responses(db)["intake.notes"] == "All good"
+    assert answers_to(db, "intake.notes") == ["All good"]
     with transaction(db) as session:
         texts = list(session.execute(select(Outbox.text)).scalars())
     assert sum("911" in t for t in texts) == 1  # the crisis reply, once

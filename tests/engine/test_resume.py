@@ -7,7 +7,8 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import Engine
 
 from cm_bot.engine import ConversationEngine
-from tests.helpers import make_client, responses, texts
+from tests.support.people import make_client, texts
+from tests.support.records import answers_to
 
 
 def test_client_back_after_a_day_is_asked_before_hi_is_taken_as_an_answer(
@@ -22,12 +23,12 @@ def test_client_back_after_a_day_is_asked_before_hi_is_taken_as_an_answer(
     tomorrow = datetime.now(UTC) + timedelta(days=1)
     replies = person.deliver(person.inbound(text="5", received_at=tomorrow))
     assert "continue where you left off" in texts(replies)
-    assert "intake.worry" not in responses(db)
+    assert answers_to(db, "intake.worry") == []
 
     replies = person.tap("Continue")
     assert "How worried are you?" in texts(replies)
     person.tap("5")
-    assert responses(db)["intake.worry"] == 5
+    assert answers_to(db, "intake.worry") == [5]
 
 
 def test_quick_reply_is_taken_as_the_answer(engine: ConversationEngine, db: Engine) -> None:
@@ -36,4 +37,4 @@ def test_quick_reply_is_taken_as_the_answer(engine: ConversationEngine, db: Engi
     for label in ("Yes", "Yes", "No", "Good"):
         person.tap(label)
     person.say("5")
-    assert responses(db)["intake.worry"] == 5
+    assert answers_to(db, "intake.worry") == [5]

@@ -16,7 +16,7 @@ from cm_bot.settings import Settings
 from cm_bot.storage.admin import add_staff
 from cm_bot.storage.db import transaction
 from cm_bot.storage.models import Staff
-from tests.conftest import ROOT
+from tests.support.paths import ROOT
 
 
 def _app(database_url: str, program: Path) -> App:

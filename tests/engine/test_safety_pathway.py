@@ -13,7 +13,6 @@ import io
 import logging
 from collections.abc import Iterator
 from datetime import timedelta
-from typing import Any
 
 import pytest
 from sqlalchemy import Engine, select, update
@@ -25,20 +24,16 @@ from cm_bot.logsetup import RedactingFormatter
 from cm_bot.storage.admin import add_staff
 from cm_bot.storage.db import transaction
 from cm_bot.storage.models import Case, Flag, HeldMessage, InboundMessage, Outbox, Staff
-from tests.helpers import Person, make_client, texts
+from tests.support import records
+from tests.support.people import Person, make_client, texts
 
 MANAGER_CHAT = "900100"
 SUPERVISOR_CHAT = "900200"
 CRISIS = "honestly I want to die"
 
 
-def _rows(db: Engine, table: type[Any]) -> list[Any]:
-    with transaction(db) as session:
-        return list(session.execute(select(table).order_by(col(table.id))).scalars())
-
-
 def _urgent(db: Engine) -> list[Flag]:
-    return [f for f in _rows(db, Flag) if f.severity == "urgent"]
+    return [f for f in records.rows(db, Flag) if f.severity == "urgent"]
 
 
 def _bind(db: Engine, name: str, chat: str) -> int:
@@ -95,7 +90,7 @@ def test_crisis_words_mid_question_give_real_resources_one_flag_and_no_next_ques
     for message in ("ok", "5", "are you there?"):
         _no_question(person.say(message))
     assert len(_urgent(db)) == 1
-    held = _rows(db, HeldMessage)
+    held = records.rows(db, HeldMessage)
     assert [h.text for h in held] == [CRISIS, "ok", "5", "are you there?"]
     assert [h.opened for h in held] == [True, False, False, False]
 
@@ -128,8 +123,8 @@ def test_crisis_words_while_paused_are_added_to_the_open_flag_not_a_second_one(
     person.say("I want to kill myself tonight")
 
     (flag,) = _urgent(db)
-    assert sum(h.crisis for h in _rows(db, HeldMessage)) == 2
-    edits = [r for r in _rows(db, Outbox) if r.edit_of is not None and r.flag_id == flag.id]
+    assert sum(h.crisis for h in records.rows(db, HeldMessage)) == 2
+    edits = [r for r in records.rows(db, Outbox) if r.edit_of is not None and r.flag_id == flag.id]
     assert edits, "the notice is edited to show the new message"
     assert "New messages from the client: 1 (with words of crisis: 1)" in edits[-1].text
 
@@ -187,7 +182,7 @@ def test_commands_that_ask_nothing_still_work_while_paused(
     _no_question(helped)
     human = person.say("/human")
     assert "within one working day" in texts(human)
-    assert [f.severity for f in _rows(db, Flag)] == ["urgent", "high"]
+    assert [f.severity for f in records.rows(db, Flag)] == ["urgent", "high"]
     _no_question(person.say("/start"))
 
 
@@ -219,7 +214,7 @@ def test_a_person_linked_to_no_case_gets_resources_and_supervisors_hear_at_once(
     _assert_unlinked(texts(said))
     (flag,) = _urgent(db)
     assert flag.case_id is None and flag.client_id is None
-    notices = [r for r in _rows(db, Outbox) if r.chat_id == SUPERVISOR_CHAT]
+    notices = [r for r in records.rows(db, Outbox) if r.chat_id == SUPERVISOR_CHAT]
     assert len(notices) == 1 and "linked to no case" in notices[0].text
 
 
@@ -281,7 +276,7 @@ def test_a_turn_that_raises_still_delivers_the_crisis_reply_and_the_flag(
     def too_long(argument: str) -> None:
         raise OSError(36, f"File name too long: '{argument}'")
 
-    monkeypatch.setattr("cm_bot.engine.engine.zone_named", too_long)
+    monkeypatch.setattr("cm_bot.engine.commands.zone_named", too_long)
     update_ = person.inbound(text=f"/timezone {marker}")
     assert engine.accept(update_) is not None
     for _attempt in range(engine.config.max_attempts):
@@ -291,7 +286,7 @@ def test_a_turn_that_raises_still_delivers_the_crisis_reply_and_the_flag(
     assert sum("988" in m.text for m in said) == 1  # the crisis reply, once
     assert "something went wrong" in texts(said)
     assert len(_urgent(db)) == 1
-    assert [r.status for r in _rows(db, InboundMessage)][-1] == "dead"
+    assert [r.status for r in records.rows(db, InboundMessage)][-1] == "dead"
     logged = log_text.getvalue()
     assert "OSError" in logged and "failed" in logged
     assert "zq" not in logged and "end my life" not in logged
@@ -309,7 +304,7 @@ def test_an_urgent_flag_for_an_unreachable_case_manager_goes_to_supervisors_at_o
 
     person.say(CRISIS)
 
-    notices = [r for r in _rows(db, Outbox) if r.staff_id is not None]
+    notices = [r for r in records.rows(db, Outbox) if r.staff_id is not None]
     assert [n.chat_id for n in notices] == [SUPERVISOR_CHAT]
 
 
@@ -325,7 +320,9 @@ def test_a_case_manager_who_blocked_the_bot_is_passed_over(
 
     person.say(CRISIS)
 
-    assert [r.chat_id for r in _rows(db, Outbox) if r.staff_id is not None] == [SUPERVISOR_CHAT]
+    assert [r.chat_id for r in records.rows(db, Outbox) if r.staff_id is not None] == [
+        SUPERVISOR_CHAT
+    ]
 
 
 def test_a_flag_that_reaches_nobody_is_a_warning_in_the_log(
@@ -351,7 +348,7 @@ def test_human_raises_a_high_flag_and_says_when_to_expect_an_answer(
     said = texts(person.say("/human"))
 
     assert "within one working day" in said
-    assert [f.severity for f in _rows(db, Flag)] == ["high"]
+    assert [f.severity for f in records.rows(db, Flag)] == ["high"]
     assert "How worried are you?" in said  # not paused: the question comes back
 
 
@@ -402,4 +399,4 @@ def test_messages_kept_during_the_pause_are_in_case_and_export_and_go_with_erasu
 
     erase_case(db, ref)
 
-    assert _rows(db, HeldMessage) == []
+    assert records.rows(db, HeldMessage) == []

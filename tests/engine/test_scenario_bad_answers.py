@@ -7,7 +7,8 @@ from sqlalchemy import Engine
 
 from cm_bot.domain import InboundKind
 from cm_bot.engine import ConversationEngine
-from tests.helpers import Person, make_client, responses, texts
+from tests.support.people import Person, make_client, texts
+from tests.support.records import answers_to, responses
 
 BAD_FOR_EVERY_STEP = {
     # step -> bad things a real person sends there
@@ -81,15 +82,15 @@ def test_every_step_type_reprompts_bad_answers_and_stores_only_the_valid_ones(
 
     assert person.step() is None
     assert "nothing for you to answer" in texts(replies)
-    assert responses(db) == {
-        "intake.mood": "okay",
-        "intake.worry": 7,
-        "intake.housing": ["mold", "pests"],
-        "intake.safe": True,
-        "intake.people": 3,
-        "intake.moved": "2020-02-01",
-        "intake.notes": "The landlord is fixing the heating.",
-    }
+    assert responses(db) == [
+        ("intake.mood", "okay"),
+        ("intake.worry", 7),
+        ("intake.housing", ["mold", "pests"]),
+        ("intake.safe", True),
+        ("intake.people", 3),
+        ("intake.moved", "2020-02-01"),
+        ("intake.notes", "The landlord is fixing the heating."),
+    ]
 
 
 def test_a_wrong_answer_gets_a_short_reply_saying_what_is_accepted(
@@ -102,7 +103,7 @@ def test_a_wrong_answer_gets_a_short_reply_saying_what_is_accepted(
     assert reply.text == "Please type a whole number from 0 to 10."  # not the question again
     assert [b.label for b in person.buttons][:3] == ["0", "1", "2"]  # still the scale's
     person.tap("3")
-    assert responses(db)["intake.worry"] == 3
+    assert answers_to(db, "intake.worry") == [3]
 
 
 def test_exclusive_option_cannot_be_combined(engine: ConversationEngine, db: Engine) -> None:
@@ -124,7 +125,7 @@ def test_typed_answer_to_a_choice_matches_label_or_number(
     person = make_client(engine, db)
     _consent(person)
     person.say(typed)
-    assert responses(db)["intake.mood"] == "okay"
+    assert answers_to(db, "intake.mood") == ["okay"]
 
 
 def test_after_three_bad_answers_the_way_to_a_person_is_said_and_skip_still_works(
@@ -143,4 +144,4 @@ def test_after_three_bad_answers_the_way_to_a_person_is_said_and_skip_still_work
     person.say("/human")
     person.say("skip")  # typed, at a question that may be skipped
     assert person.step() is None
-    assert responses(db)["intake.notes"] is None
+    assert answers_to(db, "intake.notes") == [None]

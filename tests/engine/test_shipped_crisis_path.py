@@ -13,8 +13,8 @@ from cm_bot.engine.staff import StaffDesk
 from cm_bot.settings import Settings
 from cm_bot.storage.db import transaction
 from cm_bot.storage.models import Flag, FlowRun, Outbox, Response, ScoreResult, Staff
-from tests.conftest import ROOT
-from tests.helpers import Person, make_client, texts
+from tests.support.paths import ROOT
+from tests.support.people import Person, make_client, texts
 
 
 @pytest.fixture

@@ -11,11 +11,9 @@ import re
 import threading
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
 
 import pytest
 from sqlalchemy import Engine, select
-from sqlmodel import col
 
 from cm_bot.domain import Inbound, InboundKind
 from cm_bot.engine import ConversationEngine
@@ -24,7 +22,8 @@ from cm_bot.storage import SqlStore
 from cm_bot.storage.db import transaction
 from cm_bot.storage.models import AuditLog, Flag, InboundMessage, Outbox, ProgramSetting
 from cm_bot.storage.repository import SENDER_SALT
-from tests.helpers import Person
+from tests.support import records
+from tests.support.people import Person
 
 CHANNEL = "telegram"
 STRANGER = "7012345678"  # a Telegram user id (in a private chat, the chat id too)
@@ -37,18 +36,13 @@ def _stranger(engine: ConversationEngine, db: Engine, user_id: str = STRANGER) -
     return Person(engine, db, user_id, channel=CHANNEL)
 
 
-def _rows(db: Engine, table: type[Any]) -> list[Any]:
-    with transaction(db) as session:
-        return list(session.execute(select(table).order_by(col(table.id))).scalars())
-
-
 def _rows_of_settings(db: Engine) -> list[ProgramSetting]:
     with transaction(db) as session:
         return list(session.execute(select(ProgramSetting)).scalars())
 
 
 def _audits(db: Engine) -> list[AuditLog]:
-    return [a for a in _rows(db, AuditLog) if a.action == "message_from_unknown_person"]
+    return records.audits(db, "message_from_unknown_person")
 
 
 def _hash_of(engine: ConversationEngine, user_id: str) -> str:
@@ -80,10 +74,10 @@ def _a_day_passes(db: Engine) -> None:
 
 
 def _nothing_holds_the_raw_id(db: Engine, *user_ids: str) -> None:
-    for row in _rows(db, InboundMessage):
+    for row in records.rows(db, InboundMessage):
         assert row.external_user_id not in user_ids and row.chat_id not in user_ids
         assert row.text is None and row.payload is None
-    for audit in _rows(db, AuditLog):
+    for audit in records.rows(db, AuditLog):
         assert not any(user_id in str(audit.detail) for user_id in user_ids)
 
 
@@ -101,13 +95,13 @@ def test_fifty_messages_and_stickers_from_a_stranger_leave_one_audit_row_one_inb
     (audit,) = _audits(db)
     assert (audit.actor, audit.case_id) == ("unknown", None)
     assert audit.detail == {"channel": CHANNEL, "sender": sender}
-    (inbox,) = _rows(db, InboundMessage)
+    (inbox,) = records.rows(db, InboundMessage)
     assert (inbox.external_user_id, inbox.chat_id, inbox.status) == (sender, sender, "done")
     _nothing_holds_the_raw_id(db, STRANGER)
     # The reply alone keeps the chat id: it is needed to send it.
-    (reply,) = _rows(db, Outbox)
+    (reply,) = records.rows(db, Outbox)
     assert reply.chat_id == STRANGER and reply.inbound_id == inbox.id
-    assert _rows(db, Flag) == []
+    assert records.rows(db, Flag) == []
 
 
 def test_a_day_later_the_same_stranger_leaves_one_more_of_each_under_the_same_hash(
@@ -123,7 +117,7 @@ def test_a_day_later_the_same_stranger_leaves_one_more_of_each_under_the_same_ha
     assert len(stranger.read()) == 1
     sender = _hash_of(engine, STRANGER)
     assert [a.detail["sender"] for a in _audits(db)] == [sender, sender]
-    assert [row.chat_id for row in _rows(db, InboundMessage)] == [sender, sender]
+    assert [row.chat_id for row in records.rows(db, InboundMessage)] == [sender, sender]
     _nothing_holds_the_raw_id(db, STRANGER)
 
 
@@ -134,11 +128,11 @@ def test_the_day_is_counted_on_the_updates_own_clock(
     now = datetime.now(UTC)
     _flood(stranger, 5, at=now)
     _flood(stranger, 5, at=now + timedelta(hours=23))
-    assert (len(_audits(db)), len(_rows(db, InboundMessage))) == (1, 1)
+    assert (len(_audits(db)), len(records.rows(db, InboundMessage))) == (1, 1)
 
     _flood(stranger, 5, at=now + A_DAY_AND_AN_HOUR)
 
-    assert (len(_audits(db)), len(_rows(db, InboundMessage))) == (2, 2)
+    assert (len(_audits(db)), len(records.rows(db, InboundMessage))) == (2, 2)
 
 
 def test_two_strangers_are_two_hashes_with_one_salt(engine: ConversationEngine, db: Engine) -> None:
@@ -152,7 +146,7 @@ def test_two_strangers_are_two_hashes_with_one_salt(engine: ConversationEngine, 
     hashes = {_hash_of(engine, STRANGER), _hash_of(engine, OTHER_STRANGER)}
     assert len(hashes) == 2
     assert {a.detail["sender"] for a in _audits(db)} == hashes
-    assert {row.chat_id for row in _rows(db, InboundMessage)} == hashes
+    assert {row.chat_id for row in records.rows(db, InboundMessage)} == hashes
     _nothing_holds_the_raw_id(db, STRANGER, OTHER_STRANGER)
     assert [s.key for s in _rows_of_settings(db)] == [SENDER_SALT]
 
@@ -186,7 +180,7 @@ def test_a_redelivered_update_gets_no_second_reply(
     assert (accepted is None) == (which == "the first")
     assert stranger.read() == []
     assert len(stranger.seen) == 1
-    assert (len(_audits(db)), len(_rows(db, InboundMessage))) == (1, 1)
+    assert (len(_audits(db)), len(records.rows(db, InboundMessage))) == (1, 1)
     _nothing_holds_the_raw_id(db, STRANGER)
 
 
@@ -199,7 +193,7 @@ def test_words_of_crisis_from_a_stranger_still_get_the_resources_after_the_hint(
     said = stranger.say("nobody would care if I killed myself")
 
     assert len(said) == 1 and "988" in said[0].text
-    assert len(_rows(db, Flag)) == 1
+    assert len(records.rows(db, Flag)) == 1
 
 
 def test_a_stranger_flooding_words_of_crisis_hears_the_resources_each_time_and_staff_one_flag_a_day(
@@ -210,8 +204,8 @@ def test_a_stranger_flooding_words_of_crisis_hears_the_resources_each_time_and_s
     said = [stranger.say(f"I want to die {n}") for n in range(20)]
 
     assert all(len(m) == 1 and "988" in m[0].text for m in said)
-    assert [f.rule_id for f in _rows(db, Flag)] == ["crisis_words_unlinked"]
-    (kept,) = _rows(db, InboundMessage)
+    assert [f.rule_id for f in records.rows(db, Flag)] == ["crisis_words_unlinked"]
+    (kept,) = records.rows(db, InboundMessage)
     assert STRANGER not in (kept.external_user_id, kept.chat_id) and kept.text is None
 
     _a_day_passes(db)
@@ -219,7 +213,7 @@ def test_a_stranger_flooding_words_of_crisis_hears_the_resources_each_time_and_s
         for flag in session.execute(select(Flag)).scalars():
             flag.created_at -= A_DAY_AND_AN_HOUR
     stranger.say("I want to die")
-    assert len(_rows(db, Flag)) == 2
+    assert len(records.rows(db, Flag)) == 2
 
 
 def test_a_stranger_trying_made_up_links_hears_why_each_time_and_leaves_one_trace_a_day(
@@ -230,10 +224,10 @@ def test_a_stranger_trying_made_up_links_hears_why_each_time_and_leaves_one_trac
     said = [stranger.say(f"/start madeUpToken{n:02d}xxxxxxxxxx") for n in range(20)]
 
     assert all(len(m) == 1 and "This link is not valid" in m[0].text for m in said)
-    (audit,) = [a for a in _rows(db, AuditLog) if a.actor == "unknown"]
+    (audit,) = [a for a in records.rows(db, AuditLog) if a.actor == "unknown"]
     assert audit.action == "invite_unknown"
     assert audit.detail == {"channel": CHANNEL, "sender": _hash_of(engine, STRANGER)}
-    (kept,) = _rows(db, InboundMessage)
+    (kept,) = records.rows(db, InboundMessage)
     assert STRANGER not in (kept.external_user_id, kept.chat_id) and kept.text is None
 
 
@@ -281,7 +275,7 @@ def test_workers_handling_a_strangers_first_updates_at_the_same_moment_keep_one_
     assert failures == []
     assert [len(stranger.read()) for stranger in strangers] == [1] * len(strangers)
     assert len(_audits(db)) == len(strangers)
-    assert len(_rows(db, InboundMessage)) == len(strangers)
+    assert len(records.rows(db, InboundMessage)) == len(strangers)
     assert [s.key for s in _rows_of_settings(db)] == [SENDER_SALT]
     _nothing_holds_the_raw_id(db, *(stranger.user_id for stranger in strangers))
 
@@ -297,5 +291,5 @@ def test_an_update_from_a_stranger_is_taken_from_the_inbox_by_its_raw_chat_while
     engine.process(CHANNEL, STRANGER)
 
     assert engine.pending_chats() == []
-    (row,) = _rows(db, InboundMessage)
+    (row,) = records.rows(db, InboundMessage)
     assert row.chat_id == _hash_of(engine, STRANGER)

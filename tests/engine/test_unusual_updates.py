@@ -7,15 +7,13 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from sqlalchemy import Engine, func, select, update
-from sqlmodel import col
+from sqlalchemy import Engine, update
 
 from cm_bot.domain import Inbound, InboundKind
 from cm_bot.engine import ConversationEngine
 from cm_bot.storage.db import transaction
 from cm_bot.storage.models import (
     AuditLog,
-    Case,
     ChannelIdentity,
     Client,
     Flag,
@@ -25,56 +23,27 @@ from cm_bot.storage.models import (
     Response,
     ScheduledContact,
 )
-from tests.helpers import Person, make_client, responses, texts
+from tests.support import records
+from tests.support.people import Person, make_client, texts
+from tests.support.records import responses
 
 WORRY = "How worried are you?"
 
 
-def _count(db: Engine, table: type[Any]) -> int:
-    with transaction(db) as session:
-        return int(session.execute(select(func.count()).select_from(table)).scalar_one())
-
-
-def _rows(db: Engine, table: type[Any]) -> list[Any]:
-    with transaction(db) as session:
-        return list(session.execute(select(table).order_by(col(table.id))).scalars())
-
-
 def _outbox_to(db: Engine, chat_id: str) -> list[Outbox]:
-    return [row for row in _rows(db, Outbox) if row.chat_id == chat_id]
-
-
-def _ids(db: Engine, user_id: str) -> tuple[int, int]:
-    with transaction(db) as session:
-        client_id = session.execute(
-            select(ChannelIdentity.client_id).where(
-                col(ChannelIdentity.external_user_id) == user_id
-            )
-        ).scalar_one()
-        case_id = session.execute(
-            select(Case.id).where(col(Case.client_id) == client_id)
-        ).scalar_one()
-        return int(client_id), int(case_id)
-
-
-def _status(db: Engine, user_id: str) -> str:
-    client_id, _case = _ids(db, user_id)
-    with transaction(db) as session:
-        client = session.get(Client, client_id)
-        assert client is not None
-        return client.status
+    return [row for row in records.rows(db, Outbox) if row.chat_id == chat_id]
 
 
 def _snapshot(db: Engine) -> dict[str, Any]:
     runs = [
         (r.id, r.status, r.step_id, r.prompt_seq, r.bad_attempts, r.answers)
-        for r in _rows(db, FlowRun)
+        for r in records.rows(db, FlowRun)
     ]
     return {
         "runs": runs,
         "responses": responses(db),
-        "clients": [(c.id, c.status, c.locale) for c in _rows(db, Client)],
-        "flags": _count(db, Flag),
+        "clients": [(c.id, c.status, c.locale) for c in records.rows(db, Client)],
+        "flags": records.count(db, Flag),
     }
 
 
@@ -104,7 +73,7 @@ def _group_update(user_id: str, chat_id: str, text: str = "hi all") -> Inbound:
 
 
 def _add_pending_contact(db: Engine, user_id: str) -> int:
-    client_id, case_id = _ids(db, user_id)
+    client_id, case_id = records.ids(db, user_id)
     with transaction(db) as session:
         contact = ScheduledContact(
             case_id=case_id,
@@ -126,7 +95,7 @@ def test_group_messages_get_one_private_hint_ever_and_store_nothing_but_crisis_g
     engine: ConversationEngine, db: Engine
 ) -> None:
     alice = make_client(engine, db)  # a real client, writing in a group
-    clients = _count(db, Client)
+    clients = records.count(db, Client)
 
     for sender, text in [
         ("alice", "my answer is 3"),
@@ -140,11 +109,11 @@ def test_group_messages_get_one_private_hint_ever_and_store_nothing_but_crisis_g
     assert "message me privately" in replies[0].text
     assert "911" in replies[1].text
     assert all(r.client_id is None for r in replies)
-    assert _count(db, Client) == clients
-    assert _count(db, Response) == 0
-    assert _count(db, FlowRun) == 0
+    assert records.count(db, Client) == clients
+    assert records.count(db, Response) == 0
+    assert records.count(db, FlowRun) == 0
     assert alice.read() == []  # nothing went to Alice's private chat either
-    inbox = _rows(db, InboundMessage)
+    inbox = records.rows(db, InboundMessage)
     assert len(inbox) == 3
     assert all(row.text is None and row.client_id is None for row in inbox)
 
@@ -172,18 +141,18 @@ def test_an_unknown_person_gets_one_short_explanation_then_silence(
     assert "case manager" in first[0].text
     assert len(first[0].text) < 300
     assert second == []
-    assert _count(db, Client) == 0
-    assert _count(db, ChannelIdentity) == 0
-    assert _count(db, Response) == 0
-    assert _count(db, FlowRun) == 0
-    assert _count(db, Flag) == 0
-    audits = [a for a in _rows(db, AuditLog) if a.action == "message_from_unknown_person"]
+    assert records.count(db, Client) == 0
+    assert records.count(db, ChannelIdentity) == 0
+    assert records.count(db, Response) == 0
+    assert records.count(db, FlowRun) == 0
+    assert records.count(db, Flag) == 0
+    audits = [a for a in records.rows(db, AuditLog) if a.action == "message_from_unknown_person"]
     assert len(audits) == 1  # one a day (tests/engine/test_unknown_senders.py)
     for audit in audits:
         assert (audit.actor, audit.case_id) == ("unknown", None)
         assert set(audit.detail) == {"channel", "sender"}  # a salted hash: no user id, no text
         assert audit.detail["channel"] == "console" and "stranger" not in str(audit.detail)
-    assert all(row.text is None for row in _rows(db, InboundMessage))
+    assert all(row.text is None for row in records.rows(db, InboundMessage))
 
 
 def test_an_unknown_person_is_answered_again_after_a_day(
@@ -221,8 +190,8 @@ def test_a_bot_is_ignored_even_before_the_client_ever_wrote(
     replies = person.deliver(person.inbound(text="/start", is_bot=True))
 
     assert replies == []
-    assert _count(db, FlowRun) == 0
-    assert _count(db, Outbox) == 0
+    assert records.count(db, FlowRun) == 0
+    assert records.count(db, Outbox) == 0
 
 
 def test_other_updates_get_no_reply(engine: ConversationEngine, db: Engine) -> None:
@@ -248,7 +217,7 @@ def test_an_edited_message_keeps_the_original_answer(
     assert len(replies) == 1
     assert "I've kept your original answer" in replies[0].text
     assert _snapshot(db) == before
-    assert responses(db) == {"intake.mood": "good"}
+    assert responses(db) == [("intake.mood", "good")]
 
 
 @pytest.mark.parametrize(
@@ -285,7 +254,7 @@ def test_blocking_the_bot_marks_unreachable_cancels_contacts_and_tells_staff_onl
 ) -> None:
     person = make_client(engine, db)
     _at_worry(person)
-    client_id, case_id = _ids(db, "alice")
+    client_id, case_id = records.ids(db, "alice")
     contact_id = _add_pending_contact(db, "alice")
     to_client_before = len(_outbox_to(db, "alice"))
 
@@ -293,14 +262,14 @@ def test_blocking_the_bot_marks_unreachable_cancels_contacts_and_tells_staff_onl
 
     assert replies == []
     assert len(_outbox_to(db, "alice")) == to_client_before  # nothing new to the client
-    assert _status(db, "alice") == "unreachable"
-    (contact,) = _rows(db, ScheduledContact)
+    assert records.status(db, "alice") == "unreachable"
+    (contact,) = records.rows(db, ScheduledContact)
     assert (contact.id, contact.status) == (contact_id, "cancelled")
-    flags = _rows(db, Flag)
+    flags = records.rows(db, Flag)
     assert [(f.rule_id, f.severity, f.client_id, f.case_id) for f in flags] == [
         ("blocked", "routine", client_id, case_id)
     ]
-    assert responses(db) == {"intake.mood": "good"}
+    assert responses(db) == [("intake.mood", "good")]
 
 
 def test_a_client_who_blocked_and_writes_again_is_active_again(
@@ -309,13 +278,13 @@ def test_a_client_who_blocked_and_writes_again_is_active_again(
     person = make_client(engine, db)
     _at_worry(person)
     person.deliver(person.inbound(InboundKind.BLOCKED))
-    assert _status(db, "alice") == "unreachable"
+    assert records.status(db, "alice") == "unreachable"
 
     replies = person.say("5")
 
     assert replies
-    assert _status(db, "alice") == "active"
-    assert responses(db) == {"intake.mood": "good", "intake.worry": 5}
+    assert records.status(db, "alice") == "active"
+    assert responses(db) == [("intake.mood", "good"), ("intake.worry", 5)]
 
 
 def test_a_client_who_withdrew_then_blocked_and_came_back_is_still_withdrawn(
@@ -325,15 +294,15 @@ def test_a_client_who_withdrew_then_blocked_and_came_back_is_still_withdrawn(
     _at_worry(person)
     person.say("/withdraw")
     person.tap("Yes, withdraw")
-    stored = _count(db, Response)
+    stored = records.count(db, Response)
 
     person.deliver(person.inbound(InboundKind.BLOCKED))
-    assert _status(db, "alice") == "withdrawn"
+    assert records.status(db, "alice") == "withdrawn"
     replies = person.say("hello again")
 
-    assert _status(db, "alice") == "withdrawn"
+    assert records.status(db, "alice") == "withdrawn"
     assert "/start" in texts(replies)
-    assert _count(db, Response) == stored
+    assert records.count(db, Response) == stored
 
 
 # -- the inbox keeps no message text ---------------------------------------------------------------
@@ -356,7 +325,7 @@ def test_inbound_rows_keep_no_text_or_payload_once_handled(
     engine.handle(_group_update("alice", "-100777", "group text"))
     Person(engine, db, "stranger").say("who are you")
 
-    inbox = _rows(db, InboundMessage)
+    inbox = records.rows(db, InboundMessage)
     assert len(inbox) >= 15
     assert [(row.id, row.text, row.payload) for row in inbox if row.text or row.payload] == []
     assert {row.status for row in inbox} == {"done"}

@@ -1,4 +1,4 @@
-"""The fault matrix F-01…F-17 (research/reliability.md §2.5), each on the real bot process.
+"""The fault matrix F-01…F-17 (README, Reliability), each on the real bot process.
 
 Every test starts ``cm-bot run`` as a subprocess against the Bot API emulator and this
 run's database (SQLite, or PostgreSQL with ``--db postgres``), injects one fault and checks
@@ -31,10 +31,8 @@ from cm_bot.channels.telegram_runtime import SECRET_HEADER
 from cm_bot.scheduling.plan import aware
 from cm_bot.storage.models import Client, Flag, InboundMessage, Outbox, Response, ScheduledContact
 from cm_bot.testing.bot_process import BotProcess
-from tests.channels.conftest import Line, inbox_statuses, message_update
 from tests.scheduling.support import add_contact
-
-from .conftest import (
+from tests.support.faults import (
     MANAGER_CHAT,
     SECRET,
     WAIT,
@@ -44,6 +42,8 @@ from .conftest import (
     SqliteLocked,
     local_webhook,
 )
+from tests.support.records import inbox_statuses
+from tests.support.telegram import Line, message_update
 
 pytestmark = pytest.mark.slow
 

@@ -1,4 +1,4 @@
-"""The bad-input catalogue (reliability.md §4, B-01…B-25) as one table, sent the way Telegram does.
+"""The bad-input catalogue (B-01…B-25, README: Reliability) as one table, sent as Telegram does.
 
 Every row builds real Bot API update JSON, turns it into an event with the production codec
 (``telegram_codec.decode``) and hands it to the real engine and database. Each row then says
@@ -13,19 +13,18 @@ import itertools
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from unittest.mock import ANY
 
 import pytest
-from sqlalchemy import Engine, func, select, update
+from sqlalchemy import Engine, select, update
 from sqlmodel import col
 
 from cm_bot.channels.telegram_codec import CHANNEL, decode, ignorable
-from cm_bot.domain import Outbound
+from cm_bot.domain import Inbound, Outbound
 from cm_bot.engine import ConversationEngine
-from cm_bot.engine import engine as engine_module
 from cm_bot.storage import outbox
 from cm_bot.storage.admin import add_staff, link_client, new_case
 from cm_bot.storage.data_rights import export_case, to_csv
@@ -40,7 +39,10 @@ from cm_bot.storage.models import (
     Response,
     Staff,
 )
-from tests.helpers import Person, responses
+from tests.support.people import Person
+from tests.support.records import answers_to, responses
+from tests.support.records import count as _count
+from tests.support.records import inbox_statuses as _inbox_statuses
 
 Update = dict[str, Any]
 
@@ -322,11 +324,15 @@ def _backdate_run(db: Engine, hours: int) -> None:
 
 
 def _bring(phone: Phone, db: Engine, at: str, *, other: bool) -> None:
-    if other:  # another client mid-intake, set up first so that Person.step() reads ours
+    _bring_to(phone, db, at)
+    if other:  # another client mid-intake, with their own buttons on screen
         phone.other = Phone(phone.engine, db, name="Bo")
         _link(phone.other, db)
         _to_worry(phone.other)
         phone.other.read()
+
+
+def _bring_to(phone: Phone, db: Engine, at: str) -> None:
     if at == STRANGER:
         return
     _link(phone, db)
@@ -437,14 +443,6 @@ def row(
 
 
 # -- checks some rows add -------------------------------------------------------------------------
-
-
-def _count(db: Engine, table: type[Any], *where: Any) -> int:
-    with transaction(db) as session:
-        statement = select(func.count()).select_from(table)
-        if where:
-            statement = statement.where(*where)
-        return int(session.execute(statement).scalar_one())
 
 
 def _client_status(ctx: Ctx) -> str:
@@ -559,7 +557,7 @@ def one_inbox_row_for_the_update(ctx: Ctx) -> None:
 
 
 def stored_as_valid_utf8(ctx: Ctx) -> None:
-    value = responses(ctx.db)["intake.notes"]
+    (value,) = answers_to(ctx.db, "intake.notes")
     value.encode("utf-8")  # no lone surrogate survives
     assert value.startswith("ok") and "\x00" not in value
 
@@ -1186,8 +1184,8 @@ def test_bad_input_gets_a_sensible_reply_keeps_the_state_and_stores_nothing_inva
         assert question in replies[-1].text
     # What was stored
     after_answers = responses(db)
-    added = {k: v for k, v in after_answers.items() if before_answers.get(k, object()) != v}
-    assert added == case.stores
+    assert after_answers[: len(before_answers)] == before_answers  # nothing changed or went
+    assert after_answers[len(before_answers) :] == list(case.stores.items())  # each added once
     assert _count(db, Response) - before_rows == len(case.stores)
     assert (_count(db, Client), _count(db, ChannelIdentity), _count(db, Staff)) == people
     with transaction(db) as session:
@@ -1213,11 +1211,6 @@ def _worry_phone(engine: ConversationEngine, db: Engine) -> Phone:
     return phone
 
 
-def _inbox_statuses(db: Engine) -> list[str]:
-    with transaction(db) as session:
-        return [str(s) for s in session.execute(select(col(InboundMessage.status))).scalars()]
-
-
 def test_b17_typed_ahead_answers_in_a_burst_are_still_taken_in_order(
     engine: ConversationEngine, db: Engine
 ) -> None:
@@ -1231,11 +1224,12 @@ def test_b17_typed_ahead_answers_in_a_burst_are_still_taken_in_order(
     assert TAP_OPTIONS in said[1] and ONE_AT_A_TIME in said[1]  # "x"; "y" and "z" are extras
     assert "Do you feel safe at home?" in said[2]
     assert phone.step() == "intake.people"
-    assert {k: v for k, v in responses(db).items() if k != "intake.mood"} == {
-        "intake.worry": 5,
-        "intake.housing": ["mold", "pests"],
-        "intake.safe": True,
-    }
+    assert responses(db) == [
+        ("intake.mood", "good"),
+        ("intake.worry", 5),
+        ("intake.housing", ["mold", "pests"]),
+        ("intake.safe", True),
+    ]
 
 
 @pytest.mark.parametrize("where", [2, 5, 9], ids=["right after the first extra", "mid", "last"])
@@ -1259,7 +1253,7 @@ def test_b17_words_of_crisis_among_the_extras_are_never_passed_over(
     assert sum(NEXT in t for t in said) == 1, said  # the refusal is short: no repeat
 
     assert phone.step() == HOUSING
-    assert {k: v for k, v in responses(db).items() if k != "intake.mood"} == {"intake.worry": 5}
+    assert responses(db) == [("intake.mood", "good"), ("intake.worry", 5)]
     assert set(_inbox_statuses(db)) == {"done"}
 
 
@@ -1276,20 +1270,25 @@ def test_b17_a_burst_spread_over_separate_batches_is_answered_message_by_message
 
 
 def test_b17_an_update_failing_mid_burst_loses_nothing_and_repeats_nothing(
-    engine: ConversationEngine, db: Engine, monkeypatch: pytest.MonkeyPatch
+    engine: ConversationEngine, db: Engine
 ) -> None:
-    phone = _worry_phone(engine, db)
-    original = engine_module._Turn.run
+    armed: list[bool] = []  # set once the phone stands at the question
     failed: list[str] = []
 
-    def fail_once_after_the_work(turn: engine_module._Turn) -> None:
-        original(turn)  # the re-ask is written and the prompt marked: then the turn fails
-        text_ = turn.inbound.text if turn.inbound else None
-        if text_ == "6" and not failed:
-            failed.append(text_)
+    def fail_once_after_the_work(inbound: Inbound) -> None:
+        """The re-ask is written and the prompt marked: then the turn fails."""
+        if armed and inbound.text == "6" and not failed:
+            failed.append(inbound.text)
             raise RuntimeError("crash before commit")
 
-    monkeypatch.setattr(engine_module._Turn, "run", fail_once_after_the_work)
+    engine = ConversationEngine(
+        engine.store,
+        engine.flows,
+        engine.translator,
+        config=replace(engine.config, after_turn=fail_once_after_the_work),
+    )
+    phone = _worry_phone(engine, db)
+    armed.append(True)
     first = [m.text for m in phone.send_together(*[phone.message(t) for t in BURST])]
     assert failed == ["6"]
     # "6" rolled back: "7" is the first refused text this batch took, so it is re-asked.
@@ -1300,6 +1299,6 @@ def test_b17_an_update_failing_mid_burst_loses_nothing_and_repeats_nothing(
     again = [m.text for m in phone.send_together()]  # the retry: a batch of its own
     assert len(again) == 1 and TAP_OPTIONS in again[0] and ONE_AT_A_TIME not in again[0]
     assert set(_inbox_statuses(db)) == {"done"}
-    assert {k: v for k, v in responses(db).items() if k != "intake.mood"} == {"intake.worry": 5}
+    assert responses(db) == [("intake.mood", "good"), ("intake.worry", 5)]
     assert _count(db, Response, col(Response.key) == "intake.worry") == 1
     assert _bad_attempts(db) == [2]

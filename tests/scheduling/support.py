@@ -11,6 +11,7 @@ from typing import Any
 from sqlalchemy import Engine, func, select, update
 from sqlmodel import col
 
+from cm_bot.domain.time import ManualClock
 from cm_bot.engine import ConversationEngine
 from cm_bot.scheduling import plan_followups, run_due
 from cm_bot.storage.admin import add_staff, link_client, new_case
@@ -25,7 +26,7 @@ from cm_bot.storage.models import (
     ScheduledContact,
     Staff,
 )
-from cm_bot.storage.repository import SqlUnitOfWork
+from cm_bot.storage.repository import SqlStore, SqlUnitOfWork
 from tests.helpers import Person
 
 _users = itertools.count(1)
@@ -33,10 +34,23 @@ MANAGER = "Maria"
 MANAGER_CHAT = "9001"
 
 
+# A fixed noon, far ahead of the wall clock. The engine, the store and the dispatcher take
+# their time from the injected clock (see ``make_engine``); the only wall-clock readers left
+# are the test person's update stamps and outbox reads (tests/support/people.py), and those
+# only need the test's time not to lie in their past.
+BASE = datetime(2099, 1, 7, 12, tzinfo=UTC)
+
+
 def base_now() -> datetime:
-    """Tomorrow at 12:00 UTC: near the real clock, so engine-written times look recent."""
-    today = datetime.now(UTC).replace(hour=12, minute=0, second=0, microsecond=0)
-    return today + timedelta(days=1)
+    """The scheduling tests' "now": where every engine's clock starts (:data:`BASE`)."""
+    return BASE
+
+
+def clock_of(engine: ConversationEngine[SqlStore]) -> ManualClock:
+    """The test clock an engine of ``make_engine`` reads: move it to move time."""
+    clock = engine.store.clock
+    assert isinstance(clock, ManualClock)
+    return clock
 
 
 @dataclass
@@ -90,7 +104,7 @@ def consented_client(
 def exit_case(db: Engine, who: Who, day: date, now: datetime, tz: str = "UTC") -> list[int]:
     """What `cm-bot case exit` and `/exit` do: exit and plan in one transaction."""
     with transaction(db) as session:
-        uow = SqlUnitOfWork(session)
+        uow = SqlUnitOfWork(session, now=now)
         uow.exit_case(who.case_id, datetime.combine(day, time(0), UTC))
         return plan_followups(uow, who.case_id, day, [30, 90, 180], tz, now)
 

@@ -7,7 +7,7 @@ only at start-up and then hourly, and the indexes of migration 0005 serve the lo
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 import pytest
 from sqlalchemy import Engine, event, select, text, update
@@ -45,7 +45,7 @@ def test_goal_added_by_the_case_manager_has_its_first_checkin_in_the_same_transa
         assert checkins_in(uow, goal_id) is not None  # in the goal's own transaction
     (row,) = checkins(db, goal_id)
     assert row.status == "pending" and row.kind == "checkin"
-    assert row.due_at > datetime.now(UTC) + timedelta(days=5)  # a week after the goal
+    assert row.due_at > uow.now + timedelta(days=5)  # a week after the goal
 
 
 def test_goal_of_a_program_without_the_checkin_flow_gets_no_checkin(

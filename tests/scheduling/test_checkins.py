@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import time, timedelta
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import Engine, select, update
@@ -61,7 +61,7 @@ def test_checkin_cadence_next_after_answer_and_two_missed_raise_a_flag(
     sched: ConversationEngine, db: Engine
 ) -> None:
     who = consented_client(sched, db, hours=(time(0), time(0)))  # any hour, to keep it short
-    created = datetime.now(UTC) - timedelta(days=7, minutes=30)
+    created = base_now() - timedelta(days=7, minutes=30)
     goal_id = add_goal(db, who.case_id, created, cadence="weekly")
     with transaction(db) as session:  # first check-in, due now
         session.add(
@@ -76,7 +76,7 @@ def test_checkin_cadence_next_after_answer_and_two_missed_raise_a_flag(
                 dedupe_key=f"checkin:{goal_id}:first",
             )
         )
-    now = datetime.now(UTC)
+    now = base_now()
     assert run_due(sched, now).sent == 1
     with transaction(db) as session:
         intro = session.execute(select(Outbox).order_by(col(Outbox.id))).scalars().first()
@@ -158,6 +158,6 @@ def test_exit_cancels_pending_checkins(sched: ConversationEngine, db: Engine) ->
     goal_id = add_goal(db, who.case_id, now)
     run_due(sched, now)
     with transaction(db) as session:
-        plan_followups(session, who.case_id, date.today(), [30], "UTC", now)
+        plan_followups(session, who.case_id, now.date(), [30], "UTC", now)
     (row,) = checkins(db, goal_id)
     assert (row.status, row.outcome) == ("cancelled", "case_exited")

@@ -10,8 +10,8 @@ import pytest
 from sqlalchemy import Engine
 from typer.testing import CliRunner
 
+from cm_bot.cli.schedule import schedule_app
 from cm_bot.engine import ConversationEngine
-from cm_bot.scheduling.cli import schedule_app
 from cm_bot.storage.db import transaction
 from cm_bot.storage.models import Client
 from tests.scheduling.conftest import DATA, ROOT

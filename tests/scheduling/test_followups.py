@@ -151,7 +151,7 @@ def test_a_partial_reply_is_an_answer_not_a_no_response(
     sched: ConversationEngine, db: Engine
 ) -> None:
     who = consented_client(sched, db)
-    now = datetime.now(UTC)
+    now = base_now()
     with transaction(db) as session:
         session.get(Client, who.client_id).contact_start = time(0)  # type: ignore[union-attr]
         session.get(Client, who.client_id).contact_end = time(0)  # type: ignore[union-attr]

@@ -154,13 +154,11 @@ def test_a_contact_waits_while_the_client_is_in_another_flow(
     sched: ConversationEngine, db: Engine
 ) -> None:
     who = consented_client(sched, db, hours=(time(0), time(0)))
-    now = datetime.now(UTC)
-    with transaction(db) as session:
-        from cm_bot.storage.repository import SqlUnitOfWork
-
-        view = SqlUnitOfWork(session).client_by_id(who.client_id)
-    assert view is not None
-    assert sched.start_flow(view, "intake")  # mid-intake, right now
+    now = base_now()
+    with sched.store.unit(now) as uow:
+        view = uow.client_by_id(who.client_id)
+        assert view is not None
+        assert sched.start_flow(uow, view, "intake")  # mid-intake, right now
     add_contact(db, who, now - timedelta(minutes=1))
     before = sent_to(db, who.client_id)
     report = run_due(sched, now)
@@ -176,13 +174,12 @@ def test_an_abandoned_flow_does_not_hold_contacts_back_forever(
     sched: ConversationEngine, db: Engine
 ) -> None:
     who = consented_client(sched, db, hours=(time(0), time(0)))
-    with transaction(db) as session:
-        from cm_bot.storage.repository import SqlUnitOfWork
-
-        view = SqlUnitOfWork(session).client_by_id(who.client_id)
-    assert view is not None
-    sched.start_flow(view, "intake")
-    later = datetime.now(UTC) + timedelta(days=2)  # untouched for two days
+    now = base_now()
+    with sched.store.unit(now) as uow:
+        view = uow.client_by_id(who.client_id)
+        assert view is not None
+        sched.start_flow(uow, view, "intake")
+    later = now + timedelta(days=2)  # untouched for two days
     add_contact(db, who, later)
     assert run_due(sched, later).sent == 1
 
@@ -259,8 +256,10 @@ def test_a_contact_failing_after_its_flow_started_leaves_nothing_half_written(
     add_contact(db, good, now)
     real = ConversationEngine.start_flow
 
-    def start_then_fail(self: ConversationEngine, view: Any, *args: Any, **kwargs: Any) -> bool:
-        started = real(self, view, *args, **kwargs)
+    def start_then_fail(
+        self: ConversationEngine, uow: Any, view: Any, *args: Any, **kwargs: Any
+    ) -> list[int]:
+        started = real(self, uow, view, *args, **kwargs)
         if view.client_id == who.client_id:
             raise RuntimeError("failed after the flow had written its first message")
         return started

@@ -8,26 +8,27 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import Engine
 
+from cm_bot.domain.time import ManualClock
 from cm_bot.engine import ConversationEngine
 from cm_bot.scheduling import Ticker, housekeeping
 from cm_bot.scheduling.ticker import JOB_ID
-from tests.scheduling.support import add_contact, base_now, consented_client, sent_to
+from tests.scheduling.support import add_contact, base_now, clock_of, consented_client, sent_to
 
 
 async def test_one_job_that_survives_restarts_without_copies_or_misfires() -> None:
     calls: list[datetime] = []
     fired = asyncio.Event()
-    clock = datetime(2030, 1, 1, 12, tzinfo=UTC)
+    clock = ManualClock(datetime(2030, 1, 1, 12, tzinfo=UTC))
 
     def work(now: datetime) -> None:
         calls.append(now)
         fired.set()
 
-    ticker = Ticker(work, seconds=3600, clock=lambda: clock)
+    ticker = Ticker(work, seconds=3600, clock=clock)
     ticker.start()
     try:
         await asyncio.wait_for(fired.wait(), timeout=10)  # the first tick runs at once
-        assert calls == [clock]
+        assert calls == [clock.now()]
         jobs = ticker.scheduler.get_jobs()
         assert [j.id for j in jobs] == [JOB_ID]
         (job,) = jobs
@@ -67,7 +68,7 @@ async def test_housekeeping_dispatches_and_escalates(sched: ConversationEngine, 
     who = consented_client(sched, db)
     now = base_now()
     add_contact(db, who, now - timedelta(minutes=1))
-    ticker = Ticker(housekeeping(sched), seconds=60, clock=lambda: now)
+    ticker = Ticker(housekeeping(sched), seconds=60, clock=clock_of(sched))
     report = await ticker.tick()
     assert report is not None
     assert report.dispatch is not None and report.dispatch.sent == 1  # type: ignore[attr-defined]

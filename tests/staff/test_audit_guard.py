@@ -30,7 +30,7 @@ from cm_bot.storage.data_rights import erase_case
 from cm_bot.storage.db import downgrade, transaction
 from cm_bot.storage.models import AuditLog, Case, Staff
 from cm_bot.storage.roles import read_schema, role_problems, scram_verifier
-from tests.helpers import make_client
+from tests.support.people import make_client
 
 AT = "2026-12-08 10:00:00.000000"
 REPLACE = "INSERT OR REPLACE INTO auditlog (id, at, actor, action) VALUES (?, ?, 'x', 'forged')"

@@ -21,7 +21,7 @@ from cm_bot.storage.models import (
     ScheduledContact,
     Staff,
 )
-from tests.helpers import Person
+from tests.support.people import Person
 
 NOW = datetime.now(UTC)
 

@@ -7,7 +7,7 @@ from sqlalchemy import Engine, select
 from cm_bot.engine import ConversationEngine
 from cm_bot.storage.db import transaction
 from cm_bot.storage.models import Flag
-from tests.helpers import make_client, texts
+from tests.support.people import make_client, texts
 
 
 def test_mydata_summarises_counts_without_contents(engine: ConversationEngine, db: Engine) -> None:

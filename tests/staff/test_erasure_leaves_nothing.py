@@ -24,8 +24,8 @@ from cm_bot.storage.admin import add_staff, new_case
 from cm_bot.storage.data_rights import ERASED_TABLES, erase_case
 from cm_bot.storage.db import is_sqlite, transaction
 from cm_bot.storage.models import AuditLog, Case, Client, Flag, Invite
-from tests.helpers import Person
 from tests.staff.test_case_managers import invite, telegram_person
+from tests.support.people import Person
 
 MARK = "zq7erasemarker"
 CLIENT_USER = "7770001"  # the client's Telegram id: must not survive either

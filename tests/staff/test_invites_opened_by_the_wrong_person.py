@@ -17,17 +17,11 @@ from sqlmodel import col
 from cm_bot.engine import ConversationEngine
 from cm_bot.storage.admin import add_staff, new_case
 from cm_bot.storage.db import transaction
-from cm_bot.storage.models import AuditLog, Case, ChannelIdentity, Invite
+from cm_bot.storage.models import Case, ChannelIdentity, Invite
 from tests.staff.test_case_managers import _unsafe, invite, telegram_person, world
+from tests.support import records
 
 __all__ = ["world"]  # the fixture, shared with the case-manager tests
-
-
-def _audits(db: Engine, action: str) -> list[AuditLog]:
-    with transaction(db) as session:
-        return list(
-            session.execute(select(AuditLog).where(col(AuditLog.action) == action)).scalars()
-        )
 
 
 def test_staff_member_opening_a_clients_link_binds_nothing_and_the_client_can_still_use_it(
@@ -47,7 +41,7 @@ def test_staff_member_opening_a_clients_link_binds_nothing_and_the_client_can_st
         assert (
             session.execute(select(Invite.used_at).where(Invite.kind == "client")).scalar() is None
         )
-    refused = _audits(db, "invite_staff_not_client")
+    refused = records.audits(db, "invite_staff_not_client")
     assert [(a.actor, a.case_id) for a in refused] == [(f"staff:{staff.id}", case.id)]
     # Maria is still staff, and the client's link still works for the client.
     assert "Staff commands" in maria.say("/help")[0].text
@@ -103,7 +97,7 @@ def test_a_ref_that_does_not_exist_gets_the_same_answer_as_another_caseloads_and
 
     assert "No case C-0001 in your caseload" in other
     assert missing == other.replace("C-0001 in", "C-0999 in")
-    refused = _audits(db, "access_refused")
+    refused = records.audits(db, "access_refused")
     assert [(a.case_id, (a.detail or {}).get("ref")) for a in refused] == [
         (maria_case.id, None),
         (None, "C-0999"),
@@ -119,7 +113,7 @@ def test_flags_records_which_cases_it_showed(
     maria.say("/flags")
     with transaction(db) as session:
         case_id = session.execute(select(Case.id).where(col(Case.ref) == "C-0001")).scalar_one()
-    (read,) = _audits(db, "read_flags")
+    (read,) = records.audits(db, "read_flags")
     assert read.actor.startswith("staff:")
     assert read.detail is not None and read.detail["cases"] == [case_id]
     assert len(read.detail["flags"]) == 1

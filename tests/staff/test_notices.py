@@ -35,9 +35,9 @@ from cm_bot.storage.admin import add_staff, new_case
 from cm_bot.storage.data_rights import export_case, to_csv
 from cm_bot.storage.db import transaction
 from cm_bot.storage.models import Client, ConsentRecord, Flag, Outbox, ScoreResult, Staff
-from tests.conftest import ROOT
-from tests.helpers import Person, make_client, texts
 from tests.staff.test_case_managers import invite, telegram_person
+from tests.support.paths import ROOT
+from tests.support.people import Person, make_client, texts
 
 ITEM_9 = "Thoughts that you would be better off dead or of hurting yourself in some way"
 STEM = "Over the last 2 weeks"

@@ -34,14 +34,18 @@ from aiohttp import ConnectionTimeoutError as ConnectTimeout
 from pydantic import ValidationError
 
 from cm_bot.channels.bot_api import BotAPIMessages
-from cm_bot.channels.telegram_codec import ALLOWED_UPDATES, TOKEN_REFUSED_BACKOFF, split_message
-from cm_bot.domain import Outbound
-from cm_bot.notify.sender import (
+from cm_bot.channels.telegram_codec import ALLOWED_UPDATES, TOKEN_REFUSED_BACKOFF
+from cm_bot.notify.errors import (
     DeliveryError,
+    ErrorTable,
     OutcomeUnknown,
     PermanentFailure,
     RetryLater,
     Unreachable,
+    always,
+    by_cause,
+    classify,
+    on,
 )
 
 
@@ -56,47 +60,69 @@ def build_router() -> Router:
     return router
 
 
-def _delivery_error(exc: Exception) -> DeliveryError | None:
-    """What a failed aiogram call means for the outbox (``None``: not a Bot API failure).
+def _undecodable(exc: ClientDecodeError) -> DeliveryError:
+    """A Bot API answer that did not parse was still an answer; a gateway's page was not."""
+    if isinstance(exc.original, ValidationError):
+        return OutcomeUnknown("accepted, but the answer was unreadable")
+    return RetryLater("not a Bot API answer (a gateway error page)")
 
-    Only failures that certainly happened before Telegram saw the request are
-    retried; a time-out waiting for the answer may hide a delivered message.
-    """
-    if isinstance(exc, TelegramRetryAfter):
-        return RetryLater("429 flood control", float(exc.retry_after))
-    if isinstance(exc, TelegramForbiddenError):
-        return Unreachable("403 forbidden")
-    if isinstance(exc, TelegramMigrateToChat):
-        return PermanentFailure("the group became a supergroup (new chat id)")
-    if isinstance(exc, TelegramBadRequest | TelegramEntityTooLarge):
-        return PermanentFailure(f"bad request: {exc.message[:80]}")
-    if isinstance(exc, TelegramServerError):
-        return RetryLater("server error")
-    if isinstance(exc, TelegramUnauthorizedError | TelegramNotFound):
-        return RetryLater("the Bot API refused the token", TOKEN_REFUSED_BACKOFF)
-    if isinstance(exc, TelegramNetworkError):
-        cause = exc.__cause__
-        if isinstance(cause, ClientConnectorError | ConnectTimeout):
-            return RetryLater("could not connect")
-        if isinstance(cause, ServerDisconnectedError):
-            return RetryLater("connection closed before an answer")
-        if isinstance(cause, TimeoutError):
-            return OutcomeUnknown("read time-out")
-        return OutcomeUnknown("connection broke while waiting for the answer")
-    if isinstance(exc, ClientDecodeError):
-        if isinstance(exc.original, ValidationError):
-            return OutcomeUnknown("accepted, but the answer was unreadable")
-        return RetryLater("not a Bot API answer (a gateway error page)")
-    if isinstance(exc, TelegramAPIError):
-        return RetryLater("unexpected Bot API error")
-    return None
+
+# What a failed aiogram call means for the outbox, first match wins. Only failures that
+# certainly happened before Telegram saw the request are retried; a time-out waiting for
+# the answer may hide a delivered message.
+ERRORS: ErrorTable = (
+    on(
+        TelegramRetryAfter, then=lambda exc: RetryLater("429 flood control", float(exc.retry_after))
+    ),
+    on(TelegramForbiddenError, then=always(Unreachable, "403 forbidden")),
+    on(
+        TelegramMigrateToChat,
+        then=always(PermanentFailure, "the group became a supergroup (new chat id)"),
+    ),
+    on(
+        TelegramBadRequest,
+        TelegramEntityTooLarge,
+        then=lambda exc: PermanentFailure(f"bad request: {exc.message[:80]}"),
+    ),
+    on(TelegramServerError, then=always(RetryLater, "server error")),
+    on(
+        TelegramUnauthorizedError,
+        TelegramNotFound,
+        then=lambda _exc: RetryLater("the Bot API refused the token", TOKEN_REFUSED_BACKOFF),
+    ),
+    on(
+        TelegramNetworkError,
+        then=by_cause(
+            (
+                on(
+                    ClientConnectorError,
+                    ConnectTimeout,
+                    then=always(RetryLater, "could not connect"),
+                ),
+                on(
+                    ServerDisconnectedError,
+                    then=always(RetryLater, "connection closed before an answer"),
+                ),
+                on(TimeoutError, then=always(OutcomeUnknown, "read time-out")),
+            ),
+            otherwise=always(OutcomeUnknown, "connection broke while waiting for the answer"),
+        ),
+    ),
+    on(ClientDecodeError, then=_undecodable),
+    on(TelegramAPIError, then=always(RetryLater, "unexpected Bot API error")),
+)
+
+
+def _delivery_error(exc: Exception) -> DeliveryError | None:
+    """What a failed aiogram call means for the outbox (``None``: not a Bot API failure)."""
+    return classify(ERRORS, exc)
 
 
 class AiogramBackend(BotAPIMessages[Bot]):
     """:class:`~cm_bot.channels.telegram_runtime.TelegramBackend` on aiogram."""
 
     name = "aiogram"
-    delivery_error = staticmethod(_delivery_error)
+    errors = ERRORS
 
     def __init__(self, token: str, api_url: str, *, request_timeout: float = 60.0) -> None:
         session = AiohttpSession(
@@ -113,11 +139,6 @@ class AiogramBackend(BotAPIMessages[Bot]):
     async def stop(self) -> None:
         """Close the HTTP session."""
         await self.bot.session.close()
-
-    async def username(self) -> str:
-        """The bot's username from getMe."""
-        me = await self.bot.get_me()
-        return me.username or ""
 
     async def get_updates(
         self, offset: int | None, poll_seconds: int
@@ -143,26 +164,9 @@ class AiogramBackend(BotAPIMessages[Bot]):
         """Feed the update through aiogram's dispatcher."""
         await self.dispatcher.feed_update(self.bot, update)
 
-    def parts(self, message: Outbound) -> list[Outbound]:
-        """The message split to fit ``sendMessage`` (buttons on the last part)."""
-        return split_message(message)
-
     def _keyboard(self, markup: dict[str, Any]) -> InlineKeyboardMarkup:
         """The keyboard as aiogram's model."""
         return InlineKeyboardMarkup.model_validate(markup)
-
-    async def set_webhook(self, url: str, secret: str | None) -> None:
-        """Register the webhook; pending updates are kept."""
-        await self.bot.set_webhook(
-            url,
-            secret_token=secret,
-            allowed_updates=list(ALLOWED_UPDATES),
-            drop_pending_updates=False,
-        )
-
-    async def delete_webhook(self) -> None:
-        """Switch to polling; pending updates are kept."""
-        await self.bot.delete_webhook(drop_pending_updates=False)
 
     async def set_commands(
         self,

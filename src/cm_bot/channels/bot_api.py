@@ -1,20 +1,21 @@
-"""Sending and editing as both Telegram backends do it, written once.
+"""Sending, editing and the webhook as both Telegram backends do it, written once.
 
-aiogram and python-telegram-bot make the same ``sendMessage`` and
-``editMessageText`` calls; they differ only in their exceptions and their keyboard
-type, which each backend supplies. Neither framework is imported here, so the
-rules (plain text, "not modified" is done) cannot drift apart between the two.
+aiogram and python-telegram-bot make the same ``sendMessage``, ``editMessageText``,
+``getMe`` and ``setWebhook`` calls; they differ only in their exceptions and their
+keyboard type, which each backend supplies. Neither framework is imported here, so
+the rules (plain text, "not modified" is done, pending updates kept) cannot drift
+apart between the two.
 """
 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Awaitable
-from typing import Any, Generic, Protocol, TypeVar
+from typing import Any, ClassVar, Generic, Protocol, TypeVar
 
-from cm_bot.channels.telegram_codec import keyboard, not_modified
+from cm_bot.channels.telegram_codec import ALLOWED_UPDATES, keyboard, not_modified, split_message
 from cm_bot.domain import Outbound
-from cm_bot.notify.sender import DeliveryError, PermanentFailure
+from cm_bot.notify.errors import ErrorTable, PermanentFailure, map_exceptions
 
 T = TypeVar("T")
 
@@ -27,8 +28,32 @@ class SentMessage(Protocol):
         """Telegram's id for the message in its chat."""
 
 
+class BotUser(Protocol):
+    """The one thing read from a framework's ``User`` (``getMe``)."""
+
+    @property
+    def username(self) -> str | None:
+        """The bot's @name, without the @."""
+
+
 class MessageBot(Protocol):
-    """The two calls of a framework's ``Bot`` that deliver the outbox."""
+    """The calls of a framework's ``Bot`` that deliver the outbox and set up updates."""
+
+    def get_me(self) -> Awaitable[BotUser]:
+        """Bot API ``getMe``."""
+
+    def set_webhook(
+        self,
+        url: str,
+        *,
+        secret_token: str | None,
+        allowed_updates: list[str],
+        drop_pending_updates: bool,
+    ) -> Awaitable[bool]:
+        """Bot API ``setWebhook``."""
+
+    def delete_webhook(self, *, drop_pending_updates: bool) -> Awaitable[bool]:
+        """Bot API ``deleteWebhook``."""
 
     def send_message(
         self, *, chat_id: int, text: str, reply_markup: Any, parse_mode: None
@@ -45,18 +70,15 @@ B = TypeVar("B", bound=MessageBot)
 
 
 class BotAPIMessages(ABC, Generic[B]):
-    """``send`` and ``edit`` of a backend whose ``bot`` is a framework's ``Bot``.
+    """``send``, ``edit`` and the webhook of a backend whose ``bot`` is a framework's ``Bot``.
 
-    A backend supplies what differs: :meth:`delivery_error` (its exceptions as
-    outbox outcomes) and :meth:`_keyboard` (its ``InlineKeyboardMarkup``).
+    A backend supplies what differs: :attr:`errors` (its exceptions as outbox
+    outcomes, a table for :func:`~cm_bot.notify.errors.classify`) and
+    :meth:`_keyboard` (its ``InlineKeyboardMarkup``).
     """
 
     bot: B
-
-    @staticmethod
-    @abstractmethod
-    def delivery_error(exc: Exception) -> DeliveryError | None:
-        """What a failed call means for the outbox (``None``: not a Bot API failure)."""
+    errors: ClassVar[ErrorTable]
 
     @abstractmethod
     def _keyboard(self, markup: dict[str, Any]) -> Any:
@@ -70,13 +92,30 @@ class BotAPIMessages(ABC, Generic[B]):
         return self._keyboard(markup) if markup else None
 
     async def _call(self, request: Awaitable[T]) -> T:
-        try:
+        with map_exceptions(self.errors):
             return await request
-        except Exception as exc:
-            error = self.delivery_error(exc)
-            if error is None:
-                raise
-            raise error from None
+
+    async def username(self) -> str:
+        """The bot's username from getMe."""
+        me = await self.bot.get_me()
+        return me.username or ""
+
+    def parts(self, message: Outbound) -> list[Outbound]:
+        """The message split to fit ``sendMessage`` (buttons on the last part)."""
+        return split_message(message)
+
+    async def set_webhook(self, url: str, secret: str | None) -> None:
+        """Register the webhook; pending updates are kept."""
+        await self.bot.set_webhook(
+            url,
+            secret_token=secret,
+            allowed_updates=list(ALLOWED_UPDATES),
+            drop_pending_updates=False,
+        )
+
+    async def delete_webhook(self) -> None:
+        """Switch to polling; pending updates are kept."""
+        await self.bot.delete_webhook(drop_pending_updates=False)
 
     async def send(self, message: Outbound) -> str:
         """Send one part as plain text: client text is never parsed as markup."""
@@ -109,4 +148,4 @@ class BotAPIMessages(ABC, Generic[B]):
         return external_id if isinstance(edited, bool) else str(edited.message_id)
 
 
-__all__ = ["BotAPIMessages", "MessageBot", "SentMessage"]
+__all__ = ["BotAPIMessages", "BotUser", "MessageBot", "SentMessage"]

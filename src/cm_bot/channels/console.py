@@ -10,18 +10,14 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable, Mapping
-from typing import Any, TextIO
+from typing import Any, Protocol, TextIO, runtime_checkable
 
-from sqlalchemy import Engine, select
-from sqlmodel import col
+from sqlalchemy import Engine
 
 from cm_bot.domain import Button, ClientStatus, Inbound, InboundKind, Outbound, RunStatus
 from cm_bot.engine import ConversationEngine
-from cm_bot.engine.ports import ClientView
-from cm_bot.storage import outbox
+from cm_bot.engine.ports import ClientView, FlagView
 from cm_bot.storage.admin import add_staff, has_any_case, link_client, new_case
-from cm_bot.storage.db import transaction
-from cm_bot.storage.models import Flag
 
 CHANNEL = "console"
 DEMO_USER = "local"
@@ -40,6 +36,34 @@ def ensure_demo_case(db: Engine) -> str | None:
 
 class DemoError(Exception):
     """The demo client cannot start the flow asked for; the message says why and what to do."""
+
+
+@runtime_checkable
+class ConsoleStore(Protocol):
+    """What the terminal needs from the engine's store besides units of work.
+
+    The terminal is its own outbox reader (it prints its chat's messages as they
+    are queued) and shows the flags a conversation raises.
+    """
+
+    def claim_chat(self, channel: str, chat_id: str) -> list[tuple[int, Outbound]]:
+        """Take one chat's due messages (id and message), most urgent first."""
+
+    def mark_shown(self, outbox_id: int) -> None:
+        """A message taken by :meth:`claim_chat` was shown: it is sent."""
+
+    def newest_flag_id(self) -> int:
+        """The id of the latest flag (0: none yet)."""
+
+    def flags_after(self, flag_id: int) -> list[FlagView]:
+        """Flags raised after ``flag_id``, oldest first."""
+
+
+def _console_store(engine: ConversationEngine) -> ConsoleStore:
+    store = engine.store
+    if not isinstance(store, ConsoleStore):
+        raise TypeError(f"the terminal cannot read its messages from a {type(store).__name__}")
+    return store
 
 
 # Statuses a flow author may leave the demo client in by trying /withdraw or declining; the
@@ -123,7 +147,11 @@ def pick_button(buttons: list[Button], typed: str) -> Button | None:
 
 
 class ConsoleChannel:
-    """Reads lines, hands them to the engine, prints what the outbox holds for this chat."""
+    """Reads lines, hands them to the engine, prints what the outbox holds for this chat.
+
+    Messages and flags are read through the engine's store (:class:`ConsoleStore`);
+    the ``db`` argument is not used and goes once ``cm-bot chat`` stops passing it.
+    """
 
     def __init__(
         self,
@@ -137,14 +165,14 @@ class ConsoleChannel:
         new_id: Callable[[], str] = lambda: uuid.uuid4().hex,
     ) -> None:
         self.engine = engine
-        self.db = db
+        self.store = _console_store(engine)
         self.stdin = stdin
         self.stdout = stdout
         self.user_id = user_id
         self.language = language
         self.new_id = new_id
         self.buttons: list[Button] = []
-        self._seen_flag = self._last_flag_id()
+        self._seen_flag = self.store.newest_flag_id()
 
     def send(self, line: str) -> None:
         """Deliver one typed line (or tapped button) to the engine, then print the replies."""
@@ -164,30 +192,19 @@ class ConsoleChannel:
 
     def drain(self) -> None:
         """Print and mark sent every pending message to this chat."""
-        while items := outbox.claim(self.db, CHANNEL, chat_id=self.user_id):
-            for item in items:
-                self.stdout.write("\n" + render(item.message) + "\n")
-                self.buttons = [b for row in item.message.buttons for b in row]
-                outbox.mark_sent(self.db, item.id, None)
+        while items := self.store.claim_chat(CHANNEL, self.user_id):
+            for outbox_id, message in items:
+                self.stdout.write("\n" + render(message) + "\n")
+                self.buttons = [b for row in message.buttons for b in row]
+                self.store.mark_shown(outbox_id)
         for flag in self._new_flags():
             self.stdout.write(f"\n  (flag for the case manager: {flag.severity} — {flag.reason})\n")
         self.stdout.flush()
 
-    def _last_flag_id(self) -> int:
-        with transaction(self.db) as session:
-            return int(
-                session.execute(select(col(Flag.id)).order_by(col(Flag.id).desc())).scalar() or 0
-            )
-
-    def _new_flags(self) -> list[Flag]:
-        with transaction(self.db) as session:
-            flags = list(
-                session.execute(
-                    select(Flag).where(col(Flag.id) > self._seen_flag).order_by(col(Flag.id))
-                ).scalars()
-            )
+    def _new_flags(self) -> list[FlagView]:
+        flags = self.store.flags_after(self._seen_flag)
         if flags:
-            self._seen_flag = flags[-1].id or self._seen_flag
+            self._seen_flag = flags[-1].flag_id
         return flags
 
     def begin_flow(self, flow_id: str, context: Mapping[str, Any] | None = None) -> bool:
@@ -230,7 +247,9 @@ class ConsoleChannel:
             recorded = True
             self.stdout.write("  (consent recorded for the demo client, so the flow can start)\n")
         client = _demo_client(engine, self.user_id)
-        if not engine.start_flow(client, flow_id, context):
+        with engine.store.unit() as uow:
+            started = engine.start_flow(uow, client, flow_id, context)
+        if not started:
             self.stdout.write(f"\n  (flow {flow_id} sent nothing: every step was skipped)\n")
         self.drain()
         return recorded

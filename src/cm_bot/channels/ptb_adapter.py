@@ -34,16 +34,20 @@ from telegram.ext import Application, CallbackQueryHandler, ContextTypes, ExtBot
 from telegram.request import HTTPXRequest
 
 from cm_bot.channels.bot_api import BotAPIMessages
-from cm_bot.channels.telegram_codec import ALLOWED_UPDATES, TOKEN_REFUSED_BACKOFF, split_message
-from cm_bot.domain import Outbound
-from cm_bot.notify.sender import (
+from cm_bot.channels.telegram_codec import ALLOWED_UPDATES, TOKEN_REFUSED_BACKOFF
+from cm_bot.notify.errors import (
     DeliveryError,
-    Limits,
+    ErrorTable,
     OutcomeUnknown,
     PermanentFailure,
     RetryLater,
     Unreachable,
+    always,
+    by_cause,
+    classify,
+    on,
 )
+from cm_bot.notify.sender import Limits
 
 
 async def _answer_tap(update: Update, _context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -59,45 +63,63 @@ def _retry_after(exc: RetryAfter) -> float:
     return value.total_seconds() if isinstance(value, dt.timedelta) else float(value)
 
 
-def _delivery_error(exc: Exception) -> DeliveryError | None:
-    """What a failed PTB call means for the outbox (``None``: not a Bot API failure).
+# What a failed PTB call means for the outbox, first match wins. Only failures that
+# certainly happened before Telegram saw the request are retried; a time-out waiting for
+# the answer may hide a delivered message.
+ERRORS: ErrorTable = (
+    on(RetryAfter, then=lambda exc: RetryLater("429 flood control", _retry_after(exc))),
+    on(Forbidden, then=always(Unreachable, "403 forbidden")),
+    on(ChatMigrated, then=always(PermanentFailure, "the group became a supergroup (new chat id)")),
+    on(BadRequest, then=lambda exc: PermanentFailure(f"bad request: {exc.message[:80]}")),
+    on(
+        TimedOut,
+        then=by_cause(
+            (
+                on(
+                    httpx.ConnectTimeout,
+                    httpx.PoolTimeout,
+                    then=always(RetryLater, "could not connect"),
+                ),
+            ),
+            otherwise=always(OutcomeUnknown, "read time-out"),
+        ),
+    ),
+    on(
+        InvalidToken,
+        then=lambda _exc: RetryLater("the Bot API refused the token", TOKEN_REFUSED_BACKOFF),
+    ),
+    on(
+        NetworkError,
+        then=by_cause(
+            (
+                on(httpx.ConnectError, then=always(RetryLater, "could not connect")),
+                on(
+                    httpx.RemoteProtocolError,
+                    then=always(RetryLater, "connection closed before an answer"),
+                ),
+                on(
+                    httpx.HTTPError,
+                    then=always(OutcomeUnknown, "connection broke while waiting for the answer"),
+                ),
+            ),
+            # No HTTP error underneath: Telegram answered 5xx (or its gateway did).
+            otherwise=always(RetryLater, "server error"),
+        ),
+    ),
+    on(TelegramError, then=always(RetryLater, "unexpected Bot API error")),
+)
 
-    Only failures that certainly happened before Telegram saw the request are
-    retried; a time-out waiting for the answer may hide a delivered message.
-    """
-    cause = exc.__cause__
-    if isinstance(exc, RetryAfter):
-        return RetryLater("429 flood control", _retry_after(exc))
-    if isinstance(exc, Forbidden):
-        return Unreachable("403 forbidden")
-    if isinstance(exc, ChatMigrated):
-        return PermanentFailure("the group became a supergroup (new chat id)")
-    if isinstance(exc, BadRequest):
-        return PermanentFailure(f"bad request: {exc.message[:80]}")
-    if isinstance(exc, TimedOut):
-        if isinstance(cause, httpx.ConnectTimeout | httpx.PoolTimeout):
-            return RetryLater("could not connect")
-        return OutcomeUnknown("read time-out")
-    if isinstance(exc, InvalidToken):
-        return RetryLater("the Bot API refused the token", TOKEN_REFUSED_BACKOFF)
-    if isinstance(exc, NetworkError):
-        if isinstance(cause, httpx.ConnectError):
-            return RetryLater("could not connect")
-        if isinstance(cause, httpx.RemoteProtocolError):
-            return RetryLater("connection closed before an answer")
-        if isinstance(cause, httpx.HTTPError):
-            return OutcomeUnknown("connection broke while waiting for the answer")
-        return RetryLater("server error")  # Telegram answered 5xx (or its gateway did)
-    if isinstance(exc, TelegramError):
-        return RetryLater("unexpected Bot API error")
-    return None
+
+def _delivery_error(exc: Exception) -> DeliveryError | None:
+    """What a failed PTB call means for the outbox (``None``: not a Bot API failure)."""
+    return classify(ERRORS, exc)
 
 
 class PTBBackend(BotAPIMessages[ExtBot[None]]):
     """:class:`~cm_bot.channels.telegram_runtime.TelegramBackend` on python-telegram-bot."""
 
     name = "ptb"
-    delivery_error = staticmethod(_delivery_error)
+    errors = ERRORS
 
     def __init__(self, token: str, api_url: str, *, request_timeout: float = 60.0) -> None:
         base = api_url.rstrip("/")
@@ -132,11 +154,6 @@ class PTBBackend(BotAPIMessages[ExtBot[None]]):
             await self.application.stop()
         await self.application.shutdown()
 
-    async def username(self) -> str:
-        """The bot's username from getMe."""
-        me = await self.bot.get_me()
-        return me.username or ""
-
     async def get_updates(
         self, offset: int | None, poll_seconds: int
     ) -> list[tuple[dict[str, Any], Any]]:
@@ -154,26 +171,9 @@ class PTBBackend(BotAPIMessages[ExtBot[None]]):
         """Run PTB's handlers for the update."""
         await self.application.process_update(update)
 
-    def parts(self, message: Outbound) -> list[Outbound]:
-        """The message split to fit ``sendMessage`` (buttons on the last part)."""
-        return split_message(message)
-
     def _keyboard(self, markup: dict[str, Any]) -> InlineKeyboardMarkup:
         """The keyboard as PTB's model."""
         return InlineKeyboardMarkup.de_json(markup, self.bot)
-
-    async def set_webhook(self, url: str, secret: str | None) -> None:
-        """Register the webhook; pending updates are kept."""
-        await self.bot.set_webhook(
-            url,
-            secret_token=secret,
-            allowed_updates=list(ALLOWED_UPDATES),
-            drop_pending_updates=False,
-        )
-
-    async def delete_webhook(self) -> None:
-        """Switch to polling; pending updates are kept."""
-        await self.bot.delete_webhook(drop_pending_updates=False)
 
     async def set_commands(
         self,

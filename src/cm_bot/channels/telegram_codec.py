@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from cm_bot.domain import Button, Inbound, InboundKind, Outbound
+from cm_bot.domain.text import utf16_length
 
 CHANNEL = "telegram"
 MAX_CALLBACK_DATA = 64  # bytes, Telegram's limit
@@ -199,7 +200,7 @@ def split_text(text: str, limit: int = MAX_TEXT_UNITS) -> list[str]:
     """
     parts: list[str] = []
     rest = text
-    while _units(rest) > limit:
+    while utf16_length(rest) > limit:
         cut = _fit(rest, limit)
         window = rest[:cut]
         boundary = max(window.rfind("\n"), window.rfind(" "))
@@ -224,10 +225,6 @@ def split_message(message: Outbound) -> list[Outbound]:
         replace(message, text=text, buttons=message.buttons if index == last else ())
         for index, text in enumerate(texts)
     ]
-
-
-def _units(text: str) -> int:
-    return len(text.encode("utf-16-le", "surrogatepass")) // 2
 
 
 def _fit(text: str, limit: int) -> int:

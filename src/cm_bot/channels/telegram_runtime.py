@@ -26,7 +26,6 @@ from cm_bot.domain import Inbound, Outbound
 from cm_bot.engine import ConversationEngine
 from cm_bot.logsetup import ThrottledLog
 from cm_bot.notify.sender import OutboxSender
-from cm_bot.storage import outbox
 
 log = logging.getLogger(__name__)
 
@@ -197,9 +196,7 @@ class TelegramRuntime:
         """
 
         def nothing_left() -> bool:
-            return not self.engine.pending_chats() and not outbox.unfinished(
-                self.sender.db, CHANNEL
-            )
+            return not self.engine.pending_chats() and not self.sender.unfinished()
 
         await self.until(nothing_left)
 

@@ -51,3 +51,7 @@ class RunStatus(StrEnum):
     COMPLETED = "completed"
     ENDED = "ended"  # ended early by a rule (e.g. consent declined, crisis path)
     ABANDONED = "abandoned"  # replaced by a restart
+
+
+# How often a goal is checked in on (stored on the goal; the planner spaces check-ins by it).
+CADENCES = ("weekly", "fortnightly", "monthly")

@@ -39,6 +39,8 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any, overload
 
+from cm_bot.domain.text import utf16_length, without_invisible
+from cm_bot.domain.time import SYSTEM_CLOCK
 from cm_bot.flows.schema import (
     ChoiceStep,
     DateStep,
@@ -53,7 +55,6 @@ from cm_bot.i18n.translator import N_
 
 _INTEGER = re.compile(r"[+-]?[0-9]{1,9}")
 _POSITION = re.compile(r"([0-9]{1,9})[.)]?")  # "2", "2." or "2)" as in a numbered list
-_INVISIBLE = re.compile("[\u200b-\u200f\u202a-\u202e\u2060-\u2069\ufeff]")
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 _APOSTROPHES = re.compile("['\u2018\u2019\u02bc\u0060\u00b4]")  # don't = dont, п'ять = пять
 _NOT_A_WORD = re.compile(r"[^\w\s]")
@@ -104,14 +105,9 @@ class Skip:
 Outcome = Accepted | Rejected | Skip
 
 
-def utf16_length(text: str) -> int:
-    """Length as Telegram counts it (UTF-16 code units)."""
-    return len(text.encode("utf-16-le", "surrogatepass")) // 2
-
-
 def normalise(text: str) -> str:
     """NFKC, without invisible or bidi controls, trimmed: the form used for matching."""
-    return _INVISIBLE.sub("", unicodedata.normalize("NFKC", text)).strip()
+    return without_invisible(unicodedata.normalize("NFKC", text)).strip()
 
 
 def fold(text: str) -> str:
@@ -194,13 +190,24 @@ def match_option(
 
 @overload
 def parse_text(
-    step: QuestionStep, text: str, _: Gettext, label: Callable[[Option], str]
+    step: QuestionStep,
+    text: str,
+    _: Gettext,
+    label: Callable[[Option], str],
+    *,
+    today: dt.date | None = None,
 ) -> Accepted | Rejected: ...
 
 
 @overload
 def parse_text(
-    step: QuestionStep, text: str, _: Gettext, label: Callable[[Option], str], *, skip: bool
+    step: QuestionStep,
+    text: str,
+    _: Gettext,
+    label: Callable[[Option], str],
+    *,
+    skip: bool,
+    today: dt.date | None = None,
 ) -> Outcome: ...
 
 
@@ -211,10 +218,13 @@ def parse_text(
     label: Callable[[Option], str],
     *,
     skip: bool = False,
+    today: dt.date | None = None,
 ) -> Outcome:
     """Validate typed text against a question step.
 
     ``skip``: the caller handles :class:`Skip`, returned for a skip word on a skippable step.
+    ``today`` (UTC) bounds past-only and future-only dates: the engine passes its
+    transaction's day; without it, the wall clock's.
     """
     if skip and step.skippable and wants_to_skip(text, _):
         return Skip()
@@ -227,7 +237,7 @@ def parse_text(
         return _number(step.min, step.max, text, _)
     if isinstance(step, TextStep):
         return _free_text(step, text, _)
-    return _date(step, text, _)
+    return _date(step, text, _, today)
 
 
 def _choose_one(options: _Options, text: str, _: Gettext) -> Outcome:
@@ -337,7 +347,7 @@ def _date(step: DateStep, text: str, _: Gettext, today: dt.date | None = None) -
     hint = _("Please send a date like 2025-03-31 (year-month-day).")
     if parsed is None:
         return Rejected(hint)
-    today = today or dt.datetime.now(dt.UTC).date()
+    today = today or SYSTEM_CLOCK.now().date()
     if (step.past_only and parsed > today) or (step.future_only and parsed < today):
         return Rejected(_("That date is not possible for this question. ") + hint)
     if (step.not_before and parsed < step.not_before) or (

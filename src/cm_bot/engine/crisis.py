@@ -13,30 +13,26 @@ letters: every run of one letter becomes one letter ("kiiill" = "kill" = "kil").
 typed on a Russian keyboard is common, so і/ї→и, є→е, ґ→г, and ъ (typed for an
 apostrophe) is dropped.
 
-List notation (also for a program's extra words), one entry a phrase of words:
-
-- ``kill* myself``: a trailing ``*`` is a stem (matches "killing myself"); a word without
-  it matches a whole word only ("skill myself" does not match).
-- ``he|she .. hit* me``: ``a|b`` is a choice for one word; ``_`` joins words inside a
-  choice (``like_this``); ``..`` is a gap of up to three words.
-- ``can't go on $``: ``$`` ends the phrase at the end of the message ("I can't go on"
-  but not "I can't go on Tuesday").
-- ``hit* me !up|that``: a last ``!`` item lists words that must not follow.
-- ``<who> .. kill me``: ``<who>`` is a named list of choices (``_GROUPS``); also inside a
-  choice: ``my_<en_family>``.
+The built-in lists, one per language and kind, and their notation (also for a program's
+extra words) are in :mod:`cm_bot.engine.crisis_words`. The built-in matcher
+(:data:`DEFAULT`) is compiled on first use, not on import.
 
 Negation is deliberately not understood: "I'm not suicidal" matches, and a person reads it.
 """
 
 from __future__ import annotations
 
+import functools
 import itertools
 import re
 import unicodedata
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import TypeAlias
+from typing import TYPE_CHECKING, TypeAlias
+
+from cm_bot.domain.text import INVISIBLE
+from cm_bot.engine.crisis_words import GROUPS, LOCALES, SELF_HARM, VIOLENCE
 
 
 class CrisisKind(StrEnum):
@@ -60,429 +56,13 @@ class CrisisMatch:
 
 
 # ---------------------------------------------------------------------------------------
-# The lists. Kept broad on purpose; each borderline choice is noted where it is made.
-
-LOCALES: tuple[str, ...] = ("en", "es", "uk", "ru")
-
-# Named word choices, written ``<name>`` in an entry (and shown that way when it matches).
-# People and pronouns that are typically the one doing the harm ("my husband hits me").
-_EN_WHO = (
-    "he|she|they|hes|shes|theyre|he'll|she'll|they'll|husband|hubby|boyfriend|bf|partner|ex"
-    "|wife|girlfriend|gf|dad|father|stepdad|stepfather|mom|mother|brother|uncle|son|roommate"
-    "|landlord|pimp|someone|somebody"
-)
-
-_GROUPS: dict[str, str] = {
-    "who": _EN_WHO,
-    "en_family": "husband|partner|boyfriend|girlfriend|wife|ex|father|dad|mother|mom|stepdad"
-    "|stepfather",
-    "es_high": "puente|edificio|techo|balcon|ventana|tren|metro|vias|azotea",
-    "ru_high": "крыши|моста|окна|балкона|этажа",
-}
-
-_SELF_HARM: dict[str, tuple[str, ...]] = {
-    "en": (
-        "suicid*",  # suicide, suicidal, suicidality
-        "sucid*",  # common misspellings
-        "suicd*",
-        "suisid*",
-        "sewer slide",  # algospeak
-        "sewerslide",
-        "unaliv*",
-        "kms",  # "kill myself"; also kilometres ("10 kms"): accepted false alarm
-        "kill* myself",
-        "killmyself",
-        "kill*|hurt*|harm*|cut* my_self|meself",
-        "off myself",
-        "hurt* myself",
-        "harm* myself",
-        "injur* myself",
-        "cut* myself !some|a|an|off|short",  # not "cutting myself some slack"
-        "hang* myself",
-        "shoot* myself !a|an",
-        "shot myself",
-        "stab* myself",
-        "drown* myself !in_work|in_paperwork|in_debt|in_coffee",
-        "poison* myself",
-        "starv* myself",
-        "suffocat* myself",
-        "self harm*",  # also self-harm, self_harm
-        "selfharm*",
-        "self injur*",
-        "self mutilat*",
-        "cutting again",
-        "cut*|slit* my wrist*",
-        "end* my life",
-        "end* my own life",
-        "end* it all",
-        "end* it tonight",
-        "end* things !with|between",  # "thinking about ending things"
-        "take|taking|took my own life",
-        "take|taking|took my life !back|in|into",  # not "take my life back"
-        "want* to die",
-        "wanna|want_2|want2|wan2 die",
-        "ready to die",
-        "rather be dead",
-        "rather die",  # "I'd rather die than go back there": accepted false alarm
-        "wish i was|were|wuz dead|gone",
-        "wish i wasnt|werent alive|here|born",
-        "wish i was|were never born",
-        "wish i .. never been born",
-        "wish i could|would|d die|disappear|sleep_forever",
-        "better off dead",
-        "better off without me",
-        "better without me",
-        "everyone|everybody .. better off",
-        "dont|not want_to|wanna live",  # "don't want to live with him": accepted false alarm
-        "dont|not want_to|wanna be_alive|exist|wake_up|be_here_anymore|live_anymore",
-        "dont|not feel like living",
-        "no reason to live",
-        "nothing to live for",
-        "not|isnt|aint worth living",
-        "no point .. living|life|going_on",
-        "whats the point of|in living|life|going_on",
-        "tired of living|life|being_alive|it_all|everything",  # "tired of everything": borderline
-        "sick of living|life|being_alive",
-        "done with life|living",
-        "done living",
-        "give|giving|gave up on life|living",
-        "cant|cannot|can_not go on $",  # not "I can't go on Tuesday"
-        "cant|cannot|can_not go on anymore|any_more|any_longer|living|like_this|with_life",
-        "cant|cannot|can_not take it anymore|any_more|no_more|any_longer",
-        "cant|cannot|can_not do this anymore|any_more|no_more",  # borderline: distress
-        "overdos*",
-        "too many pills",
-        "gonna|going_to|want_to|wanna od",
-        "od on",
-        "stockpil* .. pills|meds",
-        "jump* off|from .. bridge|roof|building|balcony|cliff|overpass",
-        "jump* in front of",
-        "throw* myself off|under|in_front",
-        "step* in front of a|the train|bus|car|truck",
-        "never wake up",
-        "hope i dont wake up",
-        "sleep forever",
-        "want_to|wanna disappear|vanish",
-        "wont be around|here much_longer|for_long",
-        "goodbye forever",
-        "final goodbye",
-    ),
-    "es": (
-        "suicid*",  # suicidio, suicidarme, suicida
-        "matarme",  # also "amenazó con matarme" (with a violence word: both kinds)
-        "me quiero|kiero|voy_a|vy_a|vo_a matar",
-        "me mato !de|trabajando|estudiando|a|en|con|por|para",  # not "me mató de risa"
-        "mejor me mato",
-        "quit* la vida",  # quitarme la vida, me voy a quitar la vida
-        "acab*|termin* con mi vida",
-        "acab*|termin* con todo !el|la|los|las|lo|esto|eso|este|esta|mi|mis|tu|su|sus",
-        "quiero|kiero|quisiera|deseo|prefiero morir*",
-        "me quiero|kiero morir",
-        "ganas de morir*|desaparecer|no_vivir",
-        "ojala me muera|muriera|muriese",
-        "ojala estuviera muert*",
-        "mejor muert*",  # mejor muerta, estaría mejor muerto
-        "mejor me muero",
-        "mejor morir*",
-        "mejor sin mi",  # estarían mejor sin mí
-        "quiero|quisiera|deseo estar muert*",
-        "no quiero|kiero vivir",  # "no quiero vivir ahí": accepted false alarm
-        "no quiero|kiero seguir viviendo|aqui|en_este_mundo",
-        "no quiero despertar*",
-        "y no despertar*",
-        "no vale la pena vivir|seguir",
-        "la vida no vale la pena",
-        "no tiene sentido vivir|seguir|la_vida|mi_vida",
-        "razon|razones|motivo|motivos para vivir|seguir_viviendo",
-        "cansad*|harta|harto de vivir|la_vida",
-        "cansad* de todo",  # borderline, like "tired of everything"
-        "ya no puedo mas $",
-        "no puedo mas $",
-        "no puedo mas con mi_vida|la_vida|esto",
-        "no aguanto mas $",
-        "no aguanto mas esta_vida|vivir|la_vida",
-        "quiero|kiero|quisiera desaparecer|irme_de_este_mundo",
-        "hacerme daño",
-        "me hago daño",
-        "lastimarme",  # "lastimarme la espalda": accepted false alarm
-        "me estoy lastimando",
-        "autolesi*",  # autolesión, autolesionarme
-        "auto lesion*",
-        "cort* las|los|mis venas|brazos|muñecas|piernas",
-        "cortarme !el|la|un|una|las_uñas|los_pelos|el_pelo",
-        "sobredosi*",
-        "tom* todas las|mis pastillas|pastis",  # "tomé todas mis pastillas": accepted
-        "tom* muchas|demasiadas|un_monton_de pastillas|pastis",
-        "me quiero|voy_a tirar|aventar|lanzar|arrojar .. <es_high>",
-        "tirarme|aventarme|lanzarme|arrojarme .. <es_high>",
-        "colgarme",
-        "ahorcarme",
-        "me voy a colgar|ahorcar",
-        "envenenarme",
-        "pegarme|darme|meterme un tiro|balazo",
-    ),
-    "uk": (
-        "самогубств*",
-        "суїцид*",
-        "самоушкодж*",
-        "селфхарм*",
-        "передоз*",  # передоз, передозування, передозуватися
-        "вби*|уби*|вб'ю|уб'ю себе",  # вбити себе, вбиваю себе, вб'ю себе
-        "себе вб'ю|уб'ю|вбити|убити|вбиваю",
-        "покінч*",  # покінчити / покінчу (з собою, з життям)
-        "накла* на себе руки",  # накласти / накладу на себе руки
-        "руки на себе",
-        "не хочу жити",  # "не хочу жити в гуртожитку": accepted false alarm
-        "не хочу більше|так|вже|так_більше жити",
-        "не хочеться жити",
-        "не хочеться більше|вже|так жити",
-        "жити не хочу|хочеться",
-        "не бажаю жити",
-        "вмерти",  # the infinitive on its own; "можна вмерти зі сміху": accepted
-        "померти",
-        "умерти",
-        "хочу|хочеться|краще здохнути",
-        "краще б я вмер*|помер*|не_народжувалась|не_народжувався",
-        "краще б мене не було",
-        "краще без мене",
-        "без мене .. краще",
-        "сенсу жити",
-        "сенсу в|у житті",
-        "нема|немає для чого жити",
-        "заради чого жити",
-        "втоми* жити|від_життя|від_усього|від_всього",
-        "набридло жити",
-        "не можу так|більше|так_більше|вже жити",
-        "більше не можу $",
-        "не можу більше $",
-        "нема|немає сил жити",
-        "хочу|хочеться зникнути",
-        "не хочу прокидатися|прокидатись|прокинутися",
-        "і не прокинутися|прокинутись",
-        "завдати собі шкоди",
-        "зашкод* собі",
-        "собі зашкод*",
-        "собі шкоди|шкоду",
-        "шкод* собі",
-        "ріж*|різ*|поріж*|поріз*|переріз*|переріж* собі_вени|вени|себе|руки",
-        "ріжусь",
-        "повіситися|повіситись|повішуся|повішусь",
-        "вистриб*|стриб*|скочи* з|із|зі мосту|даху|вікна|балкона|поверху",
-        "кину*|кинусь під потяг|поїзд|машину|авто|електричку",
-        "наковта* таблет*|пігулок",
-        "вип'ю|випити|випила|випив всі|усі таблетки|пігулки",
-        "отруїтися|отруїтись",
-    ),
-    "ru": (
-        "самоубийств*",
-        "суицид*",
-        "самоповрежд*",
-        "селфхарм*",
-        "передоз*",
-        "уби*|убью|убю себя",  # убить себя, убиваю себя, убью себя
-        "себя убью|убить|убиваю",
-        "убиться",
-        "поконч* с|со собой|жизнью|всем",
-        "поконч* $",
-        "налож* на себя руки",
-        "руки на себя",
-        "не хочу жить",
-        "не хочу больше|так|уже жить",
-        "не хочется жить",
-        "не хочется больше|уже|так жить",
-        "жить не хочу|хочется",
-        "умереть",  # the infinitive on its own, as in Ukrainian
-        "помереть",
-        "хочу|хочется|лучше|лучше_бы сдохнуть",
-        "лучше бы я умер*|сдох*|не_родилась|не_родился",
-        "лучше бы меня не было",
-        "лучше без меня",
-        "без меня .. лучше",
-        "смысла жить",
-        "смысла в жизни",
-        "незачем жить",
-        "не для чего жить",
-        "ради чего жить",
-        "устал* жить|от_жизни|от_всего",
-        "надоело жить",
-        "нет сил жить",
-        "не могу так|больше|так_больше|уже жить",
-        "больше не могу $",
-        "не могу больше $",
-        "хочу|хочется исчезнуть",
-        "не хочу просыпаться|проснуться",
-        "и не проснуться",
-        "причин* себе вред|боль",
-        "навред* себе",
-        "себе навред*",
-        "вред себе",
-        "рез*|реж*|порез*|пореж*|вскры*|вскро*|перерез*|перереж* себе_вены|вены|себя|руки",
-        "режусь",
-        "повеситься|повешусь|повешаюсь",
-        "прыгн*|спрыгн*|выпрыгн*|выброс*|брош*|брос*|скину* с|со|из .. <ru_high>",
-        "брош*|брос*|кинусь|кинуться под поезд|машину|электричку",
-        "наглота* таблет*",
-        "выпью|выпить|выпила|выпил все таблетки",
-        "отравиться",
-    ),
-}
-
-_VIOLENCE: dict[str, tuple[str, ...]] = {
-    "en": (
-        # "Not safe" is counted as violence: the likeliest reading is that someone may hurt
-        # the client. "It's not safe to drink the tap water" is an accepted false alarm.
-        "not safe",
-        "isnt|aint safe",
-        "dont|doesnt|didnt|never|not|cant|no_longer feel* safe",
-        "unsafe at|in home|my_home|my_house|the_house",
-        "feel* unsafe",
-        "im|i_am|were|we_are unsafe",
-        "im|i_am|we_are|were|life_is|lives_are|kids_are|children_are in danger !of",
-        "going to kill me",  # "this job is going to kill me": accepted false alarm
-        "gonna kill me",
-        "will kill me",
-        "<who> .. kill me",  # he'll kill me, he said he would kill me
-        "threaten* to kill me",
-        "tried to kill me",
-        "want* to kill me",
-        "hit* me !up|that|how|what|differently",  # he hits me; not "it hit me that"
-        "beat* me up",
-        "<who> .. beat*|hurt*|chok*|strangl* me",
-        "<who> .. push*|shov* me !to|into|too",
-        "<who> .. grab*|touch* me !a|an|some|base",
-        "<who> .. hit*|beat*|hurt*|kick*|chok* my|the kids|kid|children|child|baby|son|daughter",
-        "punch* me",
-        "slap* me",
-        "chok* me",
-        "strangl* me",
-        "kick* me !out|off",  # "kicked me out" is housing, not violence
-        "shov* me",
-        "stab* me",
-        "attack* me",
-        "abus* me",
-        "threaten* me !with_evict*|with_court|with_legal|with_a_lawsuit|with_late_fees",
-        "stalk* me",
-        "stalker",
-        "threw|throw* me against|into|down|across|onto",
-        "lock* me in|up",
-        "wont|doesnt|didnt|never let me leave|go_out",
-        "gun|knife on|at me",
-        "gun|knife to my head|throat|neck",
-        "rape|raped|rapes|raping|rapist",
-        "sexual* assault*",
-        "sexual* abus*",
-        "molest|molested|molesting|molests|molester|molestation",  # not Spanish "molesta"
-        "forc* me .. sex",
-        "domestic violence|abuse",
-        "abusive <en_family>|relationship|home|marriage",
-        "being abused",
-        "afraid|scared|terrified|frightened of him|her|my_<en_family>",
-        "afraid|scared|terrified|frightened to .. home",
-        "restraining order",
-        "protection|protective order",
-    ),
-    "es": (
-        "no estoy|estamos a salvo",
-        "no me siento|sentimos segura|seguro|seguros|seguras|a_salvo !de|del|que|si|sobre|para",
-        "no estoy|estamos segura|seguro|seguros|seguras en_casa|en_mi_casa|aqui|con_el",
-        "me pega|pego|pegaba|pegan|pegaron",  # "se me pega la gripe": accepted false alarm
-        "me golpea|golpeo|golpeaba|golpean|golpearon",  # not "me golpeé la rodilla"
-        "me maltrat*",
-        "maltrato",
-        "maltratador*",
-        # Landlords and utilities threaten eviction and shut-offs: those are not violence.
-        "me amenaz* !con_desaloj*|con_echar*|con_cortar*|con_el_corte|con_demand*|con_multa*",
-        "me tiene|tienen amenazad*",
-        "me viol*",  # me violó, me violaron
-        "me ahorc*",  # me ahorca (chokes me)
-        "me estrangul*",
-        "me pate*",
-        "me lastima|lastiman|lastimaba|lastimo",
-        "me hace|hizo|hacia|hacen daño",
-        "me va|van a matar",
-        "me quiere|quieren|puede|podria matar",
-        "me matara|mataran",
-        "casi me mata !de",  # not "casi me mata de risa"
-        "amenaz* con matar*",
-        "me da|dio|dieron|daba|dan|pego|pegaba una|otra paliza|golpiza",  # not "fue una paliza"
-        "golpiza*",
-        "a golpes",
-        "me da|dio|daba|dan golpes|patadas|cachetadas|bofetadas|palizas|puñetazos",
-        "violencia domestica|familiar|de_genero|intrafamiliar",
-        "me abus*",
-        "abus* de mi",
-        "abuso sexual",
-        "me forz*",
-        "obliga* a tener relaciones|sexo",
-        "miedo de|a mi esposo|marido|pareja|novio|ex|padre|padrastro|papa|hermano|hijo",
-        "miedo de el",
-        "le tengo miedo $",
-        "miedo .. volver|regresar|ir|llegar a casa",
-        "estoy|estamos|estan en peligro",
-        "corr* peligro",
-        "vida .. peligro",
-        "me encierra|encerro|encierran",
-        "no me deja salir",
-        "orden de proteccion|alejamiento|restriccion",
-    ),
-    "uk": (
-        "не в|у безпеці",  # я не в безпеці
-        "в|у небезпеці",  # "я в небезпеці"; "родина в небезпеці" too
-        "мені|вдома|тут небезпечно",
-        "небезпечно вдома|мені",
-        "не почуваю*|почуваюсь|відчуваю .. безпеці|безпечно",
-        "мене вб'ють|уб'ють|вб'є|уб'є|вбить|вбиватиме|вбити|убити",
-        "вб'ють|уб'ють|вб'є|уб'є|вбити|убити мене",
-        "мене б'є|б'ють|бив|била|били|побив|побила|побили|вдарив|вдарила|вдарить|ударив",
-        "б'є|б'ють|бив|била|били|побив|побила|побили|вдарив|вдарила|вдарить|ударив|бити мене",
-        "мене душив|душить|душила|задушить|ґвалтує|зґвалтував",
-        "душив|душить|душила|задушить|ґвалтує|зґвалтував мене",
-        "зґвалт*",
-        "ґвалтув*",
-        "погрож* мені|мене|вбити|убити|ножем|зброєю !виселенням|виселити|судом",
-        "мені погрож* !виселенням|виселити|судом",
-        "насильств*",
-        "насилл*",
-        "боюся|боюсь його|чоловіка|свого_чоловіка|партнера|співмешканця|батька|вітчима|колишнього",
-        "його боюся|боюсь",
-        "боюся|боюсь|страшно .. додому|вдома",
-        "на мене руку",  # підняв на мене руку
-        "обмежувальн* припис*",
-    ),
-    "ru": (
-        "не в безопасности",
-        "в опасности",
-        "мне|дома|тут|нам небезопасно|опасно",
-        "не чувствую .. безопасн*",
-        "меня убьет|убьют|убить|прибьет|прибьют",
-        "убьет|убьют|прибьет|прибьют|убить меня",
-        "меня бьет|бьют|бил|била|били|избил|избила|ударил|ударила|ударит !дрожь|озноб|током",
-        "бьет|бьют|бил|била|били|избил|избила|ударил|ударила|ударит меня",
-        "меня душит|душил|душила|задушит|изнасиловал",
-        "душит|душил|душила|задушит|изнасиловал меня",
-        "изби*",
-        "изнасил*",
-        "насили*",
-        "угрож* мне|меня|убить|ножом|расправой !выселением|выселить|судом",
-        "мне угрож* !выселением|выселить|судом",
-        "боюсь его|мужа|своего_мужа|партнера|сожителя|отца|отчима|бывшего",
-        "его боюсь",
-        "боюсь|страшно .. домой|дома",
-        "на меня руку",
-        "охранн* ордер*",
-    ),
-}
-
-
-# ---------------------------------------------------------------------------------------
 # Folding: the same on messages and on list entries, so both meet in one normal form.
 
 _DROP = dict.fromkeys(
     map(
         ord,
-        "'’‘‛ʼʹ`´′＇ˈ*\u00ad"  # apostrophes of every shape ("*" stands in for one in Ukrainian)
-        "\u200b\u200c\u200d\u200e\u200f\u202a\u202b\u202c\u202d\u202e"
-        "\u2060\u2061\u2062\u2063\u2064\u2065\u2066\u2067\u2068\u2069\ufeff",
+        # apostrophes of every shape ("*" stands in for one in Ukrainian), invisibles
+        "'’‘‛ʼʹ`´′＇ˈ*\u00ad" + INVISIBLE,
     )
 )
 _CYRILLIC_FOLD = str.maketrans({"і": "и", "є": "е", "ґ": "г", "ъ": None, "ё": "е", "й": "и"})
@@ -560,9 +140,9 @@ def _choices(item: str, phrase: str) -> list[str]:
         if named is None:
             choices.append(alt)
             continue
-        if named[1] not in _GROUPS:
+        if named[1] not in GROUPS:
             raise PhraseError(f"crisis phrase {phrase!r}: unknown group {named[0]!r}")
-        for word in _GROUPS[named[1]].split("|"):
+        for word in GROUPS[named[1]].split("|"):
             choices.extend(_choices(alt[: named.start()] + word + alt[named.end() :], phrase))
     return choices
 
@@ -672,8 +252,8 @@ class CrisisWords:
     ) -> None:
         wanted = None if locales is None else {_locale_key(loc) for loc in locales}
         sources: list[tuple[CrisisKind, Mapping[str, Sequence[str]]]] = [
-            (CrisisKind.SELF_HARM, _SELF_HARM),
-            (CrisisKind.VIOLENCE, _VIOLENCE),
+            (CrisisKind.SELF_HARM, SELF_HARM),
+            (CrisisKind.VIOLENCE, VIOLENCE),
             (CrisisKind.SELF_HARM, extra or {}),
             (CrisisKind.VIOLENCE, extra_violence or {}),
         ]
@@ -733,12 +313,26 @@ class CrisisWords:
         return CrisisMatch(kinds=kinds, phrases=tuple(seen))
 
 
-DEFAULT = CrisisWords()
+@functools.cache
+def default_words() -> CrisisWords:
+    """The built-in lists of every language, compiled once, on first use."""
+    return CrisisWords()
+
+
+if TYPE_CHECKING:
+    DEFAULT: CrisisWords  # the built-in lists (:func:`default_words`)
+else:
+
+    def __getattr__(name: str) -> CrisisWords:
+        """``DEFAULT`` is compiled when first read, so importing this module compiles nothing."""
+        if name == "DEFAULT":
+            return default_words()
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def mentions_crisis(text: str | None) -> bool:
     """Whether the message contains a crisis phrase in any supported language."""
-    return DEFAULT.matches(text)
+    return default_words().matches(text)
 
 
 __all__ = [
@@ -748,6 +342,7 @@ __all__ = [
     "CrisisMatch",
     "CrisisWords",
     "PhraseError",
+    "default_words",
     "fold",
     "mentions_crisis",
 ]

@@ -14,6 +14,7 @@ from datetime import datetime
 from typing import Any, Protocol
 
 from cm_bot.domain import Inbound, Outbound, Severity
+from cm_bot.domain.time import Clock
 
 
 @dataclass(slots=True)
@@ -166,6 +167,15 @@ class NoticeRef:
 class UnitOfWork(Protocol):
     """Reads and writes of one transaction."""
 
+    @property
+    def now(self) -> datetime:
+        """This transaction's moment (aware UTC): every time it writes or compares is this one.
+
+        It comes from the store's injected clock, or from the caller that opened the
+        transaction (a dispatch pass runs at its own ``now``), so a flow started by the
+        scheduler is stamped with the scheduler's time, and tests choose time outright.
+        """
+
     def record_inbound(self, inbound: Inbound, *, handling: bool = False) -> int | None:
         """Insert the inbound update; ``None`` if this (channel, external id) was seen before.
 
@@ -218,7 +228,7 @@ class UnitOfWork(Protocol):
         status: str | None = None,
         timezone: str | None = None,
     ) -> None:
-        """Change a client's language or status."""
+        """Change a client's language, status or time zone (``None``: leave it as it is)."""
 
     def current_run(self, client_id: int) -> RunState | None:
         """The client's active or paused run, if any."""
@@ -486,13 +496,6 @@ class Store(Protocol):
 
     def unit(self) -> AbstractContextManager[StaffUnitOfWork]:
         """A transaction: commits when the block ends, rolls back if it raises."""
-
-
-class Clock(Protocol):
-    """Now, injectable so tests control time without sleeping."""
-
-    def now(self) -> datetime:
-        """The current time, timezone-aware UTC."""
 
 
 __all__ = [

@@ -1,7 +1,8 @@
 """The outbox sender: drains queued messages through a channel within Telegram's limits.
 
 A message is marked sent only after the channel accepted it. What happens on
-each kind of failure is decided here, once, for every channel:
+each kind of failure (:mod:`cm_bot.notify.errors`) is decided here, once, for
+every channel:
 
 * ``RetryLater`` (429 with ``retry_after``, connection refused, 5xx): back off and retry;
 * ``OutcomeUnknown`` (read time-out: Telegram may have delivered it): never resent
@@ -32,35 +33,12 @@ from typing import Protocol
 from sqlalchemy import Engine
 
 from cm_bot.domain import Outbound
+from cm_bot.notify.errors import OutcomeUnknown, PermanentFailure, RetryLater, Unreachable
 from cm_bot.storage import outbox
 from cm_bot.storage.models import utcnow
 from cm_bot.storage.workers import worker_name
 
 log = logging.getLogger(__name__)
-
-
-class DeliveryError(Exception):
-    """A send that did not go through; subclasses say what to do next."""
-
-
-class RetryLater(DeliveryError):
-    """Not delivered, safe to try again (after ``retry_after`` seconds if Telegram said so)."""
-
-    def __init__(self, reason: str, retry_after: float | None = None) -> None:
-        super().__init__(reason)
-        self.retry_after = retry_after
-
-
-class OutcomeUnknown(DeliveryError):
-    """The request may have been delivered (read time-out): do not resend automatically."""
-
-
-class Unreachable(DeliveryError):
-    """The person blocked the bot or their account is gone."""
-
-
-class PermanentFailure(DeliveryError):
-    """Telegram refused the message for good (bad chat, bad request)."""
 
 
 class Transport(Protocol):
@@ -70,7 +48,11 @@ class Transport(Protocol):
         """The message as the channel must send it: one part, or several if it is too long."""
 
     async def send(self, message: Outbound) -> str:
-        """Send one part; returns the channel's message id, raises a :class:`DeliveryError`."""
+        """Send one part; returns the channel's message id.
+
+        Raises:
+            cm_bot.notify.errors.DeliveryError: what went wrong, as the channel classified it.
+        """
 
     async def edit(self, message: Outbound, external_id: str) -> str:
         """Replace the text and buttons of a message sent earlier; as :meth:`send`."""
@@ -233,6 +215,10 @@ class OutboxSender:
         """Whether a send is in flight."""
         return bool(self._tasks)
 
+    def unfinished(self) -> int:
+        """How many of the channel's messages are still to go (blocking: run it in a thread)."""
+        return outbox.unfinished(self.db, self.channel)
+
     async def drain(self, stop: asyncio.Event | None = None) -> int:
         """Send everything due (also what falls due meanwhile); returns how many were sent.
 
@@ -296,12 +282,24 @@ class OutboxSender:
 
     async def _send_item(self, item: outbox.OutboxItem) -> bool:
         """One message, part by part; True once every part went out."""
-        chat = item.message.chat_id
-        edit = item.edit_target
         parts = self.transport.parts(item.message)
+        edit = item.edit_target
         if edit is not None and len(parts) > 1:
             edit = None  # too long to edit in place: send the new version instead
         done = [] if edit is not None else list(item.progress)
+        if not await self._mark_sending(item):
+            return False
+        try:
+            await self._send_parts(item, parts, edit, done)
+        except Exception as exc:
+            await self._failed(item, exc)
+            return False
+        await self._write(outbox.mark_sent, item.id, ",".join(done))
+        await self._bring_forward(item.id)
+        return True
+
+    async def _mark_sending(self, item: outbox.OutboxItem) -> bool:
+        """Record that the send starts; False if it must not go (now, or by this sender)."""
         try:
             ours = await asyncio.to_thread(
                 outbox.mark_sending, self.db, item.id, worker=self.worker
@@ -313,58 +311,75 @@ class OutboxSender:
         if not ours:  # our lease ran out and another sender took the row back
             log.warning("outbox %s: claim lost to another sender; not sending", item.id)
             return False
-        try:
-            for part in parts[len(done) :]:
-                await self._acquire(chat)
-                try:
-                    if edit is not None:
-                        external_id = await self.transport.edit(part, edit)
-                    else:
-                        external_id = await self.transport.send(part)
-                finally:
-                    self.limiter.sent(chat)
-                done.append(external_id)
-                if len(done) < len(parts):
-                    await self._write(outbox.mark_progress, item.id, ",".join(done))
-        except RetryLater as exc:
-            backoff = exc.retry_after or min(2.0**item.attempts, self.limits.max_backoff)
-            if exc.retry_after:
-                self.limiter.hold_chat(chat, exc.retry_after)
-            else:
-                self._blind.add(item.id)  # a guess: the next success brings it forward
-            # Never the error's text in the log: Telegram's description can quote data.
-            log.warning("outbox %s: retry in %.1fs (%s)", item.id, backoff, type(exc).__name__)
-            at = utcnow() + timedelta(seconds=backoff)
-            await self._write(outbox.mark_retry, item.id, at, str(exc))
-        except OutcomeUnknown as exc:
-            log.warning(
-                "outbox %s: outcome unknown (%s); not resending", item.id, type(exc).__name__
-            )
-            await self._write(outbox.mark_final, item.id, "unknown", str(exc))
-        except Unreachable as exc:
-            log.info("outbox %s: recipient unreachable", item.id)
-            await self._write(outbox.mark_final, item.id, "failed", str(exc))
-            await self._write(outbox.fail_chat, self.channel, chat, "recipient unreachable")
-            await self.on_unreachable(self.channel, chat)
-        except PermanentFailure as exc:
-            log.warning("outbox %s: failed permanently (%s)", item.id, type(exc).__name__)
-            await self._write(outbox.mark_final, item.id, "failed", str(exc))
-        except Exception as exc:
-            # Something the channel did not classify: it may have been delivered, so a
-            # person decides rather than a blind resend.
-            reason = f"unexpected {type(exc).__name__}"
-            log.error("outbox %s: %s; not resending", item.id, reason)
-            await self._write(outbox.mark_final, item.id, "unknown", reason)
+        return True
+
+    async def _send_parts(
+        self, item: outbox.OutboxItem, parts: list[Outbound], edit: str | None, done: list[str]
+    ) -> None:
+        """Send the parts not in ``done`` yet, each within the limits, adding their ids to it."""
+        chat = item.message.chat_id
+        for part in parts[len(done) :]:
+            await self._acquire(chat)
+            try:
+                if edit is not None:
+                    external_id = await self.transport.edit(part, edit)
+                else:
+                    external_id = await self.transport.send(part)
+            finally:
+                self.limiter.sent(chat)
+            done.append(external_id)
+            if len(done) < len(parts):
+                await self._write(outbox.mark_progress, item.id, ",".join(done))
+
+    async def _failed(self, item: outbox.OutboxItem, exc: Exception) -> None:
+        """Record a failed send as its kind of failure says (see the module docstring)."""
+        match exc:
+            case RetryLater():
+                await self._retry(item, exc)
+            case OutcomeUnknown():
+                log.warning(
+                    "outbox %s: outcome unknown (%s); not resending", item.id, type(exc).__name__
+                )
+                await self._write(outbox.mark_final, item.id, "unknown", str(exc))
+            case Unreachable():
+                chat = item.message.chat_id
+                log.info("outbox %s: recipient unreachable", item.id)
+                await self._write(outbox.mark_final, item.id, "failed", str(exc))
+                await self._write(outbox.fail_chat, self.channel, chat, "recipient unreachable")
+                await self.on_unreachable(self.channel, chat)
+            case PermanentFailure():
+                log.warning("outbox %s: failed permanently (%s)", item.id, type(exc).__name__)
+                await self._write(outbox.mark_final, item.id, "failed", str(exc))
+            case _:
+                # Something the channel did not classify: it may have been delivered, so a
+                # person decides rather than a blind resend.
+                reason = f"unexpected {type(exc).__name__}"
+                log.error("outbox %s: %s; not resending", item.id, reason)
+                await self._write(outbox.mark_final, item.id, "unknown", reason)
+
+    async def _retry(self, item: outbox.OutboxItem, exc: RetryLater) -> None:
+        """Back off: for as long as Telegram said, else exponentially (a guess)."""
+        backoff = exc.retry_after or min(2.0**item.attempts, self.limits.max_backoff)
+        if exc.retry_after:
+            self.limiter.hold_chat(item.message.chat_id, exc.retry_after)
         else:
-            await self._write(outbox.mark_sent, item.id, ",".join(done))
-            if self._blind:
-                # Telegram answers again: what waits out a back-off guessed during the
-                # outage goes now, not up to max_backoff later. A 429's time is kept.
-                waiting, self._blind = self._blind - {item.id}, set()
-                await self._write(outbox.bring_forward, waiting)
-                self._changed.set()
-            return True
-        return False
+            self._blind.add(item.id)  # a guess: the next success brings it forward
+        # Never the error's text in the log: Telegram's description can quote data.
+        log.warning("outbox %s: retry in %.1fs (%s)", item.id, backoff, type(exc).__name__)
+        at = utcnow() + timedelta(seconds=backoff)
+        await self._write(outbox.mark_retry, item.id, at, str(exc))
+
+    async def _bring_forward(self, sent_id: int) -> None:
+        """A send went through after guessed back-offs: what waits them out goes now.
+
+        Telegram answers again, so a back-off guessed during the outage need not run
+        up to ``max_backoff``. A 429's time is kept.
+        """
+        if not self._blind:
+            return
+        waiting, self._blind = self._blind - {sent_id}, set()
+        await self._write(outbox.bring_forward, waiting)
+        self._changed.set()
 
     async def _write(self, action: Callable[..., object], *args: object) -> None:
         """Record what happened; if the database is away, keep it and record it later.
@@ -439,14 +454,4 @@ class OutboxSender:
             await asyncio.gather(*list(self._tasks), return_exceptions=True)
 
 
-__all__ = [
-    "DeliveryError",
-    "Limits",
-    "OutboxSender",
-    "OutcomeUnknown",
-    "PermanentFailure",
-    "RateLimiter",
-    "RetryLater",
-    "Transport",
-    "Unreachable",
-]
+__all__ = ["Limits", "OutboxSender", "RateLimiter", "Transport"]

@@ -4,7 +4,10 @@
 * :mod:`~cm_bot.scheduling.planner` — creating and cancelling contacts in the caller's
   transaction (:func:`plan_followups`, :func:`reopen_case`, :func:`plan_checkins`).
 * :mod:`~cm_bot.scheduling.dispatcher` — claiming due rows and starting their flows,
-  exactly once across workers (:func:`run_due`).
+  exactly once across workers (:func:`run_due`); one pass's parts beside it:
+  :mod:`~cm_bot.scheduling.contact` (one claimed row), :mod:`~cm_bot.scheduling.settle`
+  (finished contacts), :mod:`~cm_bot.scheduling.upkeep` (the outbox) and
+  :mod:`~cm_bot.scheduling.report` (the counts).
 * :mod:`~cm_bot.scheduling.ticker` — the APScheduler tick that only wakes the dispatcher.
 """
 

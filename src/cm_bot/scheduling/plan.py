@@ -22,10 +22,12 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
+from cm_bot.domain.time import aware
+from cm_bot.domain.values import CADENCES
+
 log = logging.getLogger(__name__)
 
 CADENCE_DAYS = {"weekly": 7, "fortnightly": 14}
-CADENCES = ("weekly", "fortnightly", "monthly")
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,11 +92,6 @@ def parse_timezone(text: str) -> str | None:
         return None
     by_folded = {key.casefold(): key for key in available_timezones()}
     return by_folded.get(name.casefold())
-
-
-def aware(moment: datetime) -> datetime:
-    """A datetime as aware UTC (a naive one is taken to be UTC already, as SQLite returns it)."""
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
 
 def at_local(day: date, at: time, tz: ZoneInfo) -> datetime:

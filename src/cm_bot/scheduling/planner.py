@@ -87,8 +87,8 @@ class SchedulePolicy:
 def policy_from_settings(settings: Any) -> SchedulePolicy:
     """Build the policy from :class:`cm_bot.settings.Settings`, using defaults for unset fields.
 
-    Reads ``timezone`` and ``contact_hours`` (``"09:00-20:00"``) when the settings
-    have them, so the scheduler works before and after those settings exist.
+    Reads ``timezone`` and ``contact_hours`` (``"09:00-20:00"``); an object without them
+    (a test's stand-in for settings) gets UTC and the default contact hours.
     """
     hours = getattr(settings, "contact_hours", None)
     return SchedulePolicy(
@@ -232,6 +232,7 @@ def plan_followups(
             ids.append(new_id)
     session.add(
         AuditLog(
+            at=now,
             actor="system",
             action="followups_planned",
             case_id=case_id,
@@ -325,6 +326,7 @@ def reopen_case(target: Session | SqlUnitOfWork, case_id: int, now: datetime) ->
     case.status, case.exited_at, case.followup_outcome = "active", None, None
     session.add(
         AuditLog(
+            at=now,
             actor="system",
             action="case_reopened",
             case_id=case_id,

@@ -3,7 +3,7 @@
 The schedule is the ``scheduledcontact`` table. APScheduler's own job stores are
 not used for it because a v3 job store must never be shared between processes,
 and its default ``misfire_grace_time`` of 1 s silently drops a job that fell due
-while the process was down (research/reliability.md finding 11, style.md §2(a)).
+while the process was down.
 Here there is exactly one job, in a :class:`MemoryJobStore`, with a fixed id and
 ``replace_existing`` (no copies on restart), ``coalesce`` and ``max_instances=1``
 (a slow pass is never overlapped, missed ticks collapse into one) and
@@ -19,21 +19,15 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from apscheduler.jobstores.memory import MemoryJobStore  # type: ignore[import-untyped]
-from apscheduler.schedulers.asyncio import AsyncIOScheduler  # type: ignore[import-untyped]
-
+from cm_bot.domain.time import SYSTEM_CLOCK, Clock
 from cm_bot.engine import ConversationEngine
 from cm_bot.scheduling.dispatcher import DispatchReport, run_due
 from cm_bot.scheduling.planner import SchedulePolicy
+from cm_bot.storage.repository import SqlStore
 
 log = logging.getLogger(__name__)
 
 JOB_ID = "cm_bot.scheduling.tick"
-
-
-def utcnow() -> datetime:
-    """The wall clock, UTC."""
-    return datetime.now(UTC)
 
 
 @dataclass(slots=True)
@@ -45,7 +39,7 @@ class TickReport:
 
 
 def housekeeping(
-    engine: ConversationEngine, policy: SchedulePolicy | None = None
+    engine: ConversationEngine[SqlStore], policy: SchedulePolicy | None = None
 ) -> Callable[[datetime], TickReport]:
     """The work of one tick: a dispatch pass, then flag escalation.
 
@@ -87,7 +81,7 @@ class Ticker:
         work: Callable[[datetime], object],
         *,
         seconds: float = 60.0,
-        clock: Callable[[], datetime] = utcnow,
+        clock: Clock = SYSTEM_CLOCK,
     ) -> None:
         if seconds <= 0:
             raise ValueError("the tick interval must be positive")
@@ -95,6 +89,11 @@ class Ticker:
         self.seconds = seconds
         self.clock = clock
         self.ticks = 0
+        # APScheduler is imported here, not at the top: build_app loads this package, and
+        # the admin commands that use it need no scheduler (tests/cli/test_startup_imports.py).
+        from apscheduler.jobstores.memory import MemoryJobStore  # type: ignore[import-untyped]
+        from apscheduler.schedulers.asyncio import AsyncIOScheduler  # type: ignore[import-untyped]
+
         self.scheduler = AsyncIOScheduler(
             jobstores={"default": MemoryJobStore()},
             job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": None},
@@ -113,7 +112,7 @@ class Ticker:
             coalesce=True,
             max_instances=1,
             misfire_grace_time=None,
-            next_run_time=datetime.now(UTC),  # the first tick at once (real time)
+            next_run_time=SYSTEM_CLOCK.now(),  # the first tick at once (APScheduler's real time)
         )
         self.scheduler.start()
 
@@ -121,7 +120,7 @@ class Ticker:
         """Run the work once, now; errors are logged, never raised into the scheduler."""
         self.ticks += 1
         try:
-            return await asyncio.to_thread(self.work, self.clock())
+            return await asyncio.to_thread(self.work, self.clock.now())
         except Exception:
             log.exception("scheduled tick failed")
             return None

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import hashlib
 import secrets
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from typing import Any, TypeAlias
 
 from sqlalchemy import CursorResult, Executable, bindparam, func, or_, select, update
 from sqlmodel import Session, col
 
 from cm_bot.domain import CaseStatus, ClientStatus
+from cm_bot.domain.time import aware
 from cm_bot.engine.ports import (
     CaseView,
     FlagView,
@@ -39,7 +40,6 @@ from cm_bot.storage.models import (
     ScheduledContact,
     ScoreResult,
     Staff,
-    utcnow,
 )
 
 Rows: TypeAlias = CursorResult[*tuple[Any, ...]]
@@ -72,12 +72,6 @@ def run_of(dedupe_key: str | None) -> int | None:
     return int(run_id) if kind == "run" and run_id.isdigit() else None
 
 
-def _aware(moment: datetime) -> datetime:
-    from datetime import UTC
-
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
-
-
 class CaseworkMixin:
     """Staff-side reads and writes, mixed into :class:`~cm_bot.storage.repository.SqlUnitOfWork`.
 
@@ -88,8 +82,9 @@ class CaseworkMixin:
     on_exit: Any = None
     on_goal: Any = None
 
-    def __init__(self, session: Session) -> None:
+    def __init__(self, session: Session, now: datetime) -> None:
         self.session = session
+        self.now = now  # the transaction's moment (see UnitOfWork.now)
         # Who is staff, read once per transaction (a staff invite redeemed here drops it).
         self._staff: dict[tuple[str, str], StaffView | None] = {}
         self._scope: object = None  # the (sub)transaction the remembered reads were made in
@@ -159,6 +154,7 @@ class CaseworkMixin:
                 case_id=case_id,
                 staff_id=staff_id,
                 expires_at=expires_at,
+                created_at=self.now,
             )
         )
         self.session.flush()
@@ -193,7 +189,7 @@ class CaseworkMixin:
             return InviteOutcome("unknown")
         if invite.used_at is not None:
             return InviteOutcome("used")
-        if _aware(invite.expires_at) < now:
+        if aware(invite.expires_at) < now:
             return InviteOutcome("expired")
         if invite.kind == "staff":
             self._staff.clear()
@@ -228,7 +224,7 @@ class CaseworkMixin:
         if case is None or existing is not None:
             return InviteOutcome("already_bound")
         if case.client_id is None:
-            client = Client()
+            client = Client(created_at=now)
             self.session.add(client)
             self.session.flush()
             case.client_id = client.id
@@ -250,6 +246,7 @@ class CaseworkMixin:
                 channel=channel,
                 external_user_id=external_user_id,
                 chat_id=chat_id,
+                created_at=now,
             )
         )
         invite.used_at = now
@@ -443,12 +440,14 @@ class CaseworkMixin:
             text=text,
             cadence=cadence,
             target_date=target_date if isinstance(target_date, date) else None,
+            created_at=self.now,
         )
         self.session.add(goal)
         self.session.flush()
         assert goal.id is not None
         self.session.add(
             AuditLog(
+                at=self.now,
                 actor=actor or (f"staff:{staff_id}" if staff_id else "cli"),
                 action="goal_added",
                 case_id=case_id,
@@ -456,14 +455,17 @@ class CaseworkMixin:
             )
         )
         if self.on_goal is not None:  # its first check-in, planned with it
-            self.on_goal(self, goal.id, datetime.now(UTC))
+            self.on_goal(self, goal.id, self.now)
         return goal.id
 
     def add_note(self, case_id: int, staff_id: int | None, text: str) -> None:
         """A case note."""
-        self.session.add(CaseNote(case_id=case_id, staff_id=staff_id, text=text))
+        self.session.add(
+            CaseNote(case_id=case_id, staff_id=staff_id, text=text, created_at=self.now)
+        )
         self.session.add(
             AuditLog(
+                at=self.now,
                 actor=f"staff:{staff_id}" if staff_id else "cli",
                 action="note_added",
                 case_id=case_id,
@@ -478,7 +480,7 @@ class CaseworkMixin:
         case.exited_at = exited_at
         on_exit = getattr(self, "on_exit", None)
         if on_exit is not None:
-            on_exit(self, case_id, exited_at.date(), datetime.now(UTC))
+            on_exit(self, case_id, exited_at.date(), self.now)
 
     # -- flags -----------------------------------------------------------------------
 
@@ -578,6 +580,7 @@ class CaseworkMixin:
                 flag.acknowledged_by, flag.acknowledged_at = staff_id, now
         self.session.add(
             AuditLog(
+                at=self.now,
                 actor=f"staff:{staff_id}",
                 action=f"flag_{status}",
                 case_id=flag.case_id,
@@ -756,9 +759,9 @@ class CaseworkMixin:
         """Register (or move) the team chat."""
         row = self.session.get(ProgramSetting, TEAM_CHAT)
         if row is None:
-            self.session.add(ProgramSetting(key=TEAM_CHAT, value=chat_id))
+            self.session.add(ProgramSetting(key=TEAM_CHAT, value=chat_id, updated_at=self.now))
         else:
-            row.value, row.updated_at = chat_id, utcnow()
+            row.value, row.updated_at = chat_id, self.now
 
 
 __all__ = ["CaseworkMixin", "token_hash"]

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import Engine, String, and_, cast, delete, func, literal, or_, select, update
 from sqlmodel import Session, SQLModel, col
 
+from cm_bot.domain.time import SYSTEM_CLOCK
 from cm_bot.storage.db import scrub, transaction
 from cm_bot.storage.models import (
     AuditLog,
@@ -37,7 +38,6 @@ from cm_bot.storage.models import (
     ScheduledContact,
     ScoreResult,
     Staff,
-    utcnow,
 )
 
 if TYPE_CHECKING:
@@ -141,11 +141,13 @@ def export_case(
     *,
     flows: FlowRegistry | None = None,
     translator: Translator | None = None,
+    now: datetime | None = None,
 ) -> dict[str, Any]:
     """Everything held about a case and its client, as JSON-ready values; the export is audited.
 
     ``flows`` and ``translator`` label the answers (by default the configured flows and
-    locales, :class:`cm_bot.settings.Settings`).
+    locales, :class:`cm_bot.settings.Settings`). ``now``: when it was exported (default:
+    the wall clock; the CLI is outside the app's injected clock).
     """
     flows, translator = _labelling(flows, translator)
     with transaction(db) as session:
@@ -192,7 +194,7 @@ def export_case(
             return out
 
         data: dict[str, Any] = {
-            "exported_at": _plain(utcnow()),
+            "exported_at": _plain(now or SYSTEM_CLOCK.now()),
             "case": {
                 "ref": case.ref,
                 "status": case.status,
@@ -292,7 +294,9 @@ def to_csv(data: dict[str, Any]) -> str:
     return buffer.getvalue()
 
 
-def erase_case(db: Engine, ref: str, actor: str = "cli") -> dict[str, int]:
+def erase_case(
+    db: Engine, ref: str, actor: str = "cli", *, now: datetime | None = None
+) -> dict[str, int]:
     """Remove everything written by or about the case's client; keep a tombstone.
 
     What goes: answers, runs, scores, consent records, notes, goals, messages to and from
@@ -306,10 +310,12 @@ def erase_case(db: Engine, ref: str, actor: str = "cli") -> dict[str, int]:
     After the commit the freed space is wiped (:func:`cm_bot.storage.db.scrub`), so
     neither SQLite's file and log nor PostgreSQL's tables keep the erased text.
 
+    ``now`` stamps what the erasure closes (default: the wall clock).
+
     Returns how many rows of each kind were removed or changed.
     """
     with transaction(db) as session:
-        counts = _erase(session, ref, actor)
+        counts = _erase(session, ref, actor, now or SYSTEM_CLOCK.now())
     scrub(db, ERASED_TABLES)
     return counts
 
@@ -334,7 +340,7 @@ ERASED_TABLES = (
 )
 
 
-def _erase(session: Session, ref: str, actor: str) -> dict[str, int]:
+def _erase(session: Session, ref: str, actor: str, now: datetime) -> dict[str, int]:
     case = (
         session.execute(select(Case).where(col(Case.ref) == ref).with_for_update())
         .scalars()
@@ -343,7 +349,6 @@ def _erase(session: Session, ref: str, actor: str) -> dict[str, int]:
     if case is None:
         raise DataRightsError(f"no case {ref}")
     counts: dict[str, int] = {}
-    now = utcnow()
 
     def run(name: str | None, statement: Any) -> None:
         result = session.execute(statement)
@@ -463,6 +468,7 @@ def _erase(session: Session, ref: str, actor: str) -> dict[str, int]:
     case.status = "closed"
     session.add(
         AuditLog(
+            at=now,
             actor=actor,
             action="case_erased",
             case_id=case.id,

@@ -7,11 +7,13 @@ Only this package imports SQL.
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, time
+from datetime import date, datetime, time
 from typing import Any
 
 from sqlalchemy import JSON, Column, Index, MetaData, UniqueConstraint, text
 from sqlmodel import Field, SQLModel
+
+from cm_bot.domain.time import utcnow  # column defaults for rows written outside a unit of work
 
 # Stable constraint names, so Alembic batch migrations on SQLite can find them.
 SQLModel.metadata.naming_convention = {
@@ -22,11 +24,6 @@ SQLModel.metadata.naming_convention = {
     "pk": "pk_%(table_name)s",
 }
 metadata: MetaData = SQLModel.metadata
-
-
-def utcnow() -> datetime:
-    """Now, in UTC, timezone-aware."""
-    return datetime.now(UTC)
 
 
 def partial_index(name: str, *columns: str, where: str) -> Index:

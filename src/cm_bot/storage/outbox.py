@@ -15,15 +15,16 @@ from __future__ import annotations
 
 from collections.abc import Collection
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Engine, func, select, update
 from sqlmodel import Session, col
 
 from cm_bot.domain import Button, Outbound, Priority
+from cm_bot.domain.time import SYSTEM_CLOCK, aware
 from cm_bot.storage.db import transaction
-from cm_bot.storage.models import Outbox, utcnow
+from cm_bot.storage.models import Outbox
 from cm_bot.storage.workers import is_gone, worker_name
 
 LEASE = timedelta(minutes=5)
@@ -99,7 +100,7 @@ def claim(
     claim skips rows another worker holds (``SKIP LOCKED``), so no message is taken
     twice; on SQLite the write lock does the same.
     """
-    now = now or utcnow()
+    now = now or SYSTEM_CLOCK.now()
     with transaction(engine) as session:
         statement = (
             select(Outbox)
@@ -151,7 +152,7 @@ def claim_heads(
         an edit waiting for its original to finish, or rows another sender locked
         first), so the caller knows to look again soon.
     """
-    now = now or utcnow()
+    now = now or SYSTEM_CLOCK.now()
     rank = (
         func.row_number()
         .over(partition_by=col(Outbox.chat_id), order_by=(col(Outbox.priority), col(Outbox.id)))
@@ -218,7 +219,7 @@ def claim_heads(
             elif outcome == "merged":
                 assert original is not None
                 due = original.next_attempt_at
-                if due is None or _aware(due) <= now:
+                if due is None or aware(due) <= now:
                     _take(original, holder, until)  # it is the chat's head now: send it
                     items.append(_item(original))
                 else:
@@ -234,10 +235,6 @@ def _take(row: Outbox, worker: str, until: datetime) -> None:
     row.status = "claimed"
     row.claimed_by = worker
     row.lease_until = until
-
-
-def _aware(moment: datetime) -> datetime:
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def _edit(session: Session, row: Outbox) -> tuple[str, Outbox | None]:
@@ -264,7 +261,12 @@ def _edit(session: Session, row: Outbox) -> tuple[str, Outbox | None]:
 
 
 def mark_sending(
-    engine: Engine, outbox_id: int, *, worker: str | None = None, lease: timedelta = LEASE
+    engine: Engine,
+    outbox_id: int,
+    *,
+    worker: str | None = None,
+    lease: timedelta = LEASE,
+    now: datetime | None = None,
 ) -> bool:
     """About to call the channel: from here on a crash means "outcome unknown".
 
@@ -283,7 +285,7 @@ def mark_sending(
             .values(
                 status="sending",
                 attempts=col(Outbox.attempts) + 1,
-                lease_until=utcnow() + lease,
+                lease_until=(now or SYSTEM_CLOCK.now()) + lease,
             )
         )
         return bool(getattr(result, "rowcount", 0))
@@ -300,7 +302,12 @@ def release(engine: Engine, outbox_id: int) -> None:
 
 
 def mark_progress(
-    engine: Engine, outbox_id: int, external_message_ids: str, *, lease: timedelta = LEASE
+    engine: Engine,
+    outbox_id: int,
+    external_message_ids: str,
+    *,
+    lease: timedelta = LEASE,
+    now: datetime | None = None,
 ) -> None:
     """Some parts of a long message went out: a retry resumes after them, never repeats them.
 
@@ -310,11 +317,16 @@ def mark_progress(
         session.execute(
             update(Outbox)
             .where(col(Outbox.id) == outbox_id)
-            .values(external_message_id=external_message_ids, lease_until=utcnow() + lease)
+            .values(
+                external_message_id=external_message_ids,
+                lease_until=(now or SYSTEM_CLOCK.now()) + lease,
+            )
         )
 
 
-def mark_sent(engine: Engine, outbox_id: int, external_message_id: str | None) -> None:
+def mark_sent(
+    engine: Engine, outbox_id: int, external_message_id: str | None, now: datetime | None = None
+) -> None:
     """The channel accepted the message."""
     with transaction(engine) as session:
         session.execute(
@@ -322,7 +334,7 @@ def mark_sent(engine: Engine, outbox_id: int, external_message_id: str | None) -
             .where(col(Outbox.id) == outbox_id)
             .values(
                 status="sent",
-                sent_at=utcnow(),
+                sent_at=now or SYSTEM_CLOCK.now(),
                 external_message_id=external_message_id,
                 error=None,
                 lease_until=None,
@@ -435,7 +447,7 @@ def recover(
     Returns:
         (requeued, unknown).
     """
-    now = now or utcnow()
+    now = now or SYSTEM_CLOCK.now()
     me = worker or worker_name()
     with transaction(engine) as session:
         holders = set(

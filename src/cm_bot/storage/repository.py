@@ -35,7 +35,9 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, col
 
 from cm_bot.domain import Inbound, InboundKind, Outbound, RunStatus, Severity
-from cm_bot.engine.ports import ClientView, RunState, StaffTarget, Token
+from cm_bot.domain.time import SYSTEM_CLOCK, Clock, aware
+from cm_bot.engine.ports import ClientView, FlagView, RunState, StaffTarget, Token
+from cm_bot.storage import outbox
 from cm_bot.storage.casework import CaseworkMixin
 from cm_bot.storage.db import transaction
 from cm_bot.storage.models import (
@@ -51,7 +53,6 @@ from cm_bot.storage.models import (
     ScheduledContact,
     ScoreResult,
     metadata,
-    utcnow,
 )
 
 OPEN_RUN = (RunStatus.ACTIVE.value, RunStatus.PAUSED.value)
@@ -430,10 +431,13 @@ class SqlUnitOfWork(CaseworkMixin):
         self,
         session: Session,
         *,
+        now: datetime | None = None,
         on_exit: OnExit | None = None,
         on_goal: OnGoal | None = None,
     ) -> None:
-        super().__init__(session)
+        # The transaction's moment (UnitOfWork.now); outside the app (tests, the CLI) the
+        # wall clock.
+        super().__init__(session, aware(now) if now is not None else SYSTEM_CLOCK.now())
         self.on_exit = on_exit
         self.on_goal = on_goal
         self._dialect = session.get_bind().dialect.name
@@ -538,7 +542,7 @@ class SqlUnitOfWork(CaseworkMixin):
         row.status = "dead"
         row.text = None
         row.payload = None
-        row.handled_at = utcnow()
+        row.handled_at = self.now
         return inbound
 
     def pending_chats(self) -> list[tuple[str, str]]:
@@ -549,7 +553,7 @@ class SqlUnitOfWork(CaseworkMixin):
         """Mark handled; the raw text is dropped because the answer now lives in a response."""
         self._change(
             _FINISH_INBOUND,
-            {"b_id": inbound_id, "b_client": client_id, "b_now": utcnow()},
+            {"b_id": inbound_id, "b_client": client_id, "b_now": self.now},
             InboundMessage,
         )
 
@@ -583,7 +587,7 @@ class SqlUnitOfWork(CaseworkMixin):
         if row is None:
             self._sql(
                 _ADD_SETTING[self._dialect],
-                {"key": SENDER_SALT, "value": secrets.token_hex(32), "updated_at": utcnow()},
+                {"key": SENDER_SALT, "value": secrets.token_hex(32), "updated_at": self.now},
             )
             row = self._sql(_READ_SETTING, {"key": SENDER_SALT}).one()
         return str(row[0]).encode()
@@ -690,7 +694,7 @@ class SqlUnitOfWork(CaseworkMixin):
         context: Mapping[str, Any],
     ) -> RunState:
         """Abandon any open run and start a new one."""
-        now = utcnow()
+        now = self.now
         self._runs.clear()
         self._change(_ABANDON_RUNS, {"b_client": client.client_id, "b_now": now}, FlowRun)
         run_id = self._sql(
@@ -742,7 +746,7 @@ class SqlUnitOfWork(CaseworkMixin):
                 "b_answers": dict(run.answers),
                 "b_context": dict(run.context),
                 "b_fired": list(run.fired_flags),
-                "b_now": utcnow(),
+                "b_now": self.now,
             },
             FlowRun,
         )
@@ -782,6 +786,7 @@ class SqlUnitOfWork(CaseworkMixin):
                 "goal_id": goal_id if isinstance(goal_id, int) else None,
                 "inbound_id": inbound_id,
                 "provenance": provenance,
+                "answered_at": self.now,
             },
         )
 
@@ -818,6 +823,7 @@ class SqlUnitOfWork(CaseworkMixin):
                 else None,
                 "band": band if isinstance(band, str) else None,
                 "result": dict(result),
+                "computed_at": self.now,
             },
         )
 
@@ -845,7 +851,7 @@ class SqlUnitOfWork(CaseworkMixin):
                 "source_key": source_key,
                 "source_value": source_value,
                 "status": "open",
-                "created_at": utcnow(),
+                "created_at": self.now,
             },
         ).first()
         return None if row is None else int(row[0])
@@ -1006,6 +1012,7 @@ class SqlUnitOfWork(CaseworkMixin):
                 "locale": locale,
                 "decisions": dict(decisions),
                 "inbound_id": inbound_id,
+                "recorded_at": self.now,
             },
         )
 
@@ -1023,7 +1030,7 @@ class SqlUnitOfWork(CaseworkMixin):
         """Record that the client answered (or a rule ended) the contact's flow."""
         self._change(
             _CONTACT_FINISHED,
-            {"b_id": contact_id, "b_outcome": outcome, "b_now": utcnow()},
+            {"b_id": contact_id, "b_outcome": outcome, "b_now": self.now},
             ScheduledContact,
         )
 
@@ -1058,7 +1065,7 @@ class SqlUnitOfWork(CaseworkMixin):
         """Cancel pending contacts of the client's cases."""
         result = self._change(
             _CANCEL_CONTACTS,
-            {"b_client": client_id, "b_outcome": outcome, "b_now": utcnow()},
+            {"b_client": client_id, "b_outcome": outcome, "b_now": self.now},
             ScheduledContact,
         )
         return int(result.rowcount or 0)
@@ -1066,7 +1073,9 @@ class SqlUnitOfWork(CaseworkMixin):
     def audit(self, actor: str, action: str, case_id: int | None = None, **detail: Any) -> None:
         """Append an audit row."""
         self.session.add(
-            AuditLog(actor=actor, action=action, case_id=case_id, detail=detail or None)
+            AuditLog(
+                at=self.now, actor=actor, action=action, case_id=case_id, detail=detail or None
+            )
         )
 
     def already_told_chat(self, channel: str, chat_id: str, since: datetime | None = None) -> bool:
@@ -1100,25 +1109,62 @@ class SqlStore:
         self,
         engine: Engine,
         *,
+        clock: Clock | None = None,
         on_exit: OnExit | None = None,
         on_goal: OnGoal | None = None,
     ) -> None:
         self.engine = engine
+        self.clock = clock or SYSTEM_CLOCK  # every unit of work's ``now`` comes from it
         # The scheduling layer's planners, run in the exit's (the goal's) own transaction:
         # post-exit follow-ups, a new goal's first check-in.
         self.on_exit = on_exit
         self.on_goal = on_goal
 
     @contextmanager
-    def unit(self) -> Iterator[SqlUnitOfWork]:
-        """One transaction."""
+    def unit(self, now: datetime | None = None) -> Iterator[SqlUnitOfWork]:
+        """One transaction, at ``now`` (default: the clock's time as it opens)."""
         with transaction(self.engine) as session:
-            yield SqlUnitOfWork(session, on_exit=self.on_exit, on_goal=self.on_goal)
+            yield SqlUnitOfWork(
+                session,
+                now=now if now is not None else self.clock.now(),
+                on_exit=self.on_exit,
+                on_goal=self.on_goal,
+            )
 
     def count(self, table: type[Any]) -> int:
         """Rows in a table (tests and reports)."""
         with transaction(self.engine) as session:
             return int(session.execute(select(func.count()).select_from(table)).scalar_one())
+
+    # -- for a channel that delivers in-process (the terminal) --------------------------
+
+    def claim_chat(self, channel: str, chat_id: str) -> list[tuple[int, Outbound]]:
+        """Take one chat's due messages, most urgent first (:func:`outbox.claim`).
+
+        The reader shows each one, then calls :meth:`mark_shown`.
+        """
+        return [
+            (item.id, item.message) for item in outbox.claim(self.engine, channel, chat_id=chat_id)
+        ]
+
+    def mark_shown(self, outbox_id: int) -> None:
+        """A message taken by :meth:`claim_chat` was shown: it is sent."""
+        outbox.mark_sent(self.engine, outbox_id, None)
+
+    def newest_flag_id(self) -> int:
+        """The id of the latest flag (0: none yet), to show only flags raised after it."""
+        with transaction(self.engine) as session:
+            return int(session.execute(select(func.max(col(Flag.id)))).scalar() or 0)
+
+    def flags_after(self, flag_id: int) -> list[FlagView]:
+        """Flags raised after ``flag_id``, oldest first."""
+        with self.unit() as uow:
+            ids = list(
+                uow.session.execute(
+                    select(col(Flag.id)).where(col(Flag.id) > flag_id).order_by(col(Flag.id))
+                ).scalars()
+            )
+            return [view for found in ids if (view := uow.flag_view(found)) is not None]
 
 
 __all__ = ["SqlStore", "SqlUnitOfWork"]

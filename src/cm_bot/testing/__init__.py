@@ -4,10 +4,11 @@ Tests and benchmarks start :class:`FakeBotAPI` in-process and point the real aio
 python-telegram-bot clients at it, so encoding, polling and error handling are exercised
 over HTTP instead of mocking the frameworks.
 
-The names below are imported from :mod:`cm_bot.testing.fake_bot_api` on first use, not
-when the package is imported: ``python -m cm_bot.testing.fake_bot_api`` imports this
-package first, and an eager import would leave the module in ``sys.modules`` before runpy
-executes it (a RuntimeWarning, and two copies of every class).
+The names below are imported from :mod:`cm_bot.testing.botapi` on first use, not when
+the package is imported, and never from :mod:`cm_bot.testing.fake_bot_api`:
+``python -m cm_bot.testing.fake_bot_api`` imports this package first, and importing that
+module here would leave it in ``sys.modules`` before runpy executes it (a RuntimeWarning,
+and two copies of every class).
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from cm_bot.testing.fake_bot_api import (
+    from cm_bot.testing.botapi import (
         DEFAULT_TOKEN,
         DEFAULT_USERNAME,
         FORBIDDEN_BLOCKED,
@@ -57,7 +58,7 @@ __all__ = [
 def __getattr__(name: str) -> Any:
     """Import the emulator's names lazily (see the module docstring)."""
     if name in __all__:
-        from cm_bot.testing import fake_bot_api
+        from cm_bot.testing import botapi
 
-        return getattr(fake_bot_api, name)
+        return getattr(botapi, name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -18,7 +18,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Self
 
-from cm_bot.testing.fake_bot_api import FakeBotAPI
+from cm_bot.testing.botapi import FakeBotAPI
 
 RUN: tuple[str, ...] = ("-m", "cm_bot", "run")
 """The bot's main job, as an argv for ``sys.executable``."""

@@ -7,20 +7,11 @@ from typing import Annotated
 
 import typer
 
-from cm_bot.settings import Settings
+from cm_bot.cli._common import command_group, fail, table
 
-schedule_app = typer.Typer(
-    help="Scheduled goal check-ins and post-exit follow-ups.",
-    no_args_is_help=True,
-    rich_markup_mode=None,  # plain help, as cm_bot.cli
-)
+schedule_app = command_group("Scheduled goal check-ins and post-exit follow-ups.")
 # The column headings of `schedule list`, in the order of the cells of each row.
 _COLUMNS = ("ID", "CASE", "KIND", "FLOW", "STATUS", "DUE (UTC)", "DUE (CLIENT'S TIME)", "NEXT")
-
-
-def _fail(message: str, code: int = 1) -> typer.Exit:
-    typer.echo(message, err=True)
-    return typer.Exit(code)
 
 
 @schedule_app.command("list")
@@ -36,6 +27,7 @@ def list_contacts(
     client's own time zone, and what the dispatcher will do next. The listing is audited.
     """
     from cm_bot.scheduling.planner import policy_from_settings, upcoming
+    from cm_bot.settings import Settings
     from cm_bot.storage import create_db_engine, ensure_schema
     from cm_bot.storage.admin import cli_actor
     from cm_bot.storage.db import transaction
@@ -53,7 +45,7 @@ def list_contacts(
 
                 case = SqlUnitOfWork(session).case_by_ref(ref)
                 if case is None:
-                    raise _fail(f"no case {ref}")
+                    raise fail(f"no case {ref}")
                 case_id = case.case_id
             rows = upcoming(session, ref, default_timezone=policy.default_timezone, limit=limit)
             # A read of case data from the command line is on record, as the bot's are.
@@ -70,24 +62,22 @@ def list_contacts(
     if not rows:
         typer.echo("no upcoming contacts")
         return
-    table = [
-        (
-            f"#{row.contact_id}",
-            row.case_ref,
-            row.kind,
-            row.flow_id,
-            row.status,
-            f"{row.due_at:%Y-%m-%d %H:%M} UTC",
-            f"{row.local_due:%Y-%m-%d %H:%M} {row.timezone}",
-            str(row.next_action),
-        )
-        for row in rows
-    ]
-    widths = [max(len(cells[i]) for cells in (_COLUMNS, *table)) for i in range(len(_COLUMNS))]
-    for cells in (_COLUMNS, *table):
-        typer.echo(
-            "  ".join(cell.ljust(width) for cell, width in zip(cells, widths, strict=True)).rstrip()
-        )
+    table(
+        _COLUMNS,
+        [
+            (
+                f"#{row.contact_id}",
+                row.case_ref,
+                row.kind,
+                row.flow_id,
+                row.status,
+                f"{row.due_at:%Y-%m-%d %H:%M} UTC",
+                f"{row.local_due:%Y-%m-%d %H:%M} {row.timezone}",
+                str(row.next_action),
+            )
+            for row in rows
+        ],
+    )
 
 
 @schedule_app.command("run-due")
@@ -112,12 +102,12 @@ def run_due_command(
     try:
         moment = datetime.fromisoformat(now) if now else datetime.now(UTC)
     except ValueError:
-        raise _fail("--now must be an ISO 8601 time, e.g. 2026-03-08T17:00", 2) from None
+        raise fail("--now must be an ISO 8601 time, e.g. 2026-03-08T17:00", 2) from None
     moment = moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
     try:
         application = build_app()
     except FlowDefinitionError as exc:
-        raise _fail(str(exc)) from None
+        raise fail(str(exc)) from None
     try:
         report = housekeeping(application.engine, policy_from_settings(application.settings))(
             moment
@@ -127,6 +117,3 @@ def run_due_command(
     typer.echo(f"{report.dispatch or 'dispatch failed'}; escalated {report.escalated}")
     if report.dispatch is None:
         raise typer.Exit(1)
-
-
-__all__ = ["schedule_app"]

@@ -1,0 +1,113 @@
+"""The ``/case`` summary: one case at a glance, as staff read it.
+
+Pure text, like :mod:`cm_bot.engine.notices`: the desk reads the stored summary in its
+unit of work, and this module words it in the reader's language and time zone.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from cm_bot.domain import Severity
+from cm_bot.engine.notices import SEVERITY_NAMES, Gettext, score_line, when
+from cm_bot.engine.ports import ScoreView
+from cm_bot.i18n.translator import N_
+
+# Stored status words, shown to staff in their language.
+WORDS = {
+    "intake": N_("intake"),
+    "active": N_("active"),
+    "exited": N_("exited"),
+    "closed": N_("closed"),
+    "granted": N_("granted"),
+    "declined": N_("declined"),
+    "withdrawn": N_("withdrawn"),
+    "answered": N_("answered"),
+    "no_response": N_("no response"),
+    "unreachable": N_("unreachable"),
+    "opted_out": N_("opted out"),
+    "no_consent": N_("no current consent"),
+}
+HELD_TEXT = 300  # characters of each held message /case shows
+
+
+def case_summary(data: Mapping[str, Any], _: Gettext, zone: ZoneInfo | None = None) -> str:
+    """``/case``: status, consent, scores, goals, open flags, next contact.
+
+    ``data`` is the unit of work's ``case_summary``; times are shown in ``zone`` (UTC if
+    ``None``).
+    """
+    translate = _
+    lines = [
+        _("Case {ref} — {status}").format(
+            ref=data["ref"], status=_(WORDS.get(data["status"], data["status"]))
+        )
+    ]
+    consent = data["consent"]
+    if consent is None:
+        lines.append(_("Consent: not yet given"))
+    else:
+        lines.append(
+            _("Consent: {action} (version {version}, {time})").format(
+                action=_(WORDS.get(consent["action"], consent["action"])),
+                version=consent["version"],
+                time=when(consent["at"], zone),
+            )
+        )
+    for score in data["scores"]:
+        lines.append(
+            score_line(
+                ScoreView(
+                    score["id"],
+                    score.get("instrument"),
+                    score["score"],
+                    score["band"],
+                    tuple(score["positive_domains"] or ()),
+                ),
+                _,
+            )
+        )
+    for goal in data["goals"]:
+        progress = "—" if goal["last_progress"] is None else str(goal["last_progress"])
+        lines.append(
+            _("Goal: {text} — last progress {progress}/10").format(
+                text=goal["text"], progress=progress
+            )
+        )
+    for flag in data["open_flags"]:
+        lines.append(
+            _("Open flag #{id}: {severity} — {reason}").format(
+                id=flag["id"],
+                severity=_(SEVERITY_NAMES[Severity(flag["severity"])]),
+                reason=translate(flag["reason"]),
+            )
+        )
+    if data["followup_outcome"]:
+        lines.append(
+            _("Follow-up outcome: {outcome}").format(
+                outcome=_(WORDS.get(data["followup_outcome"], data["followup_outcome"]))
+            )
+        )
+    contact = data["next_contact"]
+    lines.append(
+        _("Next contact: {when}").format(when=when(contact["due_at"], zone) if contact else "—")
+    )
+    if data["held"]:
+        lines.append("")
+        lines.append(
+            _("Messages kept while the bot was paused ({shown} of {total}):").format(
+                shown=len(data["held"]), total=data["held_total"]
+            )
+        )
+        for held in data["held"]:
+            text = held["text"] or _("[no text: {kind}]").format(kind=held["kind"])
+            if len(text) > HELD_TEXT:
+                text = text[:HELD_TEXT] + "…"
+            mark = " ⚠" if held["crisis"] else ""
+            lines.append(f"{when(held['at'], zone)}{mark}: {text}")
+    return "\n".join(lines)
+
+
+__all__ = ["HELD_TEXT", "WORDS", "case_summary"]

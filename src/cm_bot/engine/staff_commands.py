@@ -1,0 +1,243 @@
+"""Staff commands (``/flags``, ``/case REF`` ...): each handler registers itself by name.
+
+The second layer of the staff desk: :class:`CommandDesk` adds the commands to the
+notices of :class:`~cm_bot.engine.staff_alerts.AlertDesk`;
+:class:`cm_bot.engine.staff.StaffDesk` routes a staff member's message to them. Every
+read of case data and every refused attempt is audited.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from cm_bot.domain import CaseStatus
+from cm_bot.engine.case_summary import case_summary
+from cm_bot.engine.notices import Gettext, when
+from cm_bot.engine.ports import StaffView
+from cm_bot.engine.registry import Registry
+from cm_bot.engine.staff_alerts import AlertDesk
+from cm_bot.engine.zones import zone_named, zone_of
+
+INVITE_TTL = timedelta(days=14)
+MAX_EXIT_AHEAD = timedelta(days=366)  # /exit dates: from the case's opening to a year ahead
+REF_AUDITED = 20  # characters of a typed case ref kept in the audit log and echoed back
+
+# Staff commands by name (``/flags``, ``/case REF`` ...); each handler registers itself
+# below. Called with the desk, the staff member, the text after the command, ``reply``
+# and their gettext.
+StaffCommand = Callable[
+    ["CommandDesk", StaffView, str, Callable[..., None], Callable[[str], str]], None
+]
+STAFF_COMMANDS: Registry[StaffCommand] = Registry()
+
+
+class CommandDesk(AlertDesk):
+    """The staff commands, on top of the flag notices."""
+
+    @staticmethod
+    def help(_: Gettext) -> str:
+        """Staff commands."""
+        return _(
+            "Staff commands:\n"
+            "/flags — open flags, most severe first\n"
+            "/case REF — a case at a glance, with messages kept during a pause\n"
+            "/goal REF text — add a goal (checked in weekly)\n"
+            "/note REF text — add a case note\n"
+            "/exit REF [YYYY-MM-DD] — exit a case and schedule follow-ups\n"
+            "/invite REF — a new invite link for the client\n"
+            "/timezone Europe/Kyiv — show times in your time zone"
+        )
+
+    def _allowed(
+        self,
+        staff: StaffView,
+        ref: str,
+        reply: Callable[[str], None],
+        _: Gettext,
+        command: str = "case",
+    ) -> Any:
+        if not ref:
+            reply(
+                _("Send /{command} followed by a case reference, e.g. /{command} C-0001").format(
+                    command=command
+                )
+            )
+            return None
+        case = self.uow.case_by_ref(ref)
+        if case is None or (not staff.sees_all and case.manager_id != staff.staff_id):
+            # One reply for a ref that does not exist and one of another caseload, so refs
+            # cannot be probed; both attempts are audited.
+            self.uow.audit(
+                f"staff:{staff.staff_id}",
+                "access_refused",
+                None if case is None else case.case_id,
+                command=command,
+                **({"ref": ref[:REF_AUDITED]} if case is None else {}),
+            )
+            reply(
+                _("No case {ref} in your caseload. Send a case reference like C-0001.").format(
+                    ref=ref[:REF_AUDITED]
+                )
+            )
+            return None
+        return case
+
+    @STAFF_COMMANDS.register("flags")
+    def _flags(self, staff: StaffView, _rest: str, reply: Callable[..., None], _: Gettext) -> None:
+        flags = self.uow.open_flags(staff, limit=20)
+        shown = flags[:10]
+        self.uow.audit(
+            f"staff:{staff.staff_id}",
+            "read_flags",
+            None,
+            count=len(flags),
+            cases=sorted({f.case_id for f in shown if f.case_id is not None}),
+            flags=[f.flag_id for f in shown],
+        )
+        if not flags:
+            reply(_("No open flags."))
+            return
+        for flag in shown:
+            reply(
+                self.notice(flag, staff.locale, staff.timezone),
+                self._buttons(flag, staff.staff_id, _),
+                case=flag.case_id,
+            )
+        if len(flags) > 10:
+            reply(_("…and {count} more.").format(count=len(flags) - 10))
+
+    @STAFF_COMMANDS.register("case")
+    def _case(self, staff: StaffView, ref: str, reply: Callable[..., None], _: Gettext) -> None:
+        case = self._allowed(staff, ref.split(" ")[0], reply, _)
+        if case is None:
+            return
+        self.uow.audit(f"staff:{staff.staff_id}", "read_case", case.case_id)
+        reply(self.summary(case.case_id, _, zone_of(staff.timezone)), case=case.case_id)
+
+    @STAFF_COMMANDS.register("timezone")
+    def _timezone(
+        self, staff: StaffView, rest: str, reply: Callable[..., None], _: Gettext
+    ) -> None:
+        """``/timezone Europe/Kyiv``: the zone this staff member reads every time in."""
+        if not rest:
+            reply(
+                _(
+                    "Times are shown in {zone}. To change this, send /timezone followed by "
+                    "your time zone, e.g. /timezone Europe/Kyiv"
+                ).format(zone=zone_of(staff.timezone).key)
+            )
+            return
+        zone = zone_named(rest)
+        if zone is None:
+            reply(
+                _(
+                    "Sorry, I don't know that time zone. Please send a name from the time zone "
+                    "list, e.g. /timezone Europe/Kyiv or /timezone America/New_York "
+                    "(/timezone UTC for UTC)."
+                )
+            )
+            return
+        self.uow.set_staff_timezone(staff.staff_id, zone.key)
+        self.uow.audit(f"staff:{staff.staff_id}", "staff_timezone_set", None, timezone=zone.key)
+        reply(
+            _("Done. Times are now shown in {zone} (now: {time}).").format(
+                zone=zone.key, time=when(self.now, zone)
+            )
+        )
+
+    def summary(self, case_id: int, _: Gettext, zone: ZoneInfo | None = None) -> str:
+        """``/case``: status, consent, scores, goals, open flags, next contact.
+
+        Times are shown in ``zone`` (UTC if ``None``).
+        """
+        return case_summary(self.uow.case_summary(case_id), _, zone)
+
+    @STAFF_COMMANDS.register("goal")
+    def _goal(self, staff: StaffView, rest: str, reply: Callable[..., None], _: Gettext) -> None:
+        ref, _sep, text = rest.partition(" ")
+        case = self._allowed(staff, ref, reply, _, "goal")
+        if case is None:
+            return
+        if not text.strip():
+            reply(_("Please add the goal's text: /goal REF text"))
+            return
+        self.uow.add_goal(case.case_id, text.strip(), "weekly", None, staff.staff_id)
+        reply(_("Goal added to {ref}. Check-ins will be weekly.").format(ref=case.ref))
+
+    @STAFF_COMMANDS.register("note")
+    def _note(self, staff: StaffView, rest: str, reply: Callable[..., None], _: Gettext) -> None:
+        ref, _sep, text = rest.partition(" ")
+        case = self._allowed(staff, ref, reply, _, "note")
+        if case is None:
+            return
+        if not text.strip():
+            reply(_("Please add the note's text: /note REF text"))
+            return
+        self.uow.add_note(case.case_id, staff.staff_id, text.strip())
+        reply(_("Note added to {ref}.").format(ref=case.ref))
+
+    @STAFF_COMMANDS.register("exit")
+    def _exit(self, staff: StaffView, rest: str, reply: Callable[..., None], _: Gettext) -> None:
+        ref, _sep, day = rest.partition(" ")
+        case = self._allowed(staff, ref, reply, _, "exit")
+        if case is None:
+            return
+        try:
+            exit_day = date.fromisoformat(day.strip()) if day.strip() else self.now.date()
+        except ValueError:
+            reply(_("Please give the exit date as YYYY-MM-DD."))
+            return
+        opened = (case.opened_at or self.now).date()
+        latest = (self.now + MAX_EXIT_AHEAD).date()
+        if not opened <= exit_day <= latest:
+            reply(
+                _("The exit date must be between {first} and {last}.").format(
+                    first=opened.isoformat(), last=latest.isoformat()
+                )
+            )
+            return
+        self.uow.exit_case(case.case_id, datetime.combine(exit_day, datetime.min.time(), UTC))
+        self.uow.audit(f"staff:{staff.staff_id}", "case_exited", case.case_id)
+        reply(_("Case {ref} exited on {day}.").format(ref=case.ref, day=exit_day.isoformat()))
+
+    @STAFF_COMMANDS.register("invite")
+    def _invite(self, staff: StaffView, rest: str, reply: Callable[..., None], _: Gettext) -> None:
+        case = self._allowed(staff, rest.split(" ")[0], reply, _, "invite")
+        if case is None:
+            return
+        if case.status in (CaseStatus.EXITED.value, CaseStatus.CLOSED.value):
+            reply(
+                _("Case {ref} has ended, so a new invite link would bind nobody.").format(
+                    ref=case.ref
+                )
+            )
+            return
+        if case.client_id is not None and self.uow.client_linked(case.client_id):
+            reply(
+                _(
+                    "The client of {ref} is already linked to Telegram, so a new link would "
+                    "bind nobody. If they changed accounts, an admin can unlink the old one "
+                    "first: cm-bot case unlink {ref}"
+                ).format(ref=case.ref)
+            )
+            return
+        token = self.uow.create_invite(
+            "client", case_id=case.case_id, staff_id=None, expires_at=self.now + INVITE_TTL
+        )
+        self.uow.audit(f"staff:{staff.staff_id}", "invite_created", case.case_id)
+        reply(
+            _("Invite link for {ref} (single use, valid 14 days):\n{link}").format(
+                ref=case.ref, link=invite_link(self.bot_username, token)
+            )
+        )
+
+
+def invite_link(bot_username: str | None, token: str) -> str:
+    """A Telegram deep link that starts the bot with the token."""
+    return f"https://t.me/{bot_username or 'your_bot'}?start={token}"
+
+
+__all__ = ["INVITE_TTL", "STAFF_COMMANDS", "CommandDesk", "StaffCommand", "invite_link"]
