@@ -22,7 +22,7 @@ def _default_dir(name: str) -> Path:
 
 
 class Settings(BaseSettings):
-    """Everything an operator can set; names and defaults are a stable interface (README, Configuration)."""
+    """Everything an operator can set; names and defaults are a stable interface (README)."""
 
     model_config = SettingsConfigDict(
         env_prefix="CM_BOT_", env_file=".env", extra="ignore", env_nested_delimiter="__"

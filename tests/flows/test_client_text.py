@@ -23,7 +23,7 @@ from cm_bot.i18n import Translator
 ROOT = Path(__file__).resolve().parents[2]
 LOCALES = ("en", "es", "uk")
 
-# Instrument codes and names, and the licence line's names (instruments.md §2.4, §3.4, §4.4,
+# Instrument codes and names, and the licence line's names (docs/instruments.md §2.4, §3.4, §4.4,
 # §1.8): they belong in the flow files' comments and the README, not in the chat.
 JARGON = re.compile(
     r"\b(?:PHQ|GAD|AHC|HVS|HRSN|C-?SSRS)(?![^\W\d_])"

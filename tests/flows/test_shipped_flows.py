@@ -1,5 +1,5 @@
 """The shipped flows in conversations/: they load, use the instruments' item ids, and route
-and flag as instruments.md says.
+and flag as docs/instruments.md says.
 
 Routing is checked by walking each flow's own ``next``/``skip_if`` conditions with
 :func:`cm_bot.flows.conditions.holds` and scoring with :func:`cm_bot.scoring.score` — a small
@@ -40,7 +40,7 @@ SHIPPED = {
     "exit_followup",
 }
 
-# instruments.md §2.4 / §3.4: the attribution line the PHQ and GAD forms carry. It is kept
+# docs/instruments.md §2.4 / §3.4: the attribution line the PHQ and GAD forms carry. It is kept
 # in the flow files (as a comment) and in README.md, not sent in the chat (issue 13).
 PFIZER_ATTRIBUTION = (
     "Developed by Drs. Robert L. Spitzer, Janet B.W. Williams, Kurt Kroenke and colleagues, "
@@ -199,7 +199,7 @@ def test_flow_id_is_the_file_stem(path: Path) -> None:
 
 
 def test_cssrs_is_not_shipped(flows: dict[str, Flow]) -> None:
-    # instruments.md §5.5: C-SSRS text must not be published until licensing is settled.
+    # docs/instruments.md §5.5: C-SSRS text must not be published until licensing is settled.
     for flow in flows.values():
         assert not any(key.startswith("cssrs") for key in question_keys(flow))
         assert all(spec.instrument != "cssrs" for spec in flow.scores)
@@ -511,7 +511,7 @@ def test_item_9_above_0_ends_the_screening_with_the_crisis_message(flows: dict[s
 
 
 def test_phq9_of_10_with_item_9_zero_is_high_not_urgent(flows: dict[str, Flow]) -> None:
-    # 3 + 3 + 4 x 1 + 2 x 0 + item 9 = 0 -> 10: positive (instruments.md §2.3), not urgent.
+    # 3 + 3 + 4 x 1 + 2 x 0 + item 9 = 0 -> 10: positive (docs/instruments.md §2.3), not urgent.
     replies = phq_replies((3, 3)) | {"phq9.q3": 1, "phq9.q4": 1, "phq9.q5": 1, "phq9.q6": 1}
     seen = walk(flows["screening_phq"], replies)
     assert seen.fired == ["phq9_positive"]
@@ -538,7 +538,7 @@ def test_gad2_score_of_3_reaches_gad7_and_2_does_not(flows: dict[str, Flow]) -> 
 
 
 def test_gad7_of_10_raises_the_positive_flag(flows: dict[str, Flow]) -> None:
-    # 3 + 2 + 5 x 1 = 10 (instruments.md §3.3: positive >= 10); 3 + 1 + 5 x 1 = 9 is not.
+    # 3 + 2 + 5 x 1 = 10 (docs/instruments.md §3.3: positive >= 10); 3 + 1 + 5 x 1 = 9 is not.
     assert walk(flows["screening_gad"], gad_replies((3, 2), rest=1)).fired == ["gad7_positive"]
     assert walk(flows["screening_gad"], gad_replies((3, 1), rest=1)).fired == []
 
@@ -626,7 +626,7 @@ def test_ahc_core_safety_positive_ends_with_the_safety_message(flows: dict[str, 
 
 
 def test_ahc_physical_harm_below_11_is_high_not_urgent(flows: dict[str, Flow]) -> None:
-    # instruments.md §1.5: "Physically hurt: Frequently" with the rest "Never" sums to 8.
+    # docs/instruments.md §1.5: "Physically hurt: Frequently" with the rest "Never" sums to 8.
     seen = walk(flows["screening_ahc"], CORE_NO_NEEDS | safety(5, 1, 1, 1))
     assert seen.fired == ["ahc_physical_harm"]
     assert rule(flows["screening_ahc"], "ahc_physical_harm").severity == "high"
@@ -710,7 +710,7 @@ def test_ahc_supplemental_positive_domain_raises_its_routine_flag(
 def test_no_exercise_days_skips_the_minutes_question(flows: dict[str, Flow]) -> None:
     seen = walk(flows["screening_ahc_supplemental"], SUPPLEMENTAL_NO_NEEDS | {"ahc.q17": 0})
     assert "ahc_q18" not in seen.visited
-    assert "ahc_physical_activity" in seen.fired  # 0 minutes a week (instruments.md §1.6)
+    assert "ahc_physical_activity" in seen.fired  # 0 minutes a week (docs/instruments.md §1.6)
 
 
 # --- goal check-in -----------------------------------------------------------------------------

@@ -6,13 +6,17 @@ import contextlib
 import itertools
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Engine, func, select, update
 from sqlmodel import col
 
 from cm_bot.domain.time import ManualClock
-from cm_bot.engine import ConversationEngine
+from cm_bot.engine import ConversationEngine, EngineConfig
+from cm_bot.flows import FlowRegistry, load_flows
+from cm_bot.flows.loader import load_flow
+from cm_bot.i18n import Translator
 from cm_bot.scheduling import plan_followups, run_due
 from cm_bot.storage.admin import add_staff, link_client, new_case
 from cm_bot.storage.db import transaction
@@ -27,7 +31,7 @@ from cm_bot.storage.models import (
     Staff,
 )
 from cm_bot.storage.repository import SqlStore, SqlUnitOfWork
-from tests.helpers import Person
+from tests.support.people import Person
 
 _users = itertools.count(1)
 MANAGER = "Maria"
@@ -190,3 +194,31 @@ def add_contact(db: Engine, who: Who, due_at: datetime, **values: Any) -> int:
         session.flush()
         assert contact.id is not None
         return contact.id
+
+
+ROOT = Path(__file__).resolve().parents[2]
+DATA = Path(__file__).resolve().parents[1] / "data"
+
+
+def scheduling_flows() -> FlowRegistry:
+    """The test consent and intake flows plus the shipped goal check-in and exit follow-up."""
+    flows = list(load_flows(DATA / "flows"))
+    for name in ("goal_checkin", "exit_followup"):
+        flows.append(load_flow(ROOT / "conversations" / f"{name}.yaml"))
+    return FlowRegistry(flows)
+
+
+def make_engine(
+    db: Engine, translator: Translator, clock: ManualClock | None = None
+) -> ConversationEngine[SqlStore]:
+    """A fresh engine, as a restarted process would build it, on a test clock.
+
+    The clock starts at ``support.BASE`` unless one is passed (a restarted process
+    shares the test's clock).
+    """
+    return ConversationEngine(
+        SqlStore(db, clock=clock or ManualClock(BASE)),
+        scheduling_flows(),
+        translator,
+        config=EngineConfig(intake_flows=()),
+    )

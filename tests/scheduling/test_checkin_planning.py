@@ -19,8 +19,13 @@ from cm_bot.scheduling.planner import goals_needing_checkin
 from cm_bot.storage import SqlStore
 from cm_bot.storage.db import transaction
 from cm_bot.storage.models import Goal, ScheduledContact, metadata
-from tests.scheduling.conftest import scheduling_flows
-from tests.scheduling.support import add_goal, base_now, consented_client, contacts
+from tests.scheduling.support import (
+    add_goal,
+    base_now,
+    consented_client,
+    contacts,
+    scheduling_flows,
+)
 
 
 def checkins(db: Engine, goal_id: int) -> list[ScheduledContact]:

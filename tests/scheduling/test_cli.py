@@ -14,8 +14,15 @@ from cm_bot.cli.schedule import schedule_app
 from cm_bot.engine import ConversationEngine
 from cm_bot.storage.db import transaction
 from cm_bot.storage.models import Client
-from tests.scheduling.conftest import DATA, ROOT
-from tests.scheduling.support import add_contact, base_now, consented_client, contacts, sent_to
+from tests.scheduling.support import (
+    DATA,
+    ROOT,
+    add_contact,
+    base_now,
+    consented_client,
+    contacts,
+    sent_to,
+)
 
 
 @pytest.fixture

@@ -18,8 +18,14 @@ from cm_bot.scheduling import run_due
 from cm_bot.storage import SqlStore
 from cm_bot.storage.db import transaction
 from cm_bot.storage.models import Flag, FlowRun, Outbox
-from tests.scheduling.conftest import scheduling_flows
-from tests.scheduling.support import add_contact, base_now, consented_client, contacts, sent_to
+from tests.scheduling.support import (
+    add_contact,
+    base_now,
+    consented_client,
+    contacts,
+    scheduling_flows,
+    sent_to,
+)
 
 
 class Crash(BaseException):

@@ -15,7 +15,6 @@ from cm_bot.scheduling.planner import followup_days
 from cm_bot.storage.db import transaction
 from cm_bot.storage.models import AuditLog, Client, FlowRun
 from cm_bot.storage.repository import SqlUnitOfWork
-from tests.scheduling.conftest import make_engine, scheduling_flows
 from tests.scheduling.support import (
     MANAGER_CHAT,
     base_now,
@@ -25,6 +24,8 @@ from tests.scheduling.support import (
     exit_case,
     exited_client,
     flags,
+    make_engine,
+    scheduling_flows,
     sent_to,
     staff_notices,
 )

@@ -1,4 +1,4 @@
-"""AHC HRSN screening tool against instruments.md §0, §1 and §7."""
+"""AHC HRSN screening tool against docs/instruments.md §0, §1 and §7."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import pytest
 
 from cm_bot.scoring import score
 
-# instruments.md §1.6: canonical order of positive_domains.
+# docs/instruments.md §1.6: canonical order of positive_domains.
 CANONICAL_ORDER = [
     "living_situation",
     "food",

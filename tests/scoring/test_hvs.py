@@ -1,4 +1,4 @@
-"""Hunger Vital Sign against instruments.md §0 and §4."""
+"""Hunger Vital Sign against docs/instruments.md §0 and §4."""
 
 from __future__ import annotations
 
@@ -38,7 +38,7 @@ def test_hvs_single_affirmative_item_is_enough() -> None:
 
 
 def test_hvs_dont_know_on_both_items_is_unknown_not_no_risk() -> None:
-    # instruments.md §4.3: dont_know is not affirmative, so not positive; but a client who
+    # docs/instruments.md §4.3: dont_know is not affirmative, so not positive; but a client who
     # told us nothing is not shown as "no risk" (issue 13, clinical review).
     result = score("hvs", {"hvs.q1": "dont_know", "hvs.q2": "dont_know"})
     assert (result["band"], result["positive"], result["urgent"]) == ("unknown", False, False)

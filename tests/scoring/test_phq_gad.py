@@ -1,4 +1,4 @@
-"""PHQ-2, PHQ-9, GAD-2 and GAD-7 against instruments.md §0, §2 and §3."""
+"""PHQ-2, PHQ-9, GAD-2 and GAD-7 against docs/instruments.md §0, §2 and §3."""
 
 from __future__ import annotations
 

@@ -7,20 +7,15 @@ from collections.abc import AsyncIterator
 import pytest
 import telegram
 from aiogram import Bot
-from aiogram.client.session.aiohttp import AiohttpSession
-from aiogram.client.telegram import TelegramAPIServer
 
 from cm_bot.testing import FakeBotAPI
+from tests.support.emulator import make_aiogram_bot
 
 
 @pytest.fixture
 async def api() -> AsyncIterator[FakeBotAPI]:
     async with FakeBotAPI() as emulator:
         yield emulator
-
-
-def make_aiogram_bot(api: FakeBotAPI) -> Bot:
-    return Bot(api.token, session=AiohttpSession(api=TelegramAPIServer.from_base(api.base_url)))
 
 
 @pytest.fixture

@@ -35,8 +35,7 @@ from cm_bot.testing import (
     FakeBotAPI,
     RateLimits,
 )
-
-from .conftest import make_aiogram_bot
+from tests.support.emulator import make_aiogram_bot
 
 KEYBOARD = InlineKeyboardMarkup(
     inline_keyboard=[

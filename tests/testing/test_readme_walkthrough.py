@@ -31,7 +31,7 @@ from typing import Any
 import aiohttp
 import pytest
 
-from tests.conftest import ROOT
+from tests.support.paths import ROOT
 
 pytestmark = pytest.mark.slow
 

@@ -2,7 +2,9 @@
 
 The engine holds no SQL: :mod:`cm_bot.storage` implements these over SQLModel.
 One :class:`UnitOfWork` is one database transaction, so everything the engine
-writes for one inbound event commits together or not at all.
+writes for one inbound event commits together or not at all. Its parts are one
+protocol per concern (``uow.inbox``, ``uow.runs``, ``uow.flags`` …), all on that
+one transaction.
 """
 
 from __future__ import annotations
@@ -164,17 +166,8 @@ class NoticeRef:
     timezone: str | None = None
 
 
-class UnitOfWork(Protocol):
-    """Reads and writes of one transaction."""
-
-    @property
-    def now(self) -> datetime:
-        """This transaction's moment (aware UTC): every time it writes or compares is this one.
-
-        It comes from the store's injected clock, or from the caller that opened the
-        transaction (a dispatch pass runs at its own ``now``), so a flow started by the
-        scheduler is stamped with the scheduler's time, and tests choose time outright.
-        """
+class InboxRepo(Protocol):
+    """Inbound updates: recorded before the ack, claimed, finished; senders no case knows."""
 
     def record_inbound(self, inbound: Inbound, *, handling: bool = False) -> int | None:
         """Insert the inbound update; ``None`` if this (channel, external id) was seen before.
@@ -216,6 +209,10 @@ class UnitOfWork(Protocol):
 
         ``replies``: the outbox rows written for the update, unlinked from a deleted row.
         """
+
+
+class RunsRepo(Protocol):
+    """Clients and their runs: the client lookup, runs, answers, scores and consent."""
 
     def client_for(self, channel: str, external_user_id: str, *, lock: bool) -> ClientView | None:
         """The client bound to this channel account; ``lock`` serialises one client's updates."""
@@ -275,6 +272,71 @@ class UnitOfWork(Protocol):
     ) -> None:
         """Store (or replace) a computed score of this run."""
 
+    def client_by_id(self, client_id: int) -> ClientView | None:
+        """The client with their first channel identity."""
+
+    def record_consent(
+        self,
+        client: ClientView,
+        *,
+        action: str,
+        flow_id: str,
+        version: int,
+        text_sha256: str,
+        locale: str,
+        decisions: Mapping[str, Any],
+        inbound_id: int | None,
+    ) -> None:
+        """Append a consent record (granted, declined or withdrawn)."""
+
+    def consent_version(self, client_id: int, flow_id: str) -> int | None:
+        """The version of the client's current consent grant, ``None`` if none stands."""
+
+    def data_summary(self, client_id: int) -> dict[str, Any]:
+        """Counts and dates of what is held about a client, for ``/mydata``."""
+
+    def run_answers(self, run_id: int) -> tuple[dict[str, Any], dict[str, Any]]:
+        """A run's answers so far (including this transaction's) and its context.
+
+        For scores a notice shows before the run ends; never shown themselves.
+        """
+
+
+class ButtonsRepo(Protocol):
+    """Button payloads: bound to a client's prompt, or to a staff member."""
+
+    def tokens(
+        self,
+        client_id: int,
+        run_id: int | None,
+        prompt_seq: int,
+        values: Sequence[Any],
+        *,
+        new_prompt: bool = False,
+    ) -> list[str]:
+        """Opaque payloads for the buttons of the current prompt (stable while the prompt is).
+
+        Issuing a prompt's buttons retires the client's buttons of earlier prompts (and
+        question-less ones). ``new_prompt`` says the prompt was never shown before, so
+        there is nothing to reuse and nothing needs to be looked up.
+        """
+
+    def menu_values(self, client_id: int) -> list[dict[str, Any]]:
+        """The values of the client's live buttons that belong to no question (an open menu)."""
+
+    def forget_buttons(self, client_id: int) -> None:
+        """Retire the client's buttons that belong to no question (confirmations, pickers)."""
+
+    def resolve_token(self, payload: str) -> Token | None:
+        """What a button payload means, or ``None`` if unknown (forged or long expired)."""
+
+    def staff_token(self, staff_id: int | None, value: Any) -> str:
+        """An opaque payload for a staff button."""
+
+
+class FlagsRepo(Protocol):
+    """Flags: raised once, acted on by staff, escalated; the urgent pause they cause."""
+
     def raise_flag(
         self,
         client: ClientView | None,
@@ -316,87 +378,27 @@ class UnitOfWork(Protocol):
     def replied_while_paused(self, client_id: int, since: datetime) -> bool:
         """Whether the bot answered one of the client's held messages since a time."""
 
-    def client_by_id(self, client_id: int) -> ClientView | None:
-        """The client with their first channel identity."""
+    def open_flags(self, staff: StaffView, limit: int) -> list[FlagView]:
+        """Open or acknowledged flags this staff member may see, most severe first."""
 
-    def savepoint(self) -> AbstractContextManager[None]:
-        """A nested transaction: what it wrote is rolled back alone if the block raises."""
+    def flag_view(self, flag_id: int) -> FlagView | None:
+        """One flag."""
 
-    def staff_targets(self, client: ClientView) -> list[StaffTarget]:
-        """The bound staff who must hear about this client's flags (their case manager)."""
+    def act_on_flag(self, flag_id: int, status: str, staff_id: int, now: datetime) -> bool:
+        """Acknowledge or resolve; False when the flag is already at or past that status."""
 
-    def enqueue(
-        self,
-        message: Outbound,
-        *,
-        client_id: int | None = None,
-        staff_id: int | None = None,
-        flag_id: int | None = None,
-        inbound_id: int | None = None,
-        case_id: int | None = None,
-    ) -> int:
-        """Write a message to the outbox; ``case_id``: a staff reply that quotes this case."""
+    def notices_of(self, flag_id: int) -> list[NoticeRef]:
+        """The notices sent about a flag (with their reader's language and zone), for editing."""
 
-    def tokens(
-        self,
-        client_id: int,
-        run_id: int | None,
-        prompt_seq: int,
-        values: Sequence[Any],
-        *,
-        new_prompt: bool = False,
-    ) -> list[str]:
-        """Opaque payloads for the buttons of the current prompt (stable while the prompt is).
+    def due_escalations(self, severity: str, older_than: datetime) -> list[FlagView]:
+        """Open, unacknowledged, not yet escalated flags of a severity raised before a time."""
 
-        Issuing a prompt's buttons retires the client's buttons of earlier prompts (and
-        question-less ones). ``new_prompt`` says the prompt was never shown before, so
-        there is nothing to reuse and nothing needs to be looked up.
-        """
-
-    def menu_values(self, client_id: int) -> list[dict[str, Any]]:
-        """The values of the client's live buttons that belong to no question (an open menu)."""
-
-    def forget_buttons(self, client_id: int) -> None:
-        """Retire the client's buttons that belong to no question (confirmations, pickers)."""
-
-    def resolve_token(self, payload: str) -> Token | None:
-        """What a button payload means, or ``None`` if unknown (forged or long expired)."""
-
-    def record_consent(
-        self,
-        client: ClientView,
-        *,
-        action: str,
-        flow_id: str,
-        version: int,
-        text_sha256: str,
-        locale: str,
-        decisions: Mapping[str, Any],
-        inbound_id: int | None,
-    ) -> None:
-        """Append a consent record (granted, declined or withdrawn)."""
-
-    def consent_version(self, client_id: int, flow_id: str) -> int | None:
-        """The version of the client's current consent grant, ``None`` if none stands."""
-
-    def contact_finished(self, contact_id: int, outcome: str) -> None:
-        """The flow a scheduled contact started has ended: record the outcome on the contact."""
-
-    def data_summary(self, client_id: int) -> dict[str, Any]:
-        """Counts and dates of what is held about a client, for ``/mydata``."""
-
-    def cancel_contacts(self, client_id: int, outcome: str) -> int:
-        """Cancel the client's pending scheduled contacts; return how many."""
-
-    def audit(self, actor: str, action: str, case_id: int | None = None, **detail: Any) -> None:
-        """Append an audit row (no message text, ever)."""
-
-    def already_told_chat(self, channel: str, chat_id: str, since: datetime | None = None) -> bool:
-        """Whether the outbox held a message to this chat (since a time): one hint, not many."""
+    def mark_escalated(self, flag_id: int, now: datetime) -> None:
+        """Record that a flag was escalated (once)."""
 
 
-class StaffUnitOfWork(UnitOfWork, Protocol):
-    """The staff side of a transaction: identities, cases, flags, notes, invites."""
+class CasesRepo(Protocol):
+    """Casework: staff and their settings, invitations, cases, goals and notes."""
 
     def staff_for(self, channel: str, external_user_id: str) -> StaffView | None:
         """The bound, active staff member behind this account, if any."""
@@ -430,24 +432,6 @@ class StaffUnitOfWork(UnitOfWork, Protocol):
     def case_summary(self, case_id: int) -> dict[str, Any]:
         """What ``/case`` shows: status, consent, scores, goals, open flags, next contact."""
 
-    def open_flags(self, staff: StaffView, limit: int) -> list[FlagView]:
-        """Open or acknowledged flags this staff member may see, most severe first."""
-
-    def flag_view(self, flag_id: int) -> FlagView | None:
-        """One flag."""
-
-    def act_on_flag(self, flag_id: int, status: str, staff_id: int, now: datetime) -> bool:
-        """Acknowledge or resolve; False when the flag is already at or past that status."""
-
-    def notices_of(self, flag_id: int) -> list[NoticeRef]:
-        """The notices sent about a flag (with their reader's language and zone), for editing."""
-
-    def run_answers(self, run_id: int) -> tuple[dict[str, Any], dict[str, Any]]:
-        """A run's answers so far (including this transaction's) and its context.
-
-        For scores a notice shows before the run ends; never shown themselves.
-        """
-
     def set_staff_timezone(self, staff_id: int, timezone: str | None) -> None:
         """The IANA time zone a staff member reads times in (``None``: UTC)."""
 
@@ -469,9 +453,6 @@ class StaffUnitOfWork(UnitOfWork, Protocol):
     def exit_case(self, case_id: int, exited_at: datetime) -> None:
         """Mark the case exited (follow-ups are scheduled by the scheduling layer)."""
 
-    def staff_token(self, staff_id: int | None, value: Any) -> str:
-        """An opaque payload for a staff button."""
-
     def team_chat(self) -> str | None:
         """The registered team chat for urgent alerts."""
 
@@ -484,11 +465,105 @@ class StaffUnitOfWork(UnitOfWork, Protocol):
     def set_staff_blocked(self, staff_id: int, blocked_at: datetime | None) -> None:
         """Record that Telegram refused messages to a staff member (``None``: reachable again)."""
 
-    def due_escalations(self, severity: str, older_than: datetime) -> list[FlagView]:
-        """Open, unacknowledged, not yet escalated flags of a severity raised before a time."""
+    def staff_targets(self, client: ClientView) -> list[StaffTarget]:
+        """The bound staff who must hear about this client's flags (their case manager)."""
 
-    def mark_escalated(self, flag_id: int, now: datetime) -> None:
-        """Record that a flag was escalated (once)."""
+
+class OutboxRepo(Protocol):
+    """Messages this transaction sends (rows; the sender delivers them after the commit)."""
+
+    def enqueue(
+        self,
+        message: Outbound,
+        *,
+        client_id: int | None = None,
+        staff_id: int | None = None,
+        flag_id: int | None = None,
+        inbound_id: int | None = None,
+        case_id: int | None = None,
+    ) -> int:
+        """Write a message to the outbox; ``case_id``: a staff reply that quotes this case."""
+
+    def already_told_chat(self, channel: str, chat_id: str, since: datetime | None = None) -> bool:
+        """Whether the outbox held a message to this chat (since a time): one hint, not many."""
+
+
+class ContactsRepo(Protocol):
+    """Scheduled contacts as a turn ends them."""
+
+    def contact_finished(self, contact_id: int, outcome: str) -> None:
+        """The flow a scheduled contact started has ended: record the outcome on the contact."""
+
+    def cancel_contacts(self, client_id: int, outcome: str) -> int:
+        """Cancel the client's pending scheduled contacts; return how many."""
+
+
+class AuditRepo(Protocol):
+    """The audit trail; calling it is :meth:`record` (``uow.audit(actor, action, …)``)."""
+
+    def record(self, actor: str, action: str, case_id: int | None = None, **detail: Any) -> None:
+        """Append an audit row (no message text, ever)."""
+
+    def __call__(self, actor: str, action: str, case_id: int | None = None, **detail: Any) -> None:
+        """The same as :meth:`record`."""
+
+
+class UnitOfWork(
+    InboxRepo, RunsRepo, ButtonsRepo, FlagsRepo, CasesRepo, OutboxRepo, ContactsRepo, Protocol
+):
+    """Reads and writes of one transaction, by concern (``uow.inbox.record_inbound(…)``).
+
+    Transitional: the parts' methods are also declared flat on the unit of work
+    (``uow.record_inbound(…)``) until every caller goes through the parts.
+    """
+
+    @property
+    def now(self) -> datetime:
+        """This transaction's moment (aware UTC): every time it writes or compares is this one.
+
+        It comes from the store's injected clock, or from the caller that opened the
+        transaction (a dispatch pass runs at its own ``now``), so a flow started by the
+        scheduler is stamped with the scheduler's time, and tests choose time outright.
+        """
+
+    def savepoint(self) -> AbstractContextManager[None]:
+        """A nested transaction: what it wrote is rolled back alone if the block raises."""
+
+    @property
+    def inbox(self) -> InboxRepo:
+        """The transaction's inbox part."""
+
+    @property
+    def runs(self) -> RunsRepo:
+        """The transaction's runs part."""
+
+    @property
+    def buttons(self) -> ButtonsRepo:
+        """The transaction's buttons part."""
+
+    @property
+    def flags(self) -> FlagsRepo:
+        """The transaction's flags part."""
+
+    @property
+    def cases(self) -> CasesRepo:
+        """The transaction's cases part."""
+
+    @property
+    def outbox(self) -> OutboxRepo:
+        """The transaction's outbox part."""
+
+    @property
+    def contacts(self) -> ContactsRepo:
+        """The transaction's contacts part."""
+
+    @property
+    def audit(self) -> AuditRepo:
+        """The transaction's audit part."""
+
+
+class StaffUnitOfWork(UnitOfWork, Protocol):
+    """Transitional name for :class:`UnitOfWork` (which now has the staff side too)."""
 
 
 class Store(Protocol):
@@ -499,13 +574,21 @@ class Store(Protocol):
 
 
 __all__ = [
+    "AuditRepo",
+    "ButtonsRepo",
     "CaseView",
+    "CasesRepo",
     "ClientView",
     "Clock",
+    "ContactsRepo",
     "FlagView",
+    "FlagsRepo",
+    "InboxRepo",
     "InviteOutcome",
     "NoticeRef",
+    "OutboxRepo",
     "RunState",
+    "RunsRepo",
     "ScoreView",
     "StaffTarget",
     "StaffUnitOfWork",

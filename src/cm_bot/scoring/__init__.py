@@ -1,4 +1,4 @@
-"""Scoring of the screening instruments specified in instruments.md (AHC HRSN, PHQ, GAD, HVS).
+"""Scoring of the screening instruments specified in docs/instruments.md (AHC HRSN, PHQ, GAD, HVS).
 
 Pure functions over plain answers, with no dependency on the rest of cm-bot, so each rule can
 be checked against the document on its own. Comments cite the document's sections.

@@ -1,6 +1,6 @@
 """Shared pieces of the scorers: item specs, answer validation and band lookup.
 
-Validation is strict on purpose (instruments.md §0.2): a scorer must never guess, so a
+Validation is strict on purpose (docs/instruments.md §0.2): a scorer must never guess, so a
 wrong type or an unknown code makes the whole result invalid rather than being coerced.
 """
 
@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 Result = dict[str, object]
-"""A JSON-serialisable scorer result (instruments.md §0.1)."""
+"""A JSON-serialisable scorer result (docs/instruments.md §0.1)."""
 
 
 class UnknownInstrumentError(ValueError):
@@ -108,7 +108,7 @@ def read_answers(
     for item_id, spec in specs.items():
         value = answers.get(item_id)
         if value is None:
-            # instruments.md §0.2: no prorating; a missing scored item is never taken as 0.
+            # docs/instruments.md §0.2: no prorating; a missing scored item is never taken as 0.
             if item_id in required:
                 missing.append(item_id)
             continue

@@ -1,7 +1,7 @@
 """The scoring entry points: one registry from instrument id to its items and scorer.
 
-Every instrument of instruments.md is here except the C-SSRS, which is not shipped until its
-licensing is settled (instruments.md §5.5), so asking for it raises UnknownInstrumentError.
+Every instrument of docs/instruments.md is here except the C-SSRS, which is not shipped until its
+licensing is settled (docs/instruments.md §5.5), so asking for it raises UnknownInstrumentError.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ class _Instrument:
 def _ignoring_age(
     scorer: Callable[[Mapping[str, object]], Result],
 ) -> Callable[[Mapping[str, object], int | None], Result]:
-    # Only the AHC physical-activity rule uses age (instruments.md §1.6).
+    # Only the AHC physical-activity rule uses age (docs/instruments.md §1.6).
     return lambda answers, _age: scorer(answers)
 
 
@@ -63,8 +63,9 @@ def score(instrument: str, answers: Mapping[str, object], *, age: int | None = N
         age: Age in years; only the AHC physical-activity rule reads it (adult rule if None).
 
     Returns:
-        The JSON-serialisable fields of instruments.md §0.1 plus ``instrument``; when the answers
-        cannot be scored, only ``instrument``, ``valid: False`` and a ``reason`` naming the items.
+        The JSON-serialisable fields of docs/instruments.md §0.1 plus ``instrument``; when the
+        answers cannot be scored, only ``instrument``, ``valid: False`` and a ``reason``
+        naming the items.
 
     Raises:
         UnknownInstrumentError: ``instrument`` is not one of INSTRUMENTS.
@@ -73,7 +74,7 @@ def score(instrument: str, answers: Mapping[str, object], *, age: int | None = N
     try:
         return entry.scorer(answers, age)
     except InvalidAnswersError as exc:
-        # instruments.md §0.1: an invalid result carries no other field and is not scored.
+        # docs/instruments.md §0.1: an invalid result carries no other field and is not scored.
         return {"instrument": instrument, "valid": False, "reason": str(exc)}
 
 

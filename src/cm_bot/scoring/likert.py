@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 from cm_bot.scoring.base import Result, band_for, int_range, read_answers
 
-# instruments.md §2.2 / §3.2: every item scored Not at all 0 ... Nearly every day 3;
+# docs/instruments.md §2.2 / §3.2: every item scored Not at all 0 ... Nearly every day 3;
 # §0.2: integers only, booleans and strings invalid.
 ZERO_TO_THREE = int_range(0, 3)
 
@@ -42,7 +42,7 @@ def _numbered(prefix: str, count: int) -> tuple[str, ...]:
     return tuple(f"{prefix}.q{n}" for n in range(1, count + 1))
 
 
-# instruments.md §2.3 PHQ-9 (Kroenke, Spitzer & Williams 2001; CamCOPS phq9.py): bands at
+# docs/instruments.md §2.3 PHQ-9 (Kroenke, Spitzer & Williams 2001; CamCOPS phq9.py): bands at
 # 5/10/15/20, positive >= 10, item 9 > 0 urgent; q10 is the unscored functional item.
 PHQ9 = SumScale(
     instrument="phq9",
@@ -59,7 +59,8 @@ PHQ9 = SumScale(
     suicide_item="phq9.q9",
 )
 
-# instruments.md §0.1 + §2.3 PHQ-2 (Kroenke 2003): positive >= 3; §7.5: a score of 2 is negative.
+# docs/instruments.md §0.1 + §2.3 PHQ-2 (Kroenke 2003): positive >= 3; §7.5: a score of 2
+# is negative.
 PHQ2 = SumScale(
     instrument="phq2",
     items=_numbered("phq2", 2),
@@ -68,7 +69,7 @@ PHQ2 = SumScale(
     cutoff=3,
 )
 
-# instruments.md §3.3 GAD-7 (Spitzer 2006; Kroenke 2007; CamCOPS gad7.py): bands at 5/10/15,
+# docs/instruments.md §3.3 GAD-7 (Spitzer 2006; Kroenke 2007; CamCOPS gad7.py): bands at 5/10/15,
 # positive >= 10 (§7.7); q8 is the unscored functional item (§3.2).
 GAD7 = SumScale(
     instrument="gad7",
@@ -78,7 +79,7 @@ GAD7 = SumScale(
     cutoff=10,
 )
 
-# instruments.md §0.1 + §3.3 GAD-2 (Kroenke 2007): positive >= 3 (§7.7).
+# docs/instruments.md §0.1 + §3.3 GAD-2 (Kroenke 2007): positive >= 3 (§7.7).
 GAD2 = SumScale(
     instrument="gad2",
     items=_numbered("gad2", 2),
@@ -105,10 +106,10 @@ def score_sum_scale(scale: SumScale, answers: Mapping[str, object]) -> Result:
         "positive": total >= scale.cutoff,
     }
     if scale.suicide_item is None:
-        # instruments.md §0.1 / §2.3 / §3.3: PHQ-2, GAD-2 and GAD-7 have no urgent item.
+        # docs/instruments.md §0.1 / §2.3 / §3.3: PHQ-2, GAD-2 and GAD-7 have no urgent item.
         result["urgent"] = False
     else:
-        # instruments.md §2.3: "urgent = q9 > 0, whatever the total"; a severe total with
+        # docs/instruments.md §2.3: "urgent = q9 > 0, whatever the total"; a severe total with
         # q9 = 0 is not urgent (PHQ-9 scoring guide, Pfizer/MacArthur).
         item9 = values[scale.suicide_item]
         assert isinstance(item9, int)
