@@ -32,7 +32,7 @@ def goal_add(
     """
     from datetime import date
 
-    from cm_bot.engine.staff import CADENCES
+    from cm_bot.domain.values import CADENCES
 
     if cadence not in CADENCES:
         raise fail(f"--cadence must be one of {', '.join(CADENCES)}", 2)

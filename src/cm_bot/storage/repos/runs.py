@@ -320,7 +320,7 @@ class SqlRuns(Repo):
         """Flows this client completed, or that a rule ended (a crisis stop is not re-offered)."""
         return set(self._sql(_FINISHED_FLOWS, {"client_id": client_id}).scalars())
 
-    # -- answers, scores, flags -----------------------------------------------------
+    # -- answers, scores, consent ---------------------------------------------------
 
     def add_response(
         self,

@@ -18,7 +18,7 @@ _ENQUEUE = insert(OUTBOX).returning(OUTBOX.c.id)
 
 
 class SqlSends(Repo):
-    """Implements :class:`cm_bot.engine.ports.SendsRepo`."""
+    """Implements :class:`cm_bot.engine.ports.OutboxRepo`."""
 
     def enqueue(
         self,
