@@ -121,7 +121,7 @@ def enqueue(db: Engine, queued: list[Queued]) -> None:
         with store.unit() as uow:
             for index in batch:
                 item = queued[index]
-                uow.enqueue(Outbound(CHANNEL, str(item.chat), text_of(index, item)))
+                uow.outbox.enqueue(Outbound(CHANNEL, str(item.chat), text_of(index, item)))
         committed = time.monotonic()
         for index in batch:
             queued[index].at = committed

@@ -333,7 +333,7 @@ class Soak:
                 )
             )
         with SqlStore(self.db).unit() as uow:
-            return uow.create_invite(
+            return uow.cases.create_invite(
                 "staff", case_id=None, staff_id=staff.id, expires_at=now_utc() + INVITE_TTL
             )
 

@@ -58,16 +58,13 @@ def build_app(
     db = create_db_engine(settings.database_url)
     if migrate:
         ensure_schema(db)
-    from cm_bot.scheduling import exit_planner, goal_planner, policy_from_settings
+    from cm_bot.scheduling import event_handlers, policy_from_settings
 
     policy = policy_from_settings(settings)
     clock = clock or SystemClock()
-    store = SqlStore(
-        db,
-        clock=clock,
-        on_exit=exit_planner(flows, policy),
-        on_goal=goal_planner(flows, policy),
-    )
+    # A case's exit and a goal's addition are recorded as events on the unit of work;
+    # scheduling plans their follow-ups / first check-in before the same transaction commits.
+    store = SqlStore(db, clock=clock, handlers=event_handlers(flows, policy))
     engine = ConversationEngine(
         store,
         flows,

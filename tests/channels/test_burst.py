@@ -38,7 +38,7 @@ def enqueue_burst(bot: Bot) -> list[str]:
         for chat in range(FIRST_CHAT, FIRST_CHAT + CHATS):
             for n in range(PER_CHAT):
                 text = f"Follow-up {n + 1} of {PER_CHAT} for chat {chat}"
-                uow.enqueue(Outbound(channel="telegram", chat_id=str(chat), text=text))
+                uow.outbox.enqueue(Outbound(channel="telegram", chat_id=str(chat), text=text))
                 texts.append(text)
     return texts
 

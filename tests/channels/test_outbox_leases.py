@@ -31,7 +31,7 @@ def queue(db: Engine, *chats: str) -> list[int]:
     ids = []
     for n, chat in enumerate(chats):
         with store.unit() as uow:
-            ids.append(uow.enqueue(Outbound(channel="telegram", chat_id=chat, text=f"m{n}")))
+            ids.append(uow.outbox.enqueue(Outbound(channel="telegram", chat_id=chat, text=f"m{n}")))
     return ids
 
 

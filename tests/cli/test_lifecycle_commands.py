@@ -168,7 +168,7 @@ def test_deactivation_hands_open_flags_to_supervisors_and_the_team_chat_in_the_o
     world: dict[str, Person], engine: ConversationEngine, db: Engine
 ) -> None:
     with engine.store.unit() as uow:
-        uow.set_team_chat("-100777")
+        uow.cases.set_team_chat("-100777")
     unsafe(world["client"])
     world["Maria"].read()
     raised = flag_row(db)
@@ -366,8 +366,8 @@ def test_a_linked_client_needs_relink_which_moves_the_case_to_the_new_account(
     new = telegram(engine, db, "2009")
     new.say(f"/start {token}")
     with engine.store.unit() as uow:
-        assert uow.client_for("telegram", "2001", lock=False) is None
-        moved = uow.client_for("telegram", "2009", lock=False)
+        assert uow.runs.client_for("telegram", "2001", lock=False) is None
+        moved = uow.runs.client_for("telegram", "2009", lock=False)
     assert moved is not None and moved.case_id is not None
     with transaction(db) as session:
         kept = session.execute(select(Response).where(col(Response.key) == "intake.mood")).first()
@@ -380,7 +380,7 @@ def test_unlink_then_only_a_new_invite_binds(
 ) -> None:
     # A link made while the client was linked, left in an old chat.
     with engine.store.unit() as uow:
-        stale = uow.create_invite(
+        stale = uow.cases.create_invite(
             "client", case_id=1, staff_id=None, expires_at=datetime.now(UTC) + timedelta(days=14)
         )
     result = ok("case", "unlink", "C-0001")
@@ -392,8 +392,8 @@ def test_unlink_then_only_a_new_invite_binds(
     new = telegram(engine, db, "2051")
     new.say(f"/start {token_of(ok('case', 'invite', 'C-0001'))}")
     with engine.store.unit() as uow:
-        assert uow.client_for("telegram", "2051", lock=False) is not None
-        assert uow.client_for("telegram", "2050", lock=False) is None
+        assert uow.runs.client_for("telegram", "2051", lock=False) is not None
+        assert uow.runs.client_for("telegram", "2050", lock=False) is None
     (unlinked,) = audit(db, "client_unlinked")
     assert unlinked.case_id == 1 and unlinked.detail is not None
     assert unlinked.detail["accounts"] == 1

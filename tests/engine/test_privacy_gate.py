@@ -311,7 +311,7 @@ def test_a_new_consent_version_asks_a_client_mid_flow_to_consent_again_before_st
 def _view(db: Engine, user_id: str) -> Any:
     client_id, _case = records.ids(db, user_id)
     with SqlStore(db).unit() as uow:
-        view = uow.client_by_id(client_id)
+        view = uow.runs.client_by_id(client_id)
     assert view is not None
     return view
 

@@ -111,9 +111,9 @@ def test_item_9_several_days_gives_crisis_resources_and_one_urgent_flag_exactly_
     # Staff resolve the flag: the client is told, and intake carries on at their next message.
     flag_id, staff_id = phq9_flag_id(app.db), _staff_id(app.db)
     with app.store.unit() as uow:
-        flag_view = uow.flag_view(flag_id)
+        flag_view = uow.flags.flag_view(flag_id)
         assert flag_view is not None
-        assert uow.act_on_flag(flag_view.flag_id, "resolved", staff_id, flag_view.created_at)
+        assert uow.flags.act_on_flag(flag_view.flag_id, "resolved", staff_id, flag_view.created_at)
         StaffDesk(uow, app.translator, []).end_pause(flag_view)
     assert "Thank you for waiting" in texts(person.read())
     assert "nervous" in texts(person.say("ok")).lower()  # the GAD-2, the next intake flow

@@ -195,11 +195,11 @@ def test_what_a_unit_of_work_remembers_does_not_outlive_a_rolled_back_savepoint(
     case = new_case(sqlite_db, "Manager")
     link_client(sqlite_db, case.ref, "telegram", "501", "501")
     with SqlStore(sqlite_db).unit() as uow:
-        client = uow.client_for("telegram", "501", lock=True)
+        client = uow.runs.client_for("telegram", "501", lock=True)
         assert client is not None
-        assert uow.consent_version(client.client_id, "consent") is None
+        assert uow.runs.consent_version(client.client_id, "consent") is None
         savepoint = uow.session.begin_nested()
-        uow.record_consent(
+        uow.runs.record_consent(
             client,
             action="granted",
             flow_id="consent",
@@ -209,6 +209,6 @@ def test_what_a_unit_of_work_remembers_does_not_outlive_a_rolled_back_savepoint(
             decisions={},
             inbound_id=None,
         )
-        assert uow.consent_version(client.client_id, "consent") == 1
+        assert uow.runs.consent_version(client.client_id, "consent") == 1
         savepoint.rollback()
-        assert uow.consent_version(client.client_id, "consent") is None
+        assert uow.runs.consent_version(client.client_id, "consent") is None

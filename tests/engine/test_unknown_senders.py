@@ -47,7 +47,7 @@ def _audits(db: Engine) -> list[AuditLog]:
 
 def _hash_of(engine: ConversationEngine, user_id: str) -> str:
     with engine.store.unit() as uow:
-        return uow.unknown_sender(CHANNEL, user_id)
+        return uow.inbox.unknown_sender(CHANNEL, user_id)
 
 
 def _flood(person: Person, count: int, at: datetime | None = None) -> None:
@@ -156,7 +156,9 @@ def test_the_hash_is_the_same_in_every_transaction_and_differs_by_channel(
 ) -> None:
     assert _hash_of(engine, STRANGER) == _hash_of(engine, STRANGER)
     with engine.store.unit() as uow:
-        assert uow.unknown_sender("console", STRANGER) != uow.unknown_sender(CHANNEL, STRANGER)
+        assert uow.inbox.unknown_sender("console", STRANGER) != uow.inbox.unknown_sender(
+            CHANNEL, STRANGER
+        )
 
 
 @pytest.mark.parametrize("which", ["the first", "a later one"])

@@ -31,12 +31,12 @@ def _die(what: str) -> None:
 
 
 def kill_before_commit(key: str) -> None:
-    from cm_bot.storage.repository import SqlUnitOfWork
+    from cm_bot.storage.repos.runs import SqlRuns
 
-    original = SqlUnitOfWork.add_response
+    original = SqlRuns.add_response  # what ``uow.runs.add_response`` runs
 
     def add_response(
-        self: SqlUnitOfWork,
+        self: SqlRuns,
         client: Any,
         run: Any,
         step_id: str,
@@ -49,7 +49,7 @@ def kill_before_commit(key: str) -> None:
             self.session.flush()  # the answer row is in the database, not yet committed
             _die(f"with the answer to {key} written, before commit")
 
-    SqlUnitOfWork.add_response = add_response  # type: ignore[method-assign, assignment]
+    SqlRuns.add_response = add_response  # type: ignore[method-assign, assignment]
 
 
 def kill_after_commit(chat_id: str) -> None:

@@ -566,7 +566,7 @@ async def test_f17_a_followup_across_a_dst_change_and_clock_jumps_fires_once_at_
     zone = ZoneInfo("America/Los_Angeles")
     who = rig.consented(USER)  # no zone of their own: the program's, Los Angeles
     with rig.app.store.unit() as uow:
-        uow.exit_case(who.case_id, datetime(2027, 2, 12, tzinfo=UTC))
+        uow.cases.exit_case(who.case_id, datetime(2027, 2, 12, tzinfo=UTC))
     (contact,) = [
         c
         for c in rig.rows(ScheduledContact, col(ScheduledContact.case_id) == who.case_id)

@@ -109,7 +109,7 @@ def exit_case(db: Engine, who: Who, day: date, now: datetime, tz: str = "UTC") -
     """What `cm-bot case exit` and `/exit` do: exit and plan in one transaction."""
     with transaction(db) as session:
         uow = SqlUnitOfWork(session, now=now)
-        uow.exit_case(who.case_id, datetime.combine(day, time(0), UTC))
+        uow.cases.exit_case(who.case_id, datetime.combine(day, time(0), UTC))
         return plan_followups(uow, who.case_id, day, [30, 90, 180], tz, now)
 
 

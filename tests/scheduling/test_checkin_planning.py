@@ -13,8 +13,9 @@ import pytest
 from sqlalchemy import Engine, event, select, text, update
 from sqlmodel import col
 
+from cm_bot.domain.events import GoalAdded
 from cm_bot.engine import ConversationEngine
-from cm_bot.scheduling import SchedulePolicy, goal_planner, housekeeping, run_due
+from cm_bot.scheduling import SchedulePolicy, event_handlers, housekeeping, run_due
 from cm_bot.scheduling.planner import goals_needing_checkin
 from cm_bot.storage import SqlStore
 from cm_bot.storage.db import transaction
@@ -44,10 +45,11 @@ def test_goal_added_by_the_case_manager_has_its_first_checkin_in_the_same_transa
     sched: ConversationEngine, db: Engine
 ) -> None:
     who = consented_client(sched, db)
-    store = SqlStore(db, on_goal=goal_planner(scheduling_flows(), SchedulePolicy()))
+    store = SqlStore(db, handlers=event_handlers(scheduling_flows(), SchedulePolicy()))
     with store.unit() as uow:
-        goal_id = uow.add_goal(who.case_id, "Open a bank account", "weekly", None, None)
-        assert checkins_in(uow, goal_id) is not None  # in the goal's own transaction
+        goal_id = uow.cases.add_goal(who.case_id, "Open a bank account", "weekly", None, None)
+        assert uow.events == [GoalAdded(goal_id)]  # recorded; planned as the block ends
+        assert checkins_in(uow, goal_id) is None
     (row,) = checkins(db, goal_id)
     assert row.status == "pending" and row.kind == "checkin"
     assert row.due_at > uow.now + timedelta(days=5)  # a week after the goal
@@ -58,9 +60,9 @@ def test_goal_of_a_program_without_the_checkin_flow_gets_no_checkin(
 ) -> None:
     who = consented_client(sched, db)
     policy = SchedulePolicy(checkin_flow="no_such_flow")
-    store = SqlStore(db, on_goal=goal_planner(scheduling_flows(), policy))
+    store = SqlStore(db, handlers=event_handlers(scheduling_flows(), policy))
     with store.unit() as uow:
-        goal_id = uow.add_goal(who.case_id, "Open a bank account", "weekly", None, None)
+        goal_id = uow.cases.add_goal(who.case_id, "Open a bank account", "weekly", None, None)
     assert checkins(db, goal_id) == []
 
 

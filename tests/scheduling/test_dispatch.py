@@ -143,11 +143,11 @@ def test_a_message_whose_delivery_is_unknown_is_flagged_to_the_case_manager_once
 
     who = consented_client(sched, db)
     with SqlStore(db).unit() as uow:
-        lost = uow.enqueue(
+        lost = uow.outbox.enqueue(
             Outbound(channel="console", chat_id="c1", text="How are you?"),
             client_id=who.client_id,
         )
-        fine = uow.enqueue(
+        fine = uow.outbox.enqueue(
             Outbound(channel="console", chat_id="c1", text="Thanks"), client_id=who.client_id
         )
     outbox.mark_final(db, lost, "unknown", "read time-out")

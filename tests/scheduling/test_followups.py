@@ -327,7 +327,7 @@ def test_exit_planner_binds_the_flow_files_days_and_the_policy(
     planner = exit_planner(sched.flows, SchedulePolicy(default_timezone="Europe/Kyiv"))
     with transaction(db) as session:
         uow = SqlUnitOfWork(session)
-        uow.exit_case(who.case_id, now)
+        uow.cases.exit_case(who.case_id, now)
         assert len(planner(uow, who.case_id, now.date(), now)) == 3
     days = [(r.planned_for - now.date()).days for r in contacts(db, who.case_id)]  # type: ignore[operator]
     assert days == [30, 90, 180]

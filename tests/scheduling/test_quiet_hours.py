@@ -156,7 +156,7 @@ def test_a_contact_waits_while_the_client_is_in_another_flow(
     who = consented_client(sched, db, hours=(time(0), time(0)))
     now = base_now()
     with sched.store.unit(now) as uow:
-        view = uow.client_by_id(who.client_id)
+        view = uow.runs.client_by_id(who.client_id)
         assert view is not None
         assert sched.start_flow(uow, view, "intake")  # mid-intake, right now
     add_contact(db, who, now - timedelta(minutes=1))
@@ -176,7 +176,7 @@ def test_an_abandoned_flow_does_not_hold_contacts_back_forever(
     who = consented_client(sched, db, hours=(time(0), time(0)))
     now = base_now()
     with sched.store.unit(now) as uow:
-        view = uow.client_by_id(who.client_id)
+        view = uow.runs.client_by_id(who.client_id)
         assert view is not None
         sched.start_flow(uow, view, "intake")
     later = now + timedelta(days=2)  # untouched for two days

@@ -35,7 +35,7 @@ def invite(
     expires: datetime | None = None,
 ) -> str:
     with engine.store.unit() as uow:
-        return uow.create_invite(
+        return uow.cases.create_invite(
             kind, case_id=case_id, staff_id=staff_id, expires_at=expires or NOW + timedelta(days=14)
         )
 
@@ -186,8 +186,8 @@ def test_used_expired_and_forwarded_links_bind_nothing(
     reply = stranger.say(f"/start {expired}")
     assert "This link has expired" in reply[0].text
     with engine.store.unit() as uow:
-        assert uow.client_for("telegram", "3002", lock=False) is None
-        assert uow.client_for("telegram", "3001", lock=False) is not None
+        assert uow.runs.client_for("telegram", "3002", lock=False) is None
+        assert uow.runs.client_for("telegram", "3001", lock=False) is not None
 
 
 def test_unknown_person_start_without_token_is_told_to_ask_for_a_link(

@@ -175,7 +175,7 @@ def test_an_invite_for_an_erased_case_binds_nobody(engine: ConversationEngine, d
     assert "already been used" in newcomer.say(f"/start {token}")[0].text
     assert "case that has ended" in newcomer.say(f"/start {fresh}")[0].text
     with engine.store.unit() as uow:
-        assert uow.client_for("telegram", "7770002", lock=False) is None
+        assert uow.runs.client_for("telegram", "7770002", lock=False) is None
     with transaction(db) as session:
         unused = session.execute(select(Invite).where(col(Invite.used_at).is_(None))).all()
     assert len(unused) == 1  # only the one refused after the erasure, still unused

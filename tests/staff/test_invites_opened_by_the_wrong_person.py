@@ -48,8 +48,8 @@ def test_staff_member_opening_a_clients_link_binds_nothing_and_the_client_can_st
     client = telegram_person(engine, db, "5002")
     client.say(f"/start {token}")
     with engine.store.unit() as uow:
-        assert uow.client_for("telegram", "5002", lock=False) is not None
-        assert uow.client_for("telegram", "5001", lock=False) is None
+        assert uow.runs.client_for("telegram", "5002", lock=False) is not None
+        assert uow.runs.client_for("telegram", "5001", lock=False) is None
 
 
 def test_a_link_for_an_exited_case_binds_nobody(engine: ConversationEngine, db: Engine) -> None:
@@ -58,14 +58,14 @@ def test_a_link_for_an_exited_case_binds_nobody(engine: ConversationEngine, db: 
     token = invite(engine, "client", case_id=case.id)
     with engine.store.unit() as uow:
         assert case.id is not None
-        uow.exit_case(case.id, datetime.now(UTC))
+        uow.cases.exit_case(case.id, datetime.now(UTC))
     person = telegram_person(engine, db, "5003")
 
     reply = person.say(f"/start {token}")
 
     assert "case that has ended" in reply[0].text
     with engine.store.unit() as uow:
-        assert uow.client_for("telegram", "5003", lock=False) is None
+        assert uow.runs.client_for("telegram", "5003", lock=False) is None
 
 
 def test_spent_expired_and_made_up_links_each_get_their_own_answer(
@@ -128,9 +128,9 @@ def test_invite_over_telegram_for_a_linked_or_ended_case_says_why_and_makes_no_l
 
     linked = maria.say("/invite C-0001")[0].text
     with engine.store.unit() as uow:
-        case = uow.case_by_ref("C-0001")
+        case = uow.cases.case_by_ref("C-0001")
         assert case is not None
-        uow.exit_case(case.case_id, datetime.now(UTC))
+        uow.cases.exit_case(case.case_id, datetime.now(UTC))
     ended = maria.say("/invite C-0001")[0].text
 
     assert "already linked to Telegram" in linked and "cm-bot case unlink C-0001" in linked

@@ -75,7 +75,7 @@ def _render(
 ) -> str:
     """A notice about a flag as StaffDesk writes it for one reader."""
     with engine.store.unit() as uow:
-        view = uow.flag_view(flag_id)
+        view = uow.flags.flag_view(flag_id)
         assert view is not None
         return StaffDesk(uow, engine.translator, [], flows=flows).notice(view, locale, timezone)
 

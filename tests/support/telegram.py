@@ -136,7 +136,7 @@ class Bot:
             edit_of=edit_of,
         )
         with self.app.store.unit() as uow:
-            outbox_id = uow.enqueue(message, client_id=client_id)
+            outbox_id = uow.outbox.enqueue(message, client_id=client_id)
         self.runtime.sender.wake()
         return outbox_id
 

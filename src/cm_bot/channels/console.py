@@ -75,7 +75,7 @@ _DEMO_REACTIVATE = frozenset(
 
 def _demo_client(engine: ConversationEngine, user_id: str) -> ClientView:
     with engine.store.unit() as uow:
-        client = uow.client_for(CHANNEL, user_id, lock=False)
+        client = uow.runs.client_for(CHANNEL, user_id, lock=False)
     if client is None:
         raise DemoError(
             "this database has no demo client (it already held cases when the terminal "
@@ -97,15 +97,15 @@ def record_demo_consent(engine: ConversationEngine, user_id: str = DEMO_USER) ->
     if consent is None:
         return False
     with engine.store.unit() as uow:
-        client = uow.client_for(CHANNEL, user_id, lock=True)
+        client = uow.runs.client_for(CHANNEL, user_id, lock=True)
         if client is None:
             raise DemoError(f"no demo client {user_id!r} in this database")
         if client.status == ClientStatus.ERASED:
             raise DemoError("the demo client was erased; use a new database to try a flow")
-        current = uow.consent_version(client.client_id, consent.id) == consent.version
+        current = uow.runs.consent_version(client.client_id, consent.id) == consent.version
         if current and client.status not in _DEMO_REACTIVATE:
             return False
-        uow.record_consent(
+        uow.runs.record_consent(
             client,
             action="granted",
             flow_id=consent.id,
@@ -116,8 +116,8 @@ def record_demo_consent(engine: ConversationEngine, user_id: str = DEMO_USER) ->
             inbound_id=None,
         )
         if client.status in _DEMO_REACTIVATE:
-            uow.set_client(client.client_id, status=ClientStatus.ACTIVE)
-        uow.audit("cli", "demo_consent_recorded", client.case_id, flow_id=consent.id)
+            uow.runs.set_client(client.client_id, status=ClientStatus.ACTIVE)
+        uow.audit.record("cli", "demo_consent_recorded", client.case_id, flow_id=consent.id)
     return True
 
 
@@ -220,9 +220,9 @@ class ConsoleChannel:
         consent = engine.consent_flow
         client = _demo_client(engine, self.user_id)
         with engine.store.unit() as uow:
-            flag = uow.open_urgent_flag(client.client_id)
+            flag = uow.flags.open_urgent_flag(client.client_id)
             standing = consent is None or (
-                uow.consent_version(client.client_id, consent.id) == consent.version
+                uow.runs.consent_version(client.client_id, consent.id) == consent.version
             )
         if flag is not None:
             raise DemoError(
@@ -232,15 +232,15 @@ class ConsoleChannel:
         locale = engine.translator.negotiate(self.language)
         if locale:
             with engine.store.unit() as uow:
-                uow.set_client(client.client_id, locale=locale)
+                uow.runs.set_client(client.client_id, locale=locale)
         recorded = False
         if consent is not None and flow_id == consent.id:
             if not standing or client.status != ClientStatus.ACTIVE:
                 with engine.store.unit() as uow:
-                    run = uow.current_run(client.client_id)
+                    run = uow.runs.current_run(client.client_id)
                     if run is not None:
                         run.status = RunStatus.ABANDONED
-                        uow.save_run(run, ended=True)
+                        uow.runs.save_run(run, ended=True)
                 self.send("/start")  # with no open flow and no consent: the consent flow
                 return False
         elif record_demo_consent(engine, self.user_id):

@@ -151,11 +151,11 @@ def case_exit(
     application = admin_app()
     try:
         with application.store.unit() as uow:
-            case = uow.case_by_ref(ref)
+            case = uow.cases.case_by_ref(ref)
             if case is None:
                 raise fail(f"no case {ref}")
-            uow.exit_case(case.case_id, datetime.combine(day, datetime.min.time(), UTC))
-            uow.audit(cli_actor(), "case_exited", case.case_id)
+            uow.cases.exit_case(case.case_id, datetime.combine(day, datetime.min.time(), UTC))
+            uow.audit.record(cli_actor(), "case_exited", case.case_id)
     finally:
         application.close()
     typer.echo(f"{ref} exited on {day.isoformat()}")

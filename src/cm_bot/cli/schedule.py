@@ -43,7 +43,7 @@ def list_contacts(
             if ref is not None:
                 from cm_bot.storage.repository import SqlUnitOfWork
 
-                case = SqlUnitOfWork(session).case_by_ref(ref)
+                case = SqlUnitOfWork(session).cases.case_by_ref(ref)
                 if case is None:
                     raise fail(f"no case {ref}")
                 case_id = case.case_id

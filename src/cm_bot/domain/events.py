@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from enum import StrEnum
 
 _SURROGATE = re.compile("[\ud800-\udfff]")
@@ -58,3 +58,27 @@ class Inbound:
     def dedupe_key(self) -> tuple[str, str]:
         """The unique key of this update across re-deliveries."""
         return (self.channel, self.external_id)
+
+
+# -- what the unit of work records for the layers above storage ---------------------------------
+# Collected on ``uow.events`` as they happen and handed, before the transaction commits, to the
+# handlers the composition root registered (scheduling plans follow-ups and check-ins): the
+# storage layer never calls up into scheduling itself.
+
+
+@dataclass(frozen=True, slots=True)
+class CaseExited:
+    """A case was exited on ``exit_date``: its post-exit follow-ups are due to be planned."""
+
+    case_id: int
+    exit_date: date
+
+
+@dataclass(frozen=True, slots=True)
+class GoalAdded:
+    """A goal joined a case plan: its first check-in is due to be planned."""
+
+    goal_id: int
+
+
+CaseEvent = CaseExited | GoalAdded

@@ -53,5 +53,57 @@ class RunStatus(StrEnum):
     ABANDONED = "abandoned"  # replaced by a restart
 
 
+class ContactStatus(StrEnum):
+    """A scheduled contact's life (``scheduledcontact.status``)."""
+
+    PENDING = "pending"  # planned, not yet sent
+    SENT = "sent"  # its flow started; waiting for the answer
+    ANSWERED = "answered"
+    NO_RESPONSE = "no_response"  # a follow-up unanswered after its reminder
+    MISSED = "missed"  # a check-in unanswered within its window
+    CANCELLED = "cancelled"
+
+
+class InboxStatus(StrEnum):
+    """An inbound update's life (``inboundmessage.status``)."""
+
+    PENDING = "pending"  # recorded (acked), not yet handled
+    DONE = "done"
+    DEAD = "dead"  # failed too often: dead-lettered
+
+
+class OutboxStatus(StrEnum):
+    """An outgoing message's life (``outbox.status``)."""
+
+    PENDING = "pending"
+    CLAIMED = "claimed"  # taken by a sender
+    SENDING = "sending"  # handed to the channel; the answer not yet known
+    SENT = "sent"
+    UNKNOWN = "unknown"  # the channel may or may not have delivered it
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+
+class StaffRole(StrEnum):
+    """What a staff member may do."""
+
+    CASE_MANAGER = "case_manager"
+    SUPERVISOR = "supervisor"
+    ADMIN = "admin"
+
+
+class InviteResult(StrEnum):
+    """What redeeming a deep-link invite did (``InviteOutcome.result``)."""
+
+    BOUND_CLIENT = "bound_client"
+    BOUND_STAFF = "bound_staff"
+    USED = "used"
+    EXPIRED = "expired"
+    UNKNOWN = "unknown"
+    ALREADY_BOUND = "already_bound"
+    CASE_ENDED = "case_ended"
+    STAFF_NOT_CLIENT = "staff_not_client"  # a staff member opened a client's invite
+
+
 # How often a goal is checked in on (stored on the goal; the planner spaces check-ins by it).
 CADENCES = ("weekly", "fortnightly", "monthly")

@@ -22,7 +22,7 @@ class AccessTurn(FlowTurn):
     def _group_message(self) -> None:
         inbound = self.inbound
         assert inbound is not None
-        if not self.uow.already_told_chat(inbound.channel, inbound.chat_id):
+        if not self.uow.outbox.already_told_chat(inbound.channel, inbound.chat_id):
             self.locale = self.translator.locale_for(inbound.language)
             self._reply_to_chat(
                 self._(
@@ -38,7 +38,7 @@ class AccessTurn(FlowTurn):
         value: Any = None
         token_staff: int | None = None
         if inbound.kind is InboundKind.BUTTON:
-            token = self.uow.resolve_token(inbound.payload or "")
+            token = self.uow.buttons.resolve_token(inbound.payload or "")
             value = token.value if token is not None else {}
             token_staff = token.staff_id if token is not None else None
         elif (inbound.text or "").strip().startswith("/start") and self._start_token(staff):
@@ -50,15 +50,15 @@ class AccessTurn(FlowTurn):
         inbound = self.inbound
         assert inbound is not None
         if inbound.kind is InboundKind.BUTTON:
-            token = self.uow.resolve_token(inbound.payload or "")
+            token = self.uow.buttons.resolve_token(inbound.payload or "")
             if token is None or token.staff_id is not None:
                 return True  # not a team-chat button: ignore quietly in a group
             self.desk().handle(staff, inbound.chat_id, None, token.value, None)
             return True
         command = (inbound.text or "").strip().split(" ")[0].split("@")[0]
         if command == "/register_team_chat" and staff.role in ("admin", "supervisor"):
-            self.uow.set_team_chat(inbound.chat_id)
-            self.uow.audit(f"staff:{staff.staff_id}", "team_chat_registered", None)
+            self.uow.cases.set_team_chat(inbound.chat_id)
+            self.uow.audit.record(f"staff:{staff.staff_id}", "team_chat_registered", None)
             self.locale = self.translator.locale_for(staff.locale)
             self._reply_to_chat(self._("This chat will now receive urgent flags."))
             return True
@@ -76,7 +76,7 @@ class AccessTurn(FlowTurn):
         token = token.strip()
         if not token or word.split("@")[0] != "/start":
             return False
-        outcome = self.uow.redeem_invite(
+        outcome = self.uow.cases.redeem_invite(
             token,
             inbound.channel,
             inbound.user_id,
@@ -87,7 +87,7 @@ class AccessTurn(FlowTurn):
         bound = outcome.result in ("bound_staff", "bound_client")
         if staff is not None or bound:
             actor = "unknown" if staff is None else f"staff:{staff.staff_id}"
-            self.uow.audit(actor, f"invite_{outcome.result}", outcome.case_id)
+            self.uow.audit.record(actor, f"invite_{outcome.result}", outcome.case_id)
         self.locale = self.translator.locale_for(
             inbound.language if staff is None else staff.locale or inbound.language
         )
@@ -102,7 +102,7 @@ class AccessTurn(FlowTurn):
             )
             return True
         if outcome.result == "bound_client":
-            self.client = self.uow.client_for(inbound.channel, inbound.user_id, lock=True)
+            self.client = self.uow.runs.client_for(inbound.channel, inbound.user_id, lock=True)
             if self.client is not None:
                 self.locale = self._client_locale()
                 self._idle()
@@ -154,7 +154,7 @@ class AccessTurn(FlowTurn):
             return
         sender = self._stranger()
         since = self.uow.now - self.config.unknown_user_reply_every
-        if not self.uow.already_told_chat(inbound.channel, inbound.chat_id, since=since):
+        if not self.uow.outbox.already_told_chat(inbound.channel, inbound.chat_id, since=since):
             self.locale = self.translator.locale_for(inbound.language)
             self._reply_to_chat(
                 self._(
@@ -165,14 +165,14 @@ class AccessTurn(FlowTurn):
         self._stranger_trace(sender, "message_from_unknown_person")
 
     def _stranger(self) -> str:
-        """The name of a sender no case knows (:meth:`SqlUnitOfWork.unknown_sender`).
+        """The name of a sender no case knows (:meth:`InboxRepo.unknown_sender`).
 
         Asked before anything is decided about them: on PostgreSQL it also makes two
         workers handling one stranger's updates take turns.
         """
         inbound = self.inbound
         assert inbound is not None
-        return self.uow.unknown_sender(inbound.channel, inbound.user_id)
+        return self.uow.inbox.unknown_sender(inbound.channel, inbound.user_id)
 
     def _stranger_trace(self, sender: str, action: str, case_id: int | None = None) -> None:
         """What is kept of a stranger's update: at most one audit row and one inbox row a day.
@@ -187,10 +187,14 @@ class AccessTurn(FlowTurn):
         inbound, inbound_id = self.inbound, self.inbound_id
         assert inbound is not None and inbound_id is not None
         every = self.config.unknown_user_reply_every
-        first = not self.uow.sender_seen_since(inbound.channel, sender, inbound.received_at - every)
+        first = not self.uow.inbox.sender_seen_since(
+            inbound.channel, sender, inbound.received_at - every
+        )
         if first:
-            self.uow.audit("unknown", action, case_id, channel=inbound.channel, sender=sender)
-        self.uow.name_sender(inbound_id, sender, keep=first, replies=self.outbox_ids)
+            self.uow.audit.record(
+                "unknown", action, case_id, channel=inbound.channel, sender=sender
+            )
+        self.uow.inbox.name_sender(inbound_id, sender, keep=first, replies=self.outbox_ids)
 
 
 __all__ = ["AccessTurn"]

@@ -101,7 +101,7 @@ class AnswerTurn(FlowTurn):
         ``note``: the burst's "one answer at a time" note goes at the end.
         """
         run.bad_attempts += 1
-        self.uow.save_run(run)
+        self.uow.runs.save_run(run)
         parts = [reason]
         if run.bad_attempts >= self.config.max_bad_answers:
             parts.append(self._("If this is hard to answer, send /human to talk to a person."))
@@ -124,7 +124,7 @@ class AnswerTurn(FlowTurn):
         else:
             selection.append(index)
         run.context["selection"] = sorted(selection)
-        self.uow.save_run(run)
+        self.uow.runs.save_run(run)
         self.ask(run)
 
     def _done_selecting(self, run: RunState) -> None:

@@ -16,9 +16,9 @@ class ButtonTurn(CommandTurn, AnswerTurn):
 
     def _button(self, run: RunState | None) -> None:
         assert self.client is not None and self.inbound is not None
-        token = self.uow.resolve_token(self.inbound.payload or "")
+        token = self.uow.buttons.resolve_token(self.inbound.payload or "")
         if token is None or token.client_id != self.client.client_id:
-            self.uow.audit(
+            self.uow.audit.record(
                 f"client:{self.client.client_id}",
                 "unknown_button",
                 self.client.case_id,

@@ -115,7 +115,7 @@ class CommandTurn(FlowTurn):
             self.say(self._("Nothing is running right now, so there is nothing to pause."))
             return
         run.status = RunStatus.PAUSED
-        self.uow.save_run(run)
+        self.uow.runs.save_run(run)
         self.say(
             self._(
                 "Paused. Your answers so far are saved. Send any message when you'd like "
@@ -156,7 +156,7 @@ class CommandTurn(FlowTurn):
     def _menu_choice(self, text: str) -> tuple[list[dict[str, Any]], Mapping[str, Any] | None]:
         """The open menu's buttons (empty: none open) and the one the text names, if any."""
         assert self.client is not None
-        values = self.uow.menu_values(self.client.client_id)
+        values = self.uow.buttons.menu_values(self.client.client_id)
         if not values:
             return values, None
         return values, runless_menu(values, self._, self._language_names).choose(text)
@@ -194,19 +194,19 @@ class CommandTurn(FlowTurn):
 
     def _set_language(self, run: RunState | None, locale: str) -> None:
         assert self.client is not None
-        self.uow.set_client(self.client.client_id, locale=locale)
+        self.uow.runs.set_client(self.client.client_id, locale=locale)
         self.client.locale = locale
         self.locale = locale
         self.say(self._("Okay, I will write in English from now on."))
         if run is not None:
             run.locale = locale
-            self.uow.save_run(run)
+            self.uow.runs.save_run(run)
             self._reask(run)
 
     def _human(self) -> None:
         """``/human``, in any state: a high flag (escalated like any other) and when to expect."""
         assert self.client is not None
-        if self.uow.open_flag_exists(self.client.client_id, "client_asked_for_contact"):
+        if self.uow.flags.open_flag_exists(self.client.client_id, "client_asked_for_contact"):
             self.say(
                 self._(
                     "The program already knows you'd like to talk to a person. Someone will "
@@ -239,13 +239,13 @@ class CommandTurn(FlowTurn):
                 )
             self.say(text)
             return
-        self.uow.set_client(self.client.client_id, timezone=str(zone))
+        self.uow.runs.set_client(self.client.client_id, timezone=str(zone))
         self.say(self._("Thank you. I will use the time zone {zone}.").format(zone=str(zone)))
 
     def _my_data(self) -> None:
         assert self.client is not None
-        data = self.uow.data_summary(self.client.client_id)
-        self.uow.audit(
+        data = self.uow.runs.data_summary(self.client.client_id)
+        self.uow.audit.record(
             f"client:{self.client.client_id}", "client_read_own_data", self.client.case_id
         )
         lines = [
@@ -280,11 +280,11 @@ class CommandTurn(FlowTurn):
         client = self.client
         assert client is not None
         consent = self.consent_flow
-        run = self.uow.current_run(client.client_id)
+        run = self.uow.runs.current_run(client.client_id)
         if run is not None:
             run.status = RunStatus.ABANDONED  # may be offered again after a new consent
-            self.uow.save_run(run, ended=True)
-        self.uow.record_consent(
+            self.uow.runs.save_run(run, ended=True)
+        self.uow.runs.record_consent(
             client,
             action="withdrawn",
             flow_id=consent.id if consent else "consent",
@@ -294,10 +294,10 @@ class CommandTurn(FlowTurn):
             decisions={},
             inbound_id=self.inbound_id,
         )
-        self.uow.set_client(client.client_id, status=ClientStatus.WITHDRAWN)
+        self.uow.runs.set_client(client.client_id, status=ClientStatus.WITHDRAWN)
         client.status = ClientStatus.WITHDRAWN
-        cancelled = self.uow.cancel_contacts(client.client_id, "opted_out")
-        self.uow.audit(
+        cancelled = self.uow.contacts.cancel_contacts(client.client_id, "opted_out")
+        self.uow.audit.record(
             f"client:{client.client_id}", "consent_withdrawn", client.case_id, cancelled=cancelled
         )
         self.flag_then_tell(
@@ -315,7 +315,7 @@ class CommandTurn(FlowTurn):
         self, run: RunState | None, action: object, value: Mapping[str, Any]
     ) -> None:
         assert self.client is not None
-        self.uow.forget_buttons(self.client.client_id)  # a confirmation is answered once
+        self.uow.buttons.forget_buttons(self.client.client_id)  # a confirmation is answered once
         if action == "lang":
             locale = self.translator.negotiate(str(value.get("locale", "")))
             if locale:

@@ -108,7 +108,7 @@ class ConversationEngine(Generic[StoreT]):
         """
         with self._lock(inbound.channel, inbound.chat_id):
             with self.store.unit() as uow:
-                inbound_id = uow.record_inbound(inbound, handling=True)
+                inbound_id = uow.inbox.record_inbound(inbound, handling=True)
                 if inbound_id is None:
                     return Handled(duplicate=True)
                 handled = self._turn(uow, inbound, inbound_id)
@@ -122,7 +122,7 @@ class ConversationEngine(Generic[StoreT]):
     def accept(self, inbound: Inbound) -> int | None:
         """Commit the update to the inbox; ``None`` if it was seen before (a re-delivery)."""
         with self.store.unit() as uow:
-            return uow.record_inbound(inbound)
+            return uow.inbox.record_inbound(inbound)
 
     def process(self, channel: str, chat_id: str) -> list[Handled]:
         """Handle every pending update of one chat, oldest first, each in its own transaction.
@@ -144,19 +144,19 @@ class ConversationEngine(Generic[StoreT]):
                 try:
                     with self.store.unit() as uow:
                         if pending is None:
-                            pending = uow.pending_inbound(channel, chat_id)
+                            pending = uow.inbox.pending_inbound(channel, chat_id)
                             if not pending:
                                 break
                         inbound_id = pending[done]
                         done += 1
-                        inbound = uow.claim_inbound(inbound_id)
+                        inbound = uow.inbox.claim_inbound(inbound_id)
                         if inbound is None:  # another worker did it
                             continue
                         burst.following = None
                         if inbound.kind is InboundKind.TEXT and done < len(pending):
                             # Locked now, before the client's row: rows first, in id order,
                             # as every worker takes them.
-                            burst.following = uow.claim_inbound(pending[done])
+                            burst.following = uow.inbox.claim_inbound(pending[done])
                         handled = self._turn(uow, inbound, inbound_id, burst)
                         results.append(handled)
                     if handled is not None and handled.failure is not None:
@@ -177,7 +177,7 @@ class ConversationEngine(Generic[StoreT]):
     def pending_chats(self) -> list[tuple[str, str]]:
         """Chats with accepted but unhandled updates (work left over from a crash)."""
         with self.store.unit() as uow:
-            return uow.pending_chats()
+            return uow.inbox.pending_chats()
 
     def escalate(self, now: datetime | None = None) -> int:
         """Escalate urgent and high flags nobody acknowledged in time; returns how many.
@@ -196,7 +196,7 @@ class ConversationEngine(Generic[StoreT]):
 
     def _failed(self, inbound_id: int, max_attempts: int | None = None) -> None:
         with self.store.unit() as uow:
-            inbound = uow.fail_inbound(inbound_id, max_attempts or self.config.max_attempts)
+            inbound = uow.inbox.fail_inbound(inbound_id, max_attempts or self.config.max_attempts)
             if inbound is None:
                 return
             # Dead-lettered: tell the person and their case manager instead of retrying forever.
@@ -220,13 +220,13 @@ class ConversationEngine(Generic[StoreT]):
         turn.crisis_first()
         if not turn.crisis_kept:
             self._run(turn, inbound)
-            uow.finish_inbound(inbound_id, turn.client.client_id if turn.client else None)
+            uow.inbox.finish_inbound(inbound_id, turn.client.client_id if turn.client else None)
             return Handled(duplicate=False, outbox_ids=turn.outbox_ids)
         kept = list(turn.outbox_ids)
         try:
             with uow.savepoint():
                 self._run(turn, inbound)
-                uow.finish_inbound(inbound_id, turn.client.client_id if turn.client else None)
+                uow.inbox.finish_inbound(inbound_id, turn.client.client_id if turn.client else None)
         except Exception as exc:
             return Handled(duplicate=False, outbox_ids=kept, failure=exc)
         return Handled(duplicate=False, outbox_ids=turn.outbox_ids)
@@ -270,7 +270,7 @@ class _Turn(UrgentTurn, ButtonTurn, AccessTurn, AnswerTurn):
         assert inbound is not None
         if inbound.is_bot or inbound.kind is InboundKind.OTHER:
             return
-        staff = self.uow.staff_for(inbound.channel, inbound.user_id)
+        staff = self.uow.cases.staff_for(inbound.channel, inbound.user_id)
         if inbound.chat_type != "private":
             if staff is None or not self._staff_in_group(staff):
                 self._group_message()
@@ -281,13 +281,15 @@ class _Turn(UrgentTurn, ButtonTurn, AccessTurn, AnswerTurn):
         if staff is not None and inbound.kind in (InboundKind.BLOCKED, InboundKind.UNBLOCKED):
             # A staff member Telegram cannot reach gets no flags: others get them at once.
             blocked = inbound.kind is InboundKind.BLOCKED
-            self.uow.set_staff_blocked(staff.staff_id, inbound.received_at if blocked else None)
-            self.uow.audit(
+            self.uow.cases.set_staff_blocked(
+                staff.staff_id, inbound.received_at if blocked else None
+            )
+            self.uow.audit.record(
                 f"staff:{staff.staff_id}", "blocked_bot" if blocked else "unblocked", None
             )
             return
         if self.client is None:  # crisis_first may have looked them up already
-            self.client = self.uow.client_for(inbound.channel, inbound.user_id, lock=True)
+            self.client = self.uow.runs.client_for(inbound.channel, inbound.user_id, lock=True)
         if self.client is None or self.client.status == ClientStatus.ERASED:
             self.client = None
             if not self.crisis_kept and inbound.kind not in (
@@ -301,13 +303,15 @@ class _Turn(UrgentTurn, ButtonTurn, AccessTurn, AnswerTurn):
             self._blocked()
             return
         if inbound.kind is InboundKind.UNBLOCKED:
-            self.uow.audit(f"client:{self.client.client_id}", "unblocked", self.client.case_id)
+            self.uow.audit.record(
+                f"client:{self.client.client_id}", "unblocked", self.client.case_id
+            )
             return
         if self.client.status == ClientStatus.UNREACHABLE:
             # They wrote to us, so they can be reached again.
-            self.uow.set_client(self.client.client_id, status=ClientStatus.ACTIVE)
+            self.uow.runs.set_client(self.client.client_id, status=ClientStatus.ACTIVE)
             self.client.status = ClientStatus.ACTIVE
-        run = self.uow.current_run(self.client.client_id)
+        run = self.uow.runs.current_run(self.client.client_id)
         if self.paused:
             self._while_paused(run)
             return
@@ -364,15 +368,15 @@ class _Turn(UrgentTurn, ButtonTurn, AccessTurn, AnswerTurn):
             return  # already known: one flag, not one per failed message
         if client.status == ClientStatus.ACTIVE:
             # A withdrawal or decline stays on record: being blocked does not overwrite it.
-            self.uow.set_client(client.client_id, status=ClientStatus.UNREACHABLE)
-        cancelled = self.uow.cancel_contacts(client.client_id, "unreachable")
+            self.uow.runs.set_client(client.client_id, status=ClientStatus.UNREACHABLE)
+        cancelled = self.uow.contacts.cancel_contacts(client.client_id, "unreachable")
         self.flag(
             Severity.ROUTINE,
             N_("Client blocked the bot; scheduled contacts cancelled"),
             rule_id="blocked",
             dedupe_key=f"blocked:{client.client_id}:{self.inbound_id}",
         )
-        self.uow.audit(
+        self.uow.audit.record(
             f"client:{client.client_id}", "blocked_bot", client.case_id, cancelled=cancelled
         )
 
@@ -382,7 +386,7 @@ class _Turn(UrgentTurn, ButtonTurn, AccessTurn, AnswerTurn):
         assert inbound is not None
         self.crisis_first()  # its words of crisis count, whatever became of the rest
         if self.client is None and inbound.chat_type == "private":
-            self.client = self.uow.client_for(inbound.channel, inbound.user_id, lock=False)
+            self.client = self.uow.runs.client_for(inbound.channel, inbound.user_id, lock=False)
         if self.client is None or self.client.status == ClientStatus.ERASED:
             return
         self.locale = self._client_locale()

@@ -70,7 +70,7 @@ class StaffDesk(CommandDesk):
                 buttons=tuple(tuple(r) for r in buttons),
             )
             self.outbox_ids.append(
-                self.uow.enqueue(
+                self.uow.outbox.enqueue(
                     out, staff_id=staff.staff_id, inbound_id=self.inbound_id, case_id=case
                 )
             )
@@ -100,26 +100,26 @@ class StaffDesk(CommandDesk):
             or "flag" not in value
             or (token_staff is not None and token_staff != staff.staff_id)
         ):
-            self.uow.audit(f"staff:{staff.staff_id}", "unknown_button", None)
+            self.uow.audit.record(f"staff:{staff.staff_id}", "unknown_button", None)
             reply(_("That button is no longer valid."))
             return
-        flag = self.uow.flag_view(int(value["flag"]))
+        flag = self.uow.flags.flag_view(int(value["flag"]))
         if flag is None:
             reply(_("That button is no longer valid."))
             return
         if not staff.sees_all and flag.manager_id != staff.staff_id:
-            self.uow.audit(f"staff:{staff.staff_id}", "access_refused", flag.case_id)
+            self.uow.audit.record(f"staff:{staff.staff_id}", "access_refused", flag.case_id)
             reply(_("You don't have access to case {ref}.").format(ref=flag.case_ref or "—"))
             return
         act = value.get("act")
         if act == "open" and flag.case_id is not None:
-            self.uow.audit(f"staff:{staff.staff_id}", "read_case", flag.case_id)
+            self.uow.audit.record(f"staff:{staff.staff_id}", "read_case", flag.case_id)
             reply(self.summary(flag.case_id, _, zone_of(staff.timezone)), case=flag.case_id)
             return
         status = {"ack": "acknowledged", "resolve": "resolved"}.get(str(act))
         if status is None:
             return
-        if self.uow.act_on_flag(flag.flag_id, status, staff.staff_id, self.now):
+        if self.uow.flags.act_on_flag(flag.flag_id, status, staff.staff_id, self.now):
             self.refresh_notices(flag.flag_id)
             if status == "resolved":
                 self.end_pause(flag)

@@ -82,7 +82,7 @@ class AlertDesk:
             stored = {s.score_id: s for s in flag.scores}
             computed: dict[str, dict[str, Any]] = {}
             if any(w not in stored for w in wanted) and flag.run_id is not None:
-                computed = flow_scores(flow, *self.uow.run_answers(flag.run_id))
+                computed = flow_scores(flow, *self.uow.runs.run_answers(flag.run_id))
             instruments = {d.id: d.instrument for d in flow.scores}
             scores: list[ScoreView] = []
             for score_id in wanted:
@@ -129,7 +129,7 @@ class AlertDesk:
     def _buttons(self, flag: FlagView, staff_id: int | None, _: Gettext) -> list[list[Button]]:
         def button(label: str, act: str) -> Button:
             return Button(
-                _(label), self.uow.staff_token(staff_id, {"flag": flag.flag_id, "act": act})
+                _(label), self.uow.buttons.staff_token(staff_id, {"flag": flag.flag_id, "act": act})
             )
 
         row = []
@@ -150,11 +150,11 @@ class AlertDesk:
         team = severity is Severity.URGENT
         why: str | None = None
         if not targets and severity in (Severity.URGENT, Severity.HIGH):
-            targets = self.uow.escalation_targets()
+            targets = self.uow.cases.escalation_targets()
             team = True
             why = MANAGER_UNREACHABLE
             # Escalated now, so the timed escalation does not tell the same people again.
-            self.uow.mark_escalated(flag_id, self.now)
+            self.uow.flags.mark_escalated(flag_id, self.now)
         if (
             not self.notify(flag_id, targets, team=team, why=why)
             and severity is not Severity.ROUTINE
@@ -165,8 +165,8 @@ class AlertDesk:
                 severity.value,
                 flag_id,
             )
-            flag = self.uow.flag_view(flag_id)
-            self.uow.audit(
+            flag = self.uow.flags.flag_view(flag_id)
+            self.uow.audit.record(
                 "system",
                 "escalation_unreached",
                 None if flag is None else flag.case_id,
@@ -186,13 +186,13 @@ class AlertDesk:
         ``why``: a first line saying why it reached them and not only the case manager
         (:data:`ESCALATED`, :data:`MANAGER_UNREACHABLE`, :data:`HANDED_OVER`).
         """
-        flag = self.uow.flag_view(flag_id)
+        flag = self.uow.flags.flag_view(flag_id)
         if flag is None:
             return 0
         destinations: list[tuple[str, str, int | None, str | None, str | None]] = [
             (t.channel, t.chat_id, t.staff_id, t.locale, t.timezone) for t in targets
         ]
-        team_chat = self.uow.team_chat() if team else None
+        team_chat = self.uow.cases.team_chat() if team else None
         if team_chat:
             destinations.append(("telegram", team_chat, None, None, None))
         shown = self.shown(flag)
@@ -207,7 +207,7 @@ class AlertDesk:
                 priority=PRIORITY[Severity(flag.severity)],
             )
             self.outbox_ids.append(
-                self.uow.enqueue(
+                self.uow.outbox.enqueue(
                     message, staff_id=staff_id, flag_id=flag_id, inbound_id=self.inbound_id
                 )
             )
@@ -215,11 +215,11 @@ class AlertDesk:
 
     def refresh_notices(self, flag_id: int) -> None:
         """Edit every notice about a flag to show its new status (and the buttons left)."""
-        flag = self.uow.flag_view(flag_id)
+        flag = self.uow.flags.flag_view(flag_id)
         if flag is None:
             return
         shown = self.shown(flag)
-        for ref in self.uow.notices_of(flag_id):
+        for ref in self.uow.flags.notices_of(flag_id):
             _ = self.translator.get(ref.locale).gettext
             message = Outbound(
                 channel=ref.channel,
@@ -230,19 +230,21 @@ class AlertDesk:
                 edit_of=ref.outbox_id,
             )
             self.outbox_ids.append(
-                self.uow.enqueue(message, flag_id=flag_id, inbound_id=self.inbound_id)
+                self.uow.outbox.enqueue(message, flag_id=flag_id, inbound_id=self.inbound_id)
             )
 
     def escalate(self, now: datetime, urgent_after: timedelta, high_after: timedelta) -> int:
         """Tell supervisors about urgent/high flags nobody acknowledged in time (once each)."""
         count = 0
         for severity, after in (("urgent", urgent_after), ("high", high_after)):
-            for flag in self.uow.due_escalations(severity, now - after):
-                self.uow.mark_escalated(flag.flag_id, now)
-                self.uow.audit("system", "flag_escalated", flag.case_id, flag_id=flag.flag_id)
+            for flag in self.uow.flags.due_escalations(severity, now - after):
+                self.uow.flags.mark_escalated(flag.flag_id, now)
+                self.uow.audit.record(
+                    "system", "flag_escalated", flag.case_id, flag_id=flag.flag_id
+                )
                 if not self.notify(
                     flag.flag_id,
-                    self.uow.escalation_targets(),
+                    self.uow.cases.escalation_targets(),
                     team=severity == "urgent",
                     why=ESCALATED,
                 ):
@@ -253,7 +255,7 @@ class AlertDesk:
                         flag.flag_id,
                     )
                     # On record too, so `cm-bot flags list` shows it reached nobody.
-                    self.uow.audit(
+                    self.uow.audit.record(
                         "system", "escalation_unreached", flag.case_id, flag_id=flag.flag_id
                     )
                 count += 1
@@ -266,9 +268,9 @@ class AlertDesk:
         """
         if flag.severity != Severity.URGENT.value or flag.client_id is None:
             return
-        if self.uow.open_urgent_flag(flag.client_id) is not None:
+        if self.uow.flags.open_urgent_flag(flag.client_id) is not None:
             return  # another urgent flag still holds the pause
-        client = self.uow.client_by_id(flag.client_id)
+        client = self.uow.runs.client_by_id(flag.client_id)
         if client is None or client.status != "active":
             return  # withdrawn, declined, erased or unreachable: no contact
         _ = self.translator.get(client.locale).gettext
@@ -279,9 +281,9 @@ class AlertDesk:
             priority=Priority.HIGH,
         )
         self.outbox_ids.append(
-            self.uow.enqueue(message, client_id=client.client_id, inbound_id=self.inbound_id)
+            self.uow.outbox.enqueue(message, client_id=client.client_id, inbound_id=self.inbound_id)
         )
-        self.uow.audit("system", "pause_ended", flag.case_id, flag_id=flag.flag_id)
+        self.uow.audit.record("system", "pause_ended", flag.case_id, flag_id=flag.flag_id)
 
 
 __all__ = ["ESCALATED", "HANDED_OVER", "MANAGER_UNREACHABLE", "AlertDesk"]

@@ -66,11 +66,11 @@ class CommandDesk(AlertDesk):
                 )
             )
             return None
-        case = self.uow.case_by_ref(ref)
+        case = self.uow.cases.case_by_ref(ref)
         if case is None or (not staff.sees_all and case.manager_id != staff.staff_id):
             # One reply for a ref that does not exist and one of another caseload, so refs
             # cannot be probed; both attempts are audited.
-            self.uow.audit(
+            self.uow.audit.record(
                 f"staff:{staff.staff_id}",
                 "access_refused",
                 None if case is None else case.case_id,
@@ -87,9 +87,9 @@ class CommandDesk(AlertDesk):
 
     @STAFF_COMMANDS.register("flags")
     def _flags(self, staff: StaffView, _rest: str, reply: Callable[..., None], _: Gettext) -> None:
-        flags = self.uow.open_flags(staff, limit=20)
+        flags = self.uow.flags.open_flags(staff, limit=20)
         shown = flags[:10]
-        self.uow.audit(
+        self.uow.audit.record(
             f"staff:{staff.staff_id}",
             "read_flags",
             None,
@@ -114,7 +114,7 @@ class CommandDesk(AlertDesk):
         case = self._allowed(staff, ref.split(" ")[0], reply, _)
         if case is None:
             return
-        self.uow.audit(f"staff:{staff.staff_id}", "read_case", case.case_id)
+        self.uow.audit.record(f"staff:{staff.staff_id}", "read_case", case.case_id)
         reply(self.summary(case.case_id, _, zone_of(staff.timezone)), case=case.case_id)
 
     @STAFF_COMMANDS.register("timezone")
@@ -140,8 +140,10 @@ class CommandDesk(AlertDesk):
                 )
             )
             return
-        self.uow.set_staff_timezone(staff.staff_id, zone.key)
-        self.uow.audit(f"staff:{staff.staff_id}", "staff_timezone_set", None, timezone=zone.key)
+        self.uow.cases.set_staff_timezone(staff.staff_id, zone.key)
+        self.uow.audit.record(
+            f"staff:{staff.staff_id}", "staff_timezone_set", None, timezone=zone.key
+        )
         reply(
             _("Done. Times are now shown in {zone} (now: {time}).").format(
                 zone=zone.key, time=when(self.now, zone)
@@ -153,7 +155,7 @@ class CommandDesk(AlertDesk):
 
         Times are shown in ``zone`` (UTC if ``None``).
         """
-        return case_summary(self.uow.case_summary(case_id), _, zone)
+        return case_summary(self.uow.cases.case_summary(case_id), _, zone)
 
     @STAFF_COMMANDS.register("goal")
     def _goal(self, staff: StaffView, rest: str, reply: Callable[..., None], _: Gettext) -> None:
@@ -164,7 +166,7 @@ class CommandDesk(AlertDesk):
         if not text.strip():
             reply(_("Please add the goal's text: /goal REF text"))
             return
-        self.uow.add_goal(case.case_id, text.strip(), "weekly", None, staff.staff_id)
+        self.uow.cases.add_goal(case.case_id, text.strip(), "weekly", None, staff.staff_id)
         reply(_("Goal added to {ref}. Check-ins will be weekly.").format(ref=case.ref))
 
     @STAFF_COMMANDS.register("note")
@@ -176,7 +178,7 @@ class CommandDesk(AlertDesk):
         if not text.strip():
             reply(_("Please add the note's text: /note REF text"))
             return
-        self.uow.add_note(case.case_id, staff.staff_id, text.strip())
+        self.uow.cases.add_note(case.case_id, staff.staff_id, text.strip())
         reply(_("Note added to {ref}.").format(ref=case.ref))
 
     @STAFF_COMMANDS.register("exit")
@@ -199,8 +201,8 @@ class CommandDesk(AlertDesk):
                 )
             )
             return
-        self.uow.exit_case(case.case_id, datetime.combine(exit_day, datetime.min.time(), UTC))
-        self.uow.audit(f"staff:{staff.staff_id}", "case_exited", case.case_id)
+        self.uow.cases.exit_case(case.case_id, datetime.combine(exit_day, datetime.min.time(), UTC))
+        self.uow.audit.record(f"staff:{staff.staff_id}", "case_exited", case.case_id)
         reply(_("Case {ref} exited on {day}.").format(ref=case.ref, day=exit_day.isoformat()))
 
     @STAFF_COMMANDS.register("invite")
@@ -215,7 +217,7 @@ class CommandDesk(AlertDesk):
                 )
             )
             return
-        if case.client_id is not None and self.uow.client_linked(case.client_id):
+        if case.client_id is not None and self.uow.cases.client_linked(case.client_id):
             reply(
                 _(
                     "The client of {ref} is already linked to Telegram, so a new link would "
@@ -224,10 +226,10 @@ class CommandDesk(AlertDesk):
                 ).format(ref=case.ref)
             )
             return
-        token = self.uow.create_invite(
+        token = self.uow.cases.create_invite(
             "client", case_id=case.case_id, staff_id=None, expires_at=self.now + INVITE_TTL
         )
-        self.uow.audit(f"staff:{staff.staff_id}", "invite_created", case.case_id)
+        self.uow.audit.record(f"staff:{staff.staff_id}", "invite_created", case.case_id)
         reply(
             _("Invite link for {ref} (single use, valid 14 days):\n{link}").format(
                 ref=case.ref, link=invite_link(self.bot_username, token)

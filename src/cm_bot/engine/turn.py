@@ -112,7 +112,9 @@ class Turn:
             deliver_by=self.deliver_by,
         )
         self.outbox_ids.append(
-            self.uow.enqueue(message, client_id=self.client.client_id, inbound_id=self.inbound_id)
+            self.uow.outbox.enqueue(
+                message, client_id=self.client.client_id, inbound_id=self.inbound_id
+            )
         )
 
     def _client_channel(self) -> str:
@@ -128,7 +130,7 @@ class Turn:
             text=text,
             priority=priority,
         )
-        self.outbox_ids.append(self.uow.enqueue(message, inbound_id=self.inbound_id))
+        self.outbox_ids.append(self.uow.outbox.enqueue(message, inbound_id=self.inbound_id))
 
     def buttons(
         self,
@@ -140,7 +142,7 @@ class Turn:
         """(label, value) rows as buttons bound to this prompt; one token batch per message."""
         assert self.client is not None
         payloads = iter(
-            self.uow.tokens(
+            self.uow.buttons.tokens(
                 self.client.client_id,
                 run.run_id if run else None,
                 run.prompt_seq if run else 0,
@@ -166,7 +168,7 @@ class Turn:
         An urgent flag pauses the client (:attr:`paused`).
         """
         client = self.client
-        flag_id = self.uow.raise_flag(
+        flag_id = self.uow.flags.raise_flag(
             client,
             severity=severity,
             reason=reason,
@@ -177,7 +179,7 @@ class Turn:
         )
         if flag_id is None:
             return None
-        targets = self.uow.staff_targets(client) if client is not None else []
+        targets = self.uow.cases.staff_targets(client) if client is not None else []
         self.desk().alert(flag_id, targets, severity)
         if severity is Severity.URGENT and client is not None and client.paused_flag is None:
             client.paused_flag = flag_id
@@ -225,7 +227,7 @@ class Turn:
         if self.client.locale and translator.negotiate(self.client.locale):
             return translator.locale_for(self.client.locale)
         locale = translator.locale_for(self.inbound.language)
-        self.uow.set_client(self.client.client_id, locale=locale)
+        self.uow.runs.set_client(self.client.client_id, locale=locale)
         self.client.locale = locale
         return locale
 

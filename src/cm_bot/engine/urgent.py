@@ -46,12 +46,12 @@ class UrgentTurn(CommandTurn, AccessTurn):
         if match is None:
             return
         self.crisis = match
-        if self.uow.staff_for(inbound.channel, inbound.user_id) is not None:
+        if self.uow.cases.staff_for(inbound.channel, inbound.user_id) is not None:
             return
         if inbound.chat_type != "private":
             self._unlinked_crisis(match)
             return
-        client = self.uow.client_for(inbound.channel, inbound.user_id, lock=True)
+        client = self.uow.runs.client_for(inbound.channel, inbound.user_id, lock=True)
         if client is None or client.status == ClientStatus.ERASED:
             self._unlinked_crisis(match)
             return
@@ -72,7 +72,7 @@ class UrgentTurn(CommandTurn, AccessTurn):
             return  # an earlier attempt at this update already said it
         self.crisis_kept = True
         self._hold(flag_id, replied=True, opened=True)
-        self._pause_run(self.uow.current_run(client.client_id))
+        self._pause_run(self.uow.runs.current_run(client.client_id))
 
     def _unlinked_crisis(self, match: CrisisMatch) -> None:
         """Someone no case knows (or a group) wrote words of crisis: resources, and a notice.
@@ -88,7 +88,7 @@ class UrgentTurn(CommandTurn, AccessTurn):
         sender = self._stranger()
         since = inbound.received_at - self.config.unknown_user_reply_every
         reply = safety.unlinked_reply(self.program, self._, violence=match.violence)
-        if self.uow.sender_crisis_flagged_since(sender, since):
+        if self.uow.inbox.sender_crisis_flagged_since(sender, since):
             self._reply_to_chat(reply, priority=Priority.URGENT)  # staff know of them today
         elif (
             self.flag_then_tell(
@@ -117,7 +117,7 @@ class UrgentTurn(CommandTurn, AccessTurn):
         """
         inbound, client = self.inbound, self.client
         assert inbound is not None and client is not None
-        self.uow.hold_message(
+        self.uow.flags.hold_message(
             client.client_id,
             client.case_id,
             flag_id,
@@ -143,7 +143,7 @@ class UrgentTurn(CommandTurn, AccessTurn):
         flag_id = client.paused_flag
         text = normalise(inbound.text or "")
         if inbound.kind is InboundKind.BUTTON:
-            token = self.uow.resolve_token(inbound.payload or "")
+            token = self.uow.buttons.resolve_token(inbound.payload or "")
             value = token.value if token is not None and isinstance(token.value, dict) else {}
             if (
                 token is not None
@@ -169,7 +169,7 @@ class UrgentTurn(CommandTurn, AccessTurn):
                 self._runless_action(run, choice.get("act"), choice)
                 return
         since = inbound.received_at - self.config.paused_reply_every
-        reply = not self.uow.replied_while_paused(client.client_id, since)
+        reply = not self.uow.flags.replied_while_paused(client.client_id, since)
         self._hold(flag_id, replied=reply)
         if reply:
             self.say(safety.paused_reply(self.program, self._), priority=Priority.HIGH)

@@ -53,14 +53,14 @@ class FlowTurn(Turn):
             return
         run.status = RunStatus.PAUSED
         run.context[SAFETY_PAUSE] = True
-        self.uow.save_run(run)
+        self.uow.runs.save_run(run)
 
     def _continue(self, run: RunState) -> None:
         """End a safety pause on the run: ask the question it stopped at (or walk on)."""
         run.context.pop(SAFETY_PAUSE, None)
         resume_at = run.context.pop(RESUME_AT, None)
         run.status = RunStatus.ACTIVE
-        self.uow.save_run(run)
+        self.uow.runs.save_run(run)
         if isinstance(resume_at, str):
             self.walk(run, self.flows.get(run.flow_id), resume_at)
         else:
@@ -71,7 +71,7 @@ class FlowTurn(Turn):
         if consent is None:
             return False
         assert self.client is not None
-        return self.uow.consent_version(self.client.client_id, consent.id) != consent.version
+        return self.uow.runs.consent_version(self.client.client_id, consent.id) != consent.version
 
     def _may_collect(self, run: RunState | None) -> bool:
         """Before consent and after withdrawal, only the consent conversation may run."""
@@ -119,7 +119,7 @@ class FlowTurn(Turn):
         assert self.client is not None
         if self._needs_consent():
             return self.consent_flow
-        finished = self.uow.finished_flows(self.client.client_id)
+        finished = self.uow.runs.finished_flows(self.client.client_id)
         for flow_id in self.config.intake_flows:
             if flow_id not in finished and flow_id in self.flows:
                 return self.flows.get(flow_id)
@@ -183,7 +183,7 @@ class FlowTurn(Turn):
         assert client is not None
         if client.status != ClientStatus.ACTIVE or self._needs_consent():
             return []  # no consent, no contact: the caller records why
-        client.paused_flag = self.uow.open_urgent_flag(client.client_id)
+        client.paused_flag = self.uow.flags.open_urgent_flag(client.client_id)
         if self.paused:
             return []  # the caller checks the pause first; this is the backstop
         self.begin(flow, context)
@@ -202,7 +202,7 @@ class FlowTurn(Turn):
                 for step in flow.steps
                 if not isinstance(step, MessageStep) and (found := self._earlier(step)) is not None
             }
-        run = self.uow.start_run(self.client, flow.id, flow.version, self.locale, context)
+        run = self.uow.runs.start_run(self.client, flow.id, flow.version, self.locale, context)
         self.walk(run, flow, flow.start_step)
 
     def step_text(self, run: RunState, step: MessageStep | QuestionStep) -> str:
@@ -236,7 +236,7 @@ class FlowTurn(Turn):
             run.prompt_seq += 1
             run.bad_attempts = 0
             run.context.pop("selection", None)
-            self.uow.save_run(run)
+            self.uow.runs.save_run(run)
             self.ask(run, new_prompt=True)
             return
         raise RuntimeError(f"flow {flow.id} loops without asking anything")
@@ -345,7 +345,7 @@ class FlowTurn(Turn):
         assert self.client is not None
         if step.reuse is None:
             return None
-        found = self.uow.earlier_answer(self.client.client_id, step.reuse.flow, step.reuse.key)
+        found = self.uow.runs.earlier_answer(self.client.client_id, step.reuse.flow, step.reuse.key)
         if found is None:
             return None
         value = found[0]
@@ -368,7 +368,7 @@ class FlowTurn(Turn):
         run.answers[step.key] = value
         if flow.kind is not FlowKind.CONSENT:
             # Consent decisions are kept in the consent record, nothing else before consent.
-            self.uow.add_response(
+            self.uow.runs.add_response(
                 self.client,
                 run,
                 step.id,
@@ -475,15 +475,15 @@ class FlowTurn(Turn):
         if flow.kind is not FlowKind.CONSENT:
             for declared in flow.scores:
                 if declared.id in scores:
-                    self.uow.save_score(
+                    self.uow.runs.save_score(
                         self.client, run, declared.id, declared.instrument, scores[declared.id]
                     )
         run.status = status
         run.step_id = None
-        self.uow.save_run(run, ended=True)
+        self.uow.runs.save_run(run, ended=True)
         contact_id = run.context.get("scheduled_contact_id")
         if isinstance(contact_id, int):
-            self.uow.contact_finished(contact_id, "answered")
+            self.uow.contacts.contact_finished(contact_id, "answered")
         if flow.kind is FlowKind.CONSENT and not self._record_consent(run, flow):
             return
         if status is RunStatus.COMPLETED and not self.paused:
@@ -511,7 +511,7 @@ class FlowTurn(Turn):
             )
         granted = all(decisions.get(p.purpose) is True for p in flow.purposes if p.required)
         shown = "\n\n".join(self.step_text(run, step) for step in flow.steps)
-        self.uow.record_consent(
+        self.uow.runs.record_consent(
             client,
             action="granted" if granted else "declined",
             flow_id=flow.id,
@@ -523,12 +523,12 @@ class FlowTurn(Turn):
         )
         if granted:
             if client.status != ClientStatus.ACTIVE:
-                self.uow.set_client(client.client_id, status=ClientStatus.ACTIVE)
+                self.uow.runs.set_client(client.client_id, status=ClientStatus.ACTIVE)
                 client.status = ClientStatus.ACTIVE
             return True
-        self.uow.set_client(client.client_id, status=ClientStatus.DECLINED)
+        self.uow.runs.set_client(client.client_id, status=ClientStatus.DECLINED)
         client.status = ClientStatus.DECLINED
-        self.uow.cancel_contacts(client.client_id, "declined")
+        self.uow.contacts.cancel_contacts(client.client_id, "declined")
         self.flag(
             Severity.ROUTINE,
             N_("Client declined consent; nothing else is collected"),

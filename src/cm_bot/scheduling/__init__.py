@@ -16,6 +16,7 @@ from cm_bot.scheduling.plan import ContactHours, parse_timezone
 from cm_bot.scheduling.planner import (
     SchedulePolicy,
     ensure_checkins,
+    event_handlers,
     exit_planner,
     followup_days,
     goal_planner,
@@ -33,6 +34,7 @@ __all__ = [
     "SchedulePolicy",
     "Ticker",
     "ensure_checkins",
+    "event_handlers",
     "exit_planner",
     "followup_days",
     "goal_planner",

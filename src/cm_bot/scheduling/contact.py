@@ -139,7 +139,7 @@ def handle(
         return close(engine, uow, row, now, "cancelled", barred)
     if identity is None:
         return close(engine, uow, row, now, "cancelled", "unreachable")
-    if uow.open_urgent_flag(client_id) is not None:
+    if uow.flags.open_urgent_flag(client_id) is not None:
         # Paused for an urgent flag: no automated contact until staff resolve it; the
         # contact goes out after, in the person's hours.
         return _defer(row, now + PAUSED_RETRY, now)

@@ -203,7 +203,7 @@ def flag_client(
         case_ref=case.ref if case else None,
         manager_id=case.manager_id if case else None,
     )
-    flag_id = uow.raise_flag(
+    flag_id = uow.flags.raise_flag(
         view, severity=Severity.ROUTINE, reason=reason, rule_id=rule_id, dedupe_key=dedupe_key
     )
     if flag_id is None:
@@ -211,7 +211,7 @@ def flag_client(
     desk = StaffDesk(
         uow, engine.translator, [], bot_username=engine.bot_username, flows=engine.flows
     )
-    desk.notify(flag_id, uow.staff_targets(view), team=False)
+    desk.notify(flag_id, uow.cases.staff_targets(view), team=False)
 
 
 __all__ = [

@@ -285,7 +285,7 @@ def client_invite(
                     f"account (the old one loses access): cm-bot case invite {case.ref} --relink"
                 )
             unlinked = _unlink(session, case, actor, now)
-        token = SqlUnitOfWork(session, now=now).create_invite(
+        token = SqlUnitOfWork(session, now=now).cases.create_invite(
             "client", case_id=case.id, staff_id=None, expires_at=now + INVITE_TTL
         )
         record_audit(session, actor, "client_invite_created", case.id, relink=bool(unlinked))
@@ -307,7 +307,7 @@ def add_goal(
     with store.unit() as uow:
         case_id = case_by_ref(uow.session, ref).id
         assert case_id is not None
-        return uow.add_goal(case_id, text, cadence, target_date, None, actor=actor)
+        return uow.cases.add_goal(case_id, text, cadence, target_date, None, actor=actor)
 
 
 __all__ = [

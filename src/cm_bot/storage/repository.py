@@ -6,7 +6,7 @@ The unit of work itself lives in :mod:`cm_bot.storage.uow`, its parts in
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from datetime import datetime
 from typing import Any
@@ -20,9 +20,8 @@ from cm_bot.engine.ports import FlagView
 from cm_bot.storage import outbox
 from cm_bot.storage.db import transaction
 from cm_bot.storage.models import Flag
-from cm_bot.storage.repos.base import OnExit, OnGoal
 from cm_bot.storage.repos.inbox import SENDER_SALT
-from cm_bot.storage.uow import SqlUnitOfWork
+from cm_bot.storage.uow import EventHandler, SqlUnitOfWork
 
 
 class SqlStore:
@@ -33,26 +32,25 @@ class SqlStore:
         engine: Engine,
         *,
         clock: Clock | None = None,
-        on_exit: OnExit | None = None,
-        on_goal: OnGoal | None = None,
+        handlers: Mapping[type[Any], EventHandler] | None = None,
     ) -> None:
         self.engine = engine
         self.clock = clock or SYSTEM_CLOCK  # every unit of work's ``now`` comes from it
-        # The scheduling layer's planners, run in the exit's (the goal's) own transaction:
-        # post-exit follow-ups, a new goal's first check-in.
-        self.on_exit = on_exit
-        self.on_goal = on_goal
+        # Per event type (``CaseExited``, ``GoalAdded``), what runs in the event's own
+        # transaction before it commits: the scheduling layer's planners, wired by bootstrap.
+        self.handlers: dict[type[Any], EventHandler] = dict(handlers or {})
 
     @contextmanager
     def unit(self, now: datetime | None = None) -> Iterator[SqlUnitOfWork]:
-        """One transaction, at ``now`` (default: the clock's time as it opens)."""
+        """One transaction, at ``now`` (default: the clock's time as it opens).
+
+        When the block ends without raising, the events it recorded are handled (and theirs
+        in turn) before the commit: a case's exit and its follow-ups commit together.
+        """
         with transaction(self.engine) as session:
-            yield SqlUnitOfWork(
-                session,
-                now=now if now is not None else self.clock.now(),
-                on_exit=self.on_exit,
-                on_goal=self.on_goal,
-            )
+            uow = SqlUnitOfWork(session, now=now if now is not None else self.clock.now())
+            yield uow
+            uow.handle_events(self.handlers)
 
     def count(self, table: type[Any]) -> int:
         """Rows in a table (tests and reports)."""
@@ -87,7 +85,7 @@ class SqlStore:
                     select(col(Flag.id)).where(col(Flag.id) > flag_id).order_by(col(Flag.id))
                 ).scalars()
             )
-            return [view for found in ids if (view := uow.flag_view(found)) is not None]
+            return [view for found in ids if (view := uow.flags.flag_view(found)) is not None]
 
 
-__all__ = ["SENDER_SALT", "OnExit", "OnGoal", "SqlStore", "SqlUnitOfWork"]
+__all__ = ["SENDER_SALT", "EventHandler", "SqlStore", "SqlUnitOfWork"]

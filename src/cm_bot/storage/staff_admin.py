@@ -189,7 +189,7 @@ def staff_invite(engine: Engine, name: str, actor: str, now: datetime | None = N
         revoked = revoke_invites(
             session, now, col(Invite.kind) == "staff", col(Invite.staff_id) == staff.id
         )
-        token = SqlUnitOfWork(session, now=now).create_invite(
+        token = SqlUnitOfWork(session, now=now).cases.create_invite(
             "staff", case_id=None, staff_id=staff.id, expires_at=now + INVITE_TTL
         )
         record_audit(session, actor, "staff_invite_created", staff_id=staff.id, revoked=revoked)
@@ -264,20 +264,22 @@ def deactivate_staff(
             .order_by(col(Flag.id))
         ).all()
         uow = SqlUnitOfWork(session, now=now)
-        targets = uow.escalation_targets()
+        targets = uow.cases.escalation_targets()
         desk = StaffDesk(uow, translator, [], flows=flows)
         for flag_id, case_id, severity, escalated_at in open_flags:
             done.flags.append(flag_id)
             reached = desk.notify(flag_id, targets, team=severity == "urgent", why=HANDED_OVER)
             if not reached:
                 done.unreached.append(flag_id)
-                uow.audit(actor, "escalation_unreached", case_id, flag_id=flag_id)
+                uow.audit.record(actor, "escalation_unreached", case_id, flag_id=flag_id)
                 continue
             if reached > len(targets):
                 done.team_chat += 1
             if escalated_at is None:  # told now: the timed escalation would tell them again
-                uow.mark_escalated(flag_id, now)
-            uow.audit(actor, "flag_handed_over", case_id, flag_id=flag_id, from_staff_id=staff_id)
+                uow.flags.mark_escalated(flag_id, now)
+            uow.audit.record(
+                actor, "flag_handed_over", case_id, flag_id=flag_id, from_staff_id=staff_id
+            )
         if done.flags:
             for target in targets:
                 told = session.get(Staff, target.staff_id)

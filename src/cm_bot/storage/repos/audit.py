@@ -9,10 +9,7 @@ from cm_bot.storage.repos.base import Repo
 
 
 class SqlAudit(Repo):
-    """Implements :class:`cm_bot.engine.ports.AuditRepo`.
-
-    Callable as well: ``uow.audit(actor, action, …)`` is :meth:`record`.
-    """
+    """Implements :class:`cm_bot.engine.ports.AuditRepo`."""
 
     def record(self, actor: str, action: str, case_id: int | None = None, **detail: Any) -> None:
         """Append an audit row."""
@@ -21,10 +18,6 @@ class SqlAudit(Repo):
                 at=self.now, actor=actor, action=action, case_id=case_id, detail=detail or None
             )
         )
-
-    def __call__(self, actor: str, action: str, case_id: int | None = None, **detail: Any) -> None:
-        """The same as :meth:`record` (the flat ``uow.audit(…)`` call of the engine)."""
-        self.record(actor, action, case_id, **detail)
 
 
 __all__ = ["SqlAudit"]

@@ -8,8 +8,8 @@ the per-transaction memo are that object's, so every part sees what the others w
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from datetime import date, datetime
+from collections.abc import Sequence
+from datetime import datetime
 from typing import Any, TypeAlias
 
 from sqlalchemy import CursorResult, Executable, literal
@@ -22,8 +22,6 @@ from cm_bot.storage.models import metadata
 
 Rows: TypeAlias = CursorResult[*tuple[Any, ...]]
 OPEN_RUN = (RunStatus.ACTIVE.value, RunStatus.PAUSED.value)
-OnExit = Callable[[Any, int, date, datetime], Any]
-OnGoal = Callable[[Any, int, datetime], Any]
 
 INBOX = metadata.tables["inboundmessage"]
 CLIENT = metadata.tables["client"]
@@ -133,4 +131,4 @@ class Repo:
         return self._tx.now
 
 
-__all__ = ["OPEN_RUN", "OnExit", "OnGoal", "Repo", "Rows", "Tx", "one_of", "per_dialect"]
+__all__ = ["OPEN_RUN", "Repo", "Rows", "Tx", "one_of", "per_dialect"]

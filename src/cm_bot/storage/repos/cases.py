@@ -5,13 +5,15 @@ from __future__ import annotations
 import hashlib
 import secrets
 from datetime import date, datetime
-from typing import Any, Protocol
+from typing import Any
 
 from sqlalchemy import bindparam, func, select, update
 from sqlmodel import col
 
 from cm_bot.domain import CaseStatus, ClientStatus
+from cm_bot.domain.events import CaseEvent, CaseExited, GoalAdded
 from cm_bot.domain.time import aware
+from cm_bot.domain.values import ContactStatus, InviteResult, StaffRole
 from cm_bot.engine.ports import CaseView, ClientView, InviteOutcome, StaffTarget, StaffView
 from cm_bot.storage.models import (
     AuditLog,
@@ -30,7 +32,7 @@ from cm_bot.storage.models import (
     ScoreResult,
     Staff,
 )
-from cm_bot.storage.repos.base import STAFF, OnExit, OnGoal, Repo, Tx
+from cm_bot.storage.repos.base import STAFF, Repo, Tx
 from cm_bot.storage.repos.flags import SEVERITY_ORDER
 
 TEAM_CHAT = "team_chat_id"
@@ -63,20 +65,13 @@ def token_hash(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-class HookOwner(Protocol):
-    """The unit of work the scheduling layer's planners are handed (and run in)."""
-
-    on_exit: OnExit | None
-    on_goal: OnGoal | None
-
-
 class SqlCases(Repo):
     """Implements :class:`cm_bot.engine.ports.CasesRepo`."""
 
-    def __init__(self, tx: Tx, owner: HookOwner) -> None:
+    def __init__(self, tx: Tx, events: list[CaseEvent]) -> None:
         super().__init__(tx)
-        # Read when a goal is added or a case exited, and handed the whole unit of work.
-        self._owner = owner
+        # The unit of work's event list: a goal added or a case exited is recorded on it.
+        self._events = events
 
     def staff_for(self, channel: str, external_user_id: str) -> StaffView | None:
         """Only Telegram accounts are bound to staff."""
@@ -120,7 +115,7 @@ class SqlCases(Repo):
         """Bound supervisors and admins."""
         rows = self.session.execute(
             select(Staff).where(
-                col(Staff.role).in_(("supervisor", "admin")),
+                col(Staff.role).in_((StaffRole.SUPERVISOR.value, StaffRole.ADMIN.value)),
                 col(Staff.active).is_(True),
                 col(Staff.telegram_user_id).is_not(None),
                 col(Staff.blocked_at).is_(None),
@@ -195,11 +190,11 @@ class SqlCases(Repo):
             .first()
         )
         if invite is None:
-            return InviteOutcome("unknown")
+            return InviteOutcome(InviteResult.UNKNOWN)
         if invite.used_at is not None:
-            return InviteOutcome("used")
+            return InviteOutcome(InviteResult.USED)
         if aware(invite.expires_at) < now:
-            return InviteOutcome("expired")
+            return InviteOutcome(InviteResult.EXPIRED)
         if invite.kind == "staff":
             self._tx.staff.clear()
             staff = self.session.get(Staff, invite.staff_id) if invite.staff_id else None
@@ -211,15 +206,15 @@ class SqlCases(Repo):
                 .first()
             )
             if staff is None or (taken is not None and taken.id != staff.id):
-                return InviteOutcome("already_bound")
+                return InviteOutcome(InviteResult.ALREADY_BOUND)
             staff.telegram_user_id = external_user_id
             invite.used_at = now
-            return InviteOutcome("bound_staff", staff_name=staff.name)
+            return InviteOutcome(InviteResult.BOUND_STAFF, staff_name=staff.name)
         case = self.session.get(Case, invite.case_id) if invite.case_id else None
         if as_staff:
-            return InviteOutcome("staff_not_client", case_id=invite.case_id)
+            return InviteOutcome(InviteResult.STAFF_NOT_CLIENT, case_id=invite.case_id)
         if case is not None and self._ended(case):
-            return InviteOutcome("case_ended", case_id=case.id)
+            return InviteOutcome(InviteResult.CASE_ENDED, case_id=case.id)
         existing = (
             self.session.execute(
                 select(ChannelIdentity).where(
@@ -231,7 +226,7 @@ class SqlCases(Repo):
             .first()
         )
         if case is None or existing is not None:
-            return InviteOutcome("already_bound")
+            return InviteOutcome(InviteResult.ALREADY_BOUND)
         if case.client_id is None:
             client = Client(created_at=now)
             self.session.add(client)
@@ -247,7 +242,7 @@ class SqlCases(Repo):
                 .first()
             )
             if bound is not None:
-                return InviteOutcome("already_bound")
+                return InviteOutcome(InviteResult.ALREADY_BOUND)
         assert case.client_id is not None
         self.session.add(
             ChannelIdentity(
@@ -262,7 +257,7 @@ class SqlCases(Repo):
         if case.status == "intake":
             case.status = "active"
         self.session.flush()
-        return InviteOutcome("bound_client", case_id=case.id)
+        return InviteOutcome(InviteResult.BOUND_CLIENT, case_id=case.id)
 
     def _ended(self, case: Case) -> bool:
         """A case no client may be (re)linked to: exited, closed, or its client erased."""
@@ -356,7 +351,7 @@ class SqlCases(Repo):
                 select(ScheduledContact)
                 .where(
                     col(ScheduledContact.case_id) == case_id,
-                    col(ScheduledContact.status) == "pending",
+                    col(ScheduledContact.status) == ContactStatus.PENDING.value,
                 )
                 .order_by(col(ScheduledContact.due_at))
             )
@@ -463,9 +458,7 @@ class SqlCases(Repo):
                 detail={"goal_id": goal.id},
             )
         )
-        on_goal = self._owner.on_goal
-        if on_goal is not None:  # its first check-in, planned with it
-            on_goal(self._owner, goal.id, self.now)
+        self._events.append(GoalAdded(goal.id))  # its first check-in, planned before commit
         return goal.id
 
     def add_note(self, case_id: int, staff_id: int | None, text: str) -> None:
@@ -483,14 +476,12 @@ class SqlCases(Repo):
         )
 
     def exit_case(self, case_id: int, exited_at: datetime) -> None:
-        """Exited: follow-ups are planned by the scheduling layer in the same transaction."""
+        """Exited: follow-ups are planned (on :class:`CaseExited`) in the same transaction."""
         case = self.session.get(Case, case_id)
         assert case is not None
         case.status = "exited"
         case.exited_at = exited_at
-        on_exit = self._owner.on_exit
-        if on_exit is not None:
-            on_exit(self._owner, case_id, exited_at.date(), self.now)
+        self._events.append(CaseExited(case_id, exited_at.date()))
 
 
-__all__ = ["HookOwner", "SqlCases", "token_hash"]
+__all__ = ["SqlCases", "token_hash"]

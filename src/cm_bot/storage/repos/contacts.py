@@ -4,18 +4,26 @@ from __future__ import annotations
 
 from sqlalchemy import bindparam, or_, select, update
 
+from cm_bot.domain.values import ContactStatus
 from cm_bot.storage.models import ScheduledContact
 from cm_bot.storage.repos.base import CASE, CONTACT, Repo, one_of
 
 _CONTACT_FINISHED = (
     update(CONTACT)
-    .where(CONTACT.c.id == bindparam("b_id"), one_of(CONTACT.c.status, ("pending", "sent")))
-    .values(status="answered", outcome=bindparam("b_outcome"), updated_at=bindparam("b_now"))
+    .where(
+        CONTACT.c.id == bindparam("b_id"),
+        one_of(CONTACT.c.status, (ContactStatus.PENDING.value, ContactStatus.SENT.value)),
+    )
+    .values(
+        status=ContactStatus.ANSWERED.value,
+        outcome=bindparam("b_outcome"),
+        updated_at=bindparam("b_now"),
+    )
 )
 _CANCEL_CONTACTS = (
     update(CONTACT)
     .where(
-        CONTACT.c.status == "pending",
+        CONTACT.c.status == ContactStatus.PENDING.value,
         or_(
             CONTACT.c.client_id == bindparam("b_client"),
             CONTACT.c.case_id.in_(
@@ -23,7 +31,11 @@ _CANCEL_CONTACTS = (
             ),
         ),
     )
-    .values(status="cancelled", outcome=bindparam("b_outcome"), updated_at=bindparam("b_now"))
+    .values(
+        status=ContactStatus.CANCELLED.value,
+        outcome=bindparam("b_outcome"),
+        updated_at=bindparam("b_now"),
+    )
 )
 
 

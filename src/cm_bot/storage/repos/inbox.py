@@ -13,6 +13,7 @@ from sqlalchemy import BigInteger, bindparam, cast, delete, exists, func, select
 from sqlalchemy.dialects import postgresql, sqlite
 
 from cm_bot.domain import Inbound, InboundKind
+from cm_bot.domain.values import InboxStatus
 from cm_bot.storage.models import InboundMessage
 from cm_bot.storage.repos.base import FLAG, INBOX, OUTBOX, SETTING, STAFF, Repo, per_dialect
 
@@ -42,7 +43,7 @@ _PENDING_INBOUND = (
     .where(
         INBOX.c.channel == bindparam("channel"),
         INBOX.c.chat_id == bindparam("chat_id"),
-        INBOX.c.status == "pending",
+        INBOX.c.status == InboxStatus.PENDING.value,
     )
     .order_by(INBOX.c.id)
 )
@@ -61,17 +62,19 @@ _INBOUND_COLUMNS = (
 )
 _CLAIM_INBOUND = (
     select(*_INBOUND_COLUMNS, _staff_id(INBOX.c.external_user_id))
-    .where(INBOX.c.id == bindparam("inbound_id"), INBOX.c.status == "pending")
+    .where(INBOX.c.id == bindparam("inbound_id"), INBOX.c.status == InboxStatus.PENDING.value)
     .with_for_update()
 )
 _PENDING_CHATS = (
-    select(INBOX.c.channel, INBOX.c.chat_id).where(INBOX.c.status == "pending").distinct()
+    select(INBOX.c.channel, INBOX.c.chat_id)
+    .where(INBOX.c.status == InboxStatus.PENDING.value)
+    .distinct()
 )
 _FINISH_INBOUND = (
     update(INBOX)
     .where(INBOX.c.id == bindparam("b_id"))
     .values(
-        status="done",
+        status=InboxStatus.DONE.value,
         text=None,
         payload=None,
         client_id=bindparam("b_client"),
@@ -146,7 +149,7 @@ class SqlInbox(Repo):
                 "payload": inbound.payload,
                 "language": inbound.language,
                 "is_bot": inbound.is_bot,
-                "status": "pending",
+                "status": InboxStatus.PENDING.value,
                 "attempts": 0,
                 "received_at": inbound.received_at,
                 "staff_user": inbound.user_id,
@@ -200,13 +203,13 @@ class SqlInbox(Repo):
     def fail_inbound(self, inbound_id: int, max_attempts: int) -> Inbound | None:
         """Count the failure; dead-letter the row (and drop its text) after the last attempt."""
         row = self.session.get(InboundMessage, inbound_id, with_for_update=True)
-        if row is None or row.status != "pending":
+        if row is None or row.status != InboxStatus.PENDING:
             return None
         row.attempts += 1
         if row.attempts < max_attempts:
             return None
         inbound = _inbound(row)
-        row.status = "dead"
+        row.status = InboxStatus.DEAD.value
         row.text = None
         row.payload = None
         row.handled_at = self.now

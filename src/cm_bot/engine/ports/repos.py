@@ -1,169 +1,27 @@
-"""What the engine needs from the outside world, as Protocols.
+"""The unit of work's parts as Protocols: one per concern (``uow.inbox``, ``uow.runs`` …).
 
-The engine holds no SQL: :mod:`cm_bot.storage` implements these over SQLModel.
-One :class:`UnitOfWork` is one database transaction, so everything the engine
-writes for one inbound event commits together or not at all. Its parts are one
-protocol per concern (``uow.inbox``, ``uow.runs``, ``uow.flags`` …), all on that
-one transaction.
+Each part runs on its unit of work's transaction; :mod:`cm_bot.storage.repos` implements
+them over SQL.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from contextlib import AbstractContextManager
-from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
 
 from cm_bot.domain import Inbound, Outbound, Severity
-from cm_bot.domain.time import Clock
-
-
-@dataclass(slots=True)
-class ClientView:
-    """The client as the engine sees it: ids, language and whether we may collect."""
-
-    client_id: int
-    status: str
-    locale: str | None
-    channel: str
-    chat_id: str
-    case_id: int | None
-    case_ref: str | None
-    manager_id: int | None
-    # The open urgent flag that pauses all automated contact, if any (see ``_Turn.paused``).
-    paused_flag: int | None = None
-
-
-@dataclass(slots=True)
-class RunState:
-    """The client's place in one flow; saved in the same transaction as each answer."""
-
-    run_id: int
-    flow_id: str
-    flow_version: int
-    status: str
-    step_id: str | None
-    prompt_seq: int
-    bad_attempts: int
-    locale: str
-    answers: dict[str, Any] = field(default_factory=dict)
-    context: dict[str, Any] = field(default_factory=dict)
-    fired_flags: list[str] = field(default_factory=list)
-    case_id: int | None = None
-    updated_at: datetime | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class Token:
-    """A button payload resolved server-side: which prompt it belongs to and what it means."""
-
-    client_id: int | None
-    run_id: int | None
-    prompt_seq: int
-    value: Any
-    staff_id: int | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class StaffView:
-    """A bound staff member."""
-
-    staff_id: int
-    name: str
-    role: str  # case_manager | supervisor | admin
-    chat_id: str
-    locale: str | None
-    timezone: str | None = None  # IANA name times are shown in; None: UTC
-
-    @property
-    def sees_all(self) -> bool:
-        """Supervisors and admins see every case; case managers their own caseload."""
-        return self.role in ("supervisor", "admin")
-
-
-@dataclass(frozen=True, slots=True)
-class CaseView:
-    """A case as staff commands see it."""
-
-    case_id: int
-    ref: str
-    status: str
-    manager_id: int | None
-    client_id: int | None
-    opened_at: datetime | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class ScoreView:
-    """A stored score of the run that raised a flag (what a score rule's notice shows)."""
-
-    score_id: str
-    instrument: str | None
-    value: float | None
-    band: str | None
-    positive_domains: tuple[str, ...] = ()
-
-
-@dataclass(frozen=True, slots=True)
-class FlagView:
-    """A flag with what a notice about it shows."""
-
-    flag_id: int
-    case_id: int | None
-    case_ref: str | None
-    manager_id: int | None
-    severity: str
-    reason: str
-    source_key: str | None
-    source_value: Any
-    status: str
-    created_at: datetime
-    acted_by: str | None = None
-    acted_at: datetime | None = None
-    client_id: int | None = None
-    held: int = 0  # messages the client sent while paused by this (urgent) flag
-    held_crisis: int = 0  # of which with words of crisis
-    rule_id: str | None = None  # "<flow id>.<rule id>" for a flow's rule
-    run_id: int | None = None  # the run whose rule raised it (from ``run:<id>:<rule>``)
-    # The question of ``source_key`` exactly as the client saw it, and in which language.
-    question: str | None = None
-    answer_locale: str | None = None
-    scores: tuple[ScoreView, ...] = ()  # the run's stored scores (after the run ended)
-
-
-@dataclass(frozen=True, slots=True)
-class InviteOutcome:
-    """What redeeming a deep-link token did."""
-
-    # bound_client | bound_staff | used | expired | unknown | already_bound | case_ended
-    # | staff_not_client
-    result: str
-    case_id: int | None = None
-    staff_name: str | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class StaffTarget:
-    """Where a staff notice goes: a bound staff member's chat and language."""
-
-    staff_id: int
-    channel: str
-    chat_id: str
-    locale: str | None
-    timezone: str | None = None  # IANA name times are shown in; None: UTC
-
-
-@dataclass(frozen=True, slots=True)
-class NoticeRef:
-    """A notice already sent about a flag, and whose language and zone its edits use."""
-
-    outbox_id: int
-    channel: str
-    chat_id: str
-    staff_id: int | None = None  # None: the team chat
-    locale: str | None = None
-    timezone: str | None = None
+from cm_bot.engine.ports.views import (
+    CaseView,
+    ClientView,
+    FlagView,
+    InviteOutcome,
+    NoticeRef,
+    RunState,
+    StaffTarget,
+    StaffView,
+    Token,
+)
 
 
 class InboxRepo(Protocol):
@@ -499,101 +357,7 @@ class ContactsRepo(Protocol):
 
 
 class AuditRepo(Protocol):
-    """The audit trail; calling it is :meth:`record` (``uow.audit(actor, action, …)``)."""
+    """The audit trail (``uow.audit.record(actor, action, …)``); append-only."""
 
     def record(self, actor: str, action: str, case_id: int | None = None, **detail: Any) -> None:
         """Append an audit row (no message text, ever)."""
-
-    def __call__(self, actor: str, action: str, case_id: int | None = None, **detail: Any) -> None:
-        """The same as :meth:`record`."""
-
-
-class UnitOfWork(
-    InboxRepo, RunsRepo, ButtonsRepo, FlagsRepo, CasesRepo, OutboxRepo, ContactsRepo, Protocol
-):
-    """Reads and writes of one transaction, by concern (``uow.inbox.record_inbound(…)``).
-
-    Transitional: the parts' methods are also declared flat on the unit of work
-    (``uow.record_inbound(…)``) until every caller goes through the parts.
-    """
-
-    @property
-    def now(self) -> datetime:
-        """This transaction's moment (aware UTC): every time it writes or compares is this one.
-
-        It comes from the store's injected clock, or from the caller that opened the
-        transaction (a dispatch pass runs at its own ``now``), so a flow started by the
-        scheduler is stamped with the scheduler's time, and tests choose time outright.
-        """
-
-    def savepoint(self) -> AbstractContextManager[None]:
-        """A nested transaction: what it wrote is rolled back alone if the block raises."""
-
-    @property
-    def inbox(self) -> InboxRepo:
-        """The transaction's inbox part."""
-
-    @property
-    def runs(self) -> RunsRepo:
-        """The transaction's runs part."""
-
-    @property
-    def buttons(self) -> ButtonsRepo:
-        """The transaction's buttons part."""
-
-    @property
-    def flags(self) -> FlagsRepo:
-        """The transaction's flags part."""
-
-    @property
-    def cases(self) -> CasesRepo:
-        """The transaction's cases part."""
-
-    @property
-    def outbox(self) -> OutboxRepo:
-        """The transaction's outbox part."""
-
-    @property
-    def contacts(self) -> ContactsRepo:
-        """The transaction's contacts part."""
-
-    @property
-    def audit(self) -> AuditRepo:
-        """The transaction's audit part."""
-
-
-class StaffUnitOfWork(UnitOfWork, Protocol):
-    """Transitional name for :class:`UnitOfWork` (which now has the staff side too)."""
-
-
-class Store(Protocol):
-    """Opens units of work."""
-
-    def unit(self) -> AbstractContextManager[StaffUnitOfWork]:
-        """A transaction: commits when the block ends, rolls back if it raises."""
-
-
-__all__ = [
-    "AuditRepo",
-    "ButtonsRepo",
-    "CaseView",
-    "CasesRepo",
-    "ClientView",
-    "Clock",
-    "ContactsRepo",
-    "FlagView",
-    "FlagsRepo",
-    "InboxRepo",
-    "InviteOutcome",
-    "NoticeRef",
-    "OutboxRepo",
-    "RunState",
-    "RunsRepo",
-    "ScoreView",
-    "StaffTarget",
-    "StaffUnitOfWork",
-    "StaffView",
-    "Store",
-    "Token",
-    "UnitOfWork",
-]
