@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -59,8 +60,25 @@ def _postgres_reachable() -> bool:
         return False
 
 
+def ensure_chromium() -> None:
+    """In CI, install the system Chromium the console's browser tests drive, when missing.
+
+    Playwright's own browser download cannot be fetched on these machines; the tests launch
+    /usr/bin/chromium instead (tests/web/test_browser.py), and fail in CI without it.
+    """
+    if not os.environ.get("CI") or Path("/usr/bin/chromium").exists():
+        return
+    apt = shutil.which("apt-get")
+    if apt is None:
+        print("note: no /usr/bin/chromium and no apt-get to install it", file=sys.stderr)
+        return
+    print("installing chromium for the browser tests (apt-get install -y chromium) ...")
+    subprocess.run([apt, "install", "-y", "chromium"], check=False)
+
+
 def run_tests(extra: list[str]) -> int:
     """Lint, type-check and run the suite on both databases; the first failure stops it."""
+    ensure_chromium()
     steps: list[tuple[str, list[str]]] = [
         ("ruff", [str(BIN / "ruff"), "check", "src", "tests"]),
         ("mypy --strict", [str(BIN / "mypy"), "src/cm_bot"]),

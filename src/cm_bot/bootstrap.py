@@ -73,6 +73,7 @@ def build_app(
             intake_flows=tuple(settings.intake_flows),
             max_bad_answers=settings.max_bad_answers,
             program=program,
+            console_url=settings.console_url,
         ),
     )
     return App(settings, db, store, flows, translator, engine, clock)

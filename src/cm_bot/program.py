@@ -110,6 +110,57 @@ class Retention(_Strict):
         return timedelta(days=self.years * 365 + self.months * 30)
 
 
+# The needs a program may map to directory services (issue 17): the AHC domains
+# (cm_bot.scoring.ahc.DOMAINS: living_situation is housing), ``hunger`` for a positive
+# Hunger Vital Sign, and any need a flow names (:func:`flow_needs`).
+HUNGER_NEED = "hunger"
+_NEED_ALIASES = {"housing": "living_situation", "hvs": HUNGER_NEED, "violence": "safety"}
+
+
+def builtin_needs() -> tuple[str, ...]:
+    """The AHC domain ids, then ``hunger``."""
+    from cm_bot.scoring.ahc import DOMAINS
+
+    return (*(domain for domain, _items in DOMAINS), HUNGER_NEED)
+
+
+def flow_needs(flows: Iterable[Any]) -> set[str]:
+    """The needs flows name: a flag's ``need``, and the options of a question asking for needs.
+
+    A question whose answer key ends in ``needs`` (``followup.new_needs``: "Do you need help
+    with any of these now?") names a need with each option that is not exclusive ("none").
+    """
+    found: set[str] = set()
+    for flow in flows:
+        for flag in getattr(flow, "flags", ()):
+            need = getattr(flag, "need", None)
+            if isinstance(need, str):
+                found.add(need)
+        for step in getattr(flow, "steps", ()):
+            if str(getattr(step, "key", "")).endswith("needs"):
+                found.update(str(o.value) for o in getattr(step, "options", ()) if not o.exclusive)
+    return found
+
+
+class NeedMapping(_Strict):
+    """The directory services a need is offered: by taxonomy term, and by service id.
+
+    ``terms`` match a term's code or name, ignoring case ("Food Pantry", "BD-1800.2000");
+    ``services`` are HSDS service ids offered whatever their terms.
+    """
+
+    terms: list[str] = Field(default_factory=list)
+    services: list[str] = Field(default_factory=list)
+    note: str | None = None  # for admins, never shown
+
+    @field_validator("terms", "services")
+    @classmethod
+    def _no_blank(cls, value: list[str]) -> list[str]:
+        if any(not item.strip() for item in value):
+            raise ValueError("must not hold a blank entry")
+        return value
+
+
 class Program(_Strict):
     """The program running the bot, as its admin describes it."""
 
@@ -123,6 +174,8 @@ class Program(_Strict):
     resources: list[Resource] = Field(min_length=1)
     crisis_words: dict[str, list[str]] = Field(default_factory=dict)
     violence_words: dict[str, list[str]] = Field(default_factory=dict)
+    # need -> directory services (cm_bot.resources.match); see builtin_needs()
+    needs: dict[str, NeedMapping] = Field(default_factory=dict)
 
     @field_validator("country")
     @classmethod
@@ -200,7 +253,27 @@ def _babel(locale: str) -> Locale:
         return Locale("en")
 
 
-def _semantic_problems(program: Program) -> Iterable[tuple[tuple[str | int, ...], str]]:
+def _need_problems(
+    program: Program, known: Iterable[str] | None
+) -> Iterable[tuple[tuple[str | int, ...], str]]:
+    import difflib
+
+    names = sorted(set(known)) if known is not None else None
+    for need, mapping in program.needs.items():
+        if names is not None and need not in names:
+            close = [_NEED_ALIASES[need]] if need in _NEED_ALIASES else []
+            close = close or difflib.get_close_matches(need, names, n=1)
+            hint = f" (did you mean '{close[0]}'?)" if close else ""
+            message = f"needs: unknown need '{need}'{hint}; use an AHC domain, '{HUNGER_NEED}'"
+            yield ("needs", need), message + " or a need a flow names"
+        if not mapping.terms and not mapping.services:
+            yield ("needs", need), f"needs.{need}: maps to no taxonomy term and no service id"
+
+
+def _semantic_problems(
+    program: Program, needs: Iterable[str] | None = None
+) -> Iterable[tuple[tuple[str | int, ...], str]]:
+    yield from _need_problems(program, needs)
     seen: set[str] = set()
     for index, resource in enumerate(program.resources):
         if resource.id in seen:
@@ -233,13 +306,18 @@ def looks_like_program(data: Any) -> bool:
     return isinstance(data, dict) and "resources" in data and "steps" not in data
 
 
-def load_program(path: Path) -> Program:
-    """Load and check a program file; :class:`FlowDefinitionError` lists every problem by line."""
+def load_program(path: Path, flows: Iterable[Any] | None = None) -> Program:
+    """Load and check a program file; :class:`FlowDefinitionError` lists every problem by line.
+
+    With ``flows`` (``cm-bot flows check``), every need in the ``needs`` mapping must be a
+    built-in need or one those flows name; without, only empty mappings are refused.
+    """
+    known = None if flows is None else {*builtin_needs(), *flow_needs(flows)}
     return load_document(
         path,
         Program,
         shape="a program file is a mapping with name, resources ...",
-        semantic=_semantic_problems,
+        semantic=functools.partial(_semantic_problems, needs=known),
     )
 
 
@@ -261,13 +339,17 @@ def program_files(paths: Sequence[Path]) -> list[Path]:
 
 
 __all__ = [
+    "HUNGER_NEED",
     "PROGRAM_FILE_NAMES",
     "PROGRAM_TEXT_FIELDS",
+    "NeedMapping",
     "Program",
     "Resource",
     "ResourceKind",
     "Retention",
     "StaffHours",
+    "builtin_needs",
+    "flow_needs",
     "load_program",
     "looks_like_program",
     "program_files",

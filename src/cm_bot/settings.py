@@ -53,6 +53,9 @@ class Settings(BaseSettings):
     timezone: str = "UTC"  # clients' default time zone (IANA name)
     contact_hours: str = "09:00-20:00"  # scheduled contacts only inside these local hours
     tick_seconds: float = 60.0  # how often the scheduler wakes the dispatcher
+    # The web console's public base URL (https://console.example.org); unset: no console
+    # links from /console. An https URL makes the console's session cookie Secure.
+    console_url: str | None = None
 
 
 __all__ = ["Settings"]

@@ -127,7 +127,7 @@ def test_nothing_to_undo_says_so_and_asks_nothing(cli_db: Engine) -> None:
     assert "nothing to undo" in result.stdout
 
 
-@pytest.mark.parametrize("revision", ["zzz", "0011"], ids=["unknown", "above-head"])
+@pytest.mark.parametrize("revision", ["zzz", "0099"], ids=["unknown", "above-head"])
 def test_a_revision_that_cannot_be_reached_is_one_line_on_stderr(
     cli_db: Engine, revision: str
 ) -> None:

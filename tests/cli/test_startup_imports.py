@@ -83,7 +83,14 @@ def test_cm_bot_help_lists_every_command_without_loading_settings(tmp_path: Path
 
 
 @pytest.mark.parametrize(
-    "args", [["staff", "list"], ["case", "list"], ["flags", "list"], ["schedule", "list"]]
+    "args",
+    [
+        ["staff", "list"],
+        ["case", "list"],
+        ["flags", "list"],
+        ["schedule", "list"],
+        ["resources", "list"],
+    ],
 )
 def test_an_admin_command_builds_the_app_without_telegram_or_the_scheduler(
     tmp_path: Path, database_url: str, db: Engine, args: list[str]

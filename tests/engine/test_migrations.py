@@ -47,3 +47,56 @@ def test_outbox_case_link_is_added_to_a_database_holding_edited_notices(db: Engi
     with db.connect() as connection:
         rows = connection.execute(text("SELECT id, edit_of, case_id FROM outbox ORDER BY id")).all()
     assert [tuple(r) for r in rows] == [(1, None, None), (2, 1, None)]
+
+
+def test_a_run_in_progress_keeps_its_contact_and_pause_when_engine_keys_leave_the_context(
+    db: Engine,
+) -> None:
+    """0012: the engine's keys move from flowrun.context to flowrun.state; the flow's stay."""
+    import json
+
+    from sqlalchemy import text
+
+    downgrade(db, "0011")
+    context = {
+        "goal": "Find a flat",
+        "last_progress": 3,
+        "scheduled_contact_id": None,
+        "goal_id": 7,
+        "selection": [0, 2],
+        "safety_pause": True,
+        "resume_at": "q2",
+    }
+    with db.begin() as connection:
+        connection.execute(
+            text(
+                "INSERT INTO client (id, status, created_at) "
+                "VALUES (1, 'active', CURRENT_TIMESTAMP)"
+            )
+        )
+        connection.execute(
+            text(
+                "INSERT INTO flowrun (id, client_id, flow_id, flow_version, status, "
+                "prompt_seq, bad_attempts, locale, context, started_at, updated_at) VALUES "
+                "(1, 1, 'goal_checkin', 1, 'paused', 2, 0, 'en', :context, CURRENT_TIMESTAMP, "
+                "CURRENT_TIMESTAMP)"
+            ),
+            {"context": json.dumps(context)},
+        )
+    upgrade(db)
+    with db.connect() as connection:
+        row = connection.execute(text("SELECT context, state FROM flowrun WHERE id = 1")).one()
+    stored = [json.loads(v) if isinstance(v, str) else v for v in row]
+    assert stored[0] == {"goal": "Find a flat", "last_progress": 3}
+    assert stored[1] == {
+        "scheduled_contact_id": None,
+        "goal_id": 7,
+        "selection": [0, 2],
+        "safety_pause": True,
+        "resume_at": "q2",
+    }
+    downgrade(db, "0011")  # and back: the keys return to the context
+    with db.connect() as connection:
+        back = connection.execute(text("SELECT context FROM flowrun WHERE id = 1")).scalar_one()
+    assert (json.loads(back) if isinstance(back, str) else back) == context
+    upgrade(db)

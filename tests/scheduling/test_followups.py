@@ -295,7 +295,8 @@ def test_context_tells_the_flow_how_long_ago_the_exit_was(
         run = session.execute(select(FlowRun)).scalars().one()
     assert run.context is not None
     assert run.context["days_since_exit"] == 30
-    assert run.context["scheduled_contact_id"] == first.id == run.scheduled_contact_id
+    assert run.state["scheduled_contact_id"] == first.id == run.scheduled_contact_id
+    assert "scheduled_contact_id" not in (run.context or {})  # flows never see it
 
 
 def test_a_followup_of_a_case_reopened_elsewhere_is_not_sent(

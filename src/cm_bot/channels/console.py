@@ -12,29 +12,17 @@ import uuid
 from collections.abc import Callable, Mapping
 from typing import Any, Protocol, TextIO, runtime_checkable
 
-from sqlalchemy import Engine
-
 from cm_bot.domain import Button, ClientStatus, Inbound, InboundKind, Outbound, RunStatus
+from cm_bot.domain.errors import RefusedError
 from cm_bot.engine import ConversationEngine
 from cm_bot.engine.ports import ClientView, FlagView
-from cm_bot.storage.admin import add_staff, has_any_case, link_client, new_case
 
 CHANNEL = "console"
 DEMO_USER = "local"
-DEMO_MANAGER = "Demo Case Manager"
+DEMO_MANAGER = "Demo Case Manager"  # the demo case's manager (``cm-bot chat`` creates both)
 
 
-def ensure_demo_case(db: Engine) -> str | None:
-    """On an empty database, open a demo case linked to the terminal user; returns its ref."""
-    if has_any_case(db):
-        return None
-    add_staff(db, DEMO_MANAGER, "case_manager")
-    case = new_case(db, DEMO_MANAGER)
-    link_client(db, case.ref, CHANNEL, DEMO_USER, DEMO_USER)
-    return case.ref
-
-
-class DemoError(Exception):
+class DemoError(RefusedError):
     """The demo client cannot start the flow asked for; the message says why and what to do."""
 
 
@@ -149,14 +137,12 @@ def pick_button(buttons: list[Button], typed: str) -> Button | None:
 class ConsoleChannel:
     """Reads lines, hands them to the engine, prints what the outbox holds for this chat.
 
-    Messages and flags are read through the engine's store (:class:`ConsoleStore`);
-    the ``db`` argument is not used and goes once ``cm-bot chat`` stops passing it.
+    Messages and flags are read through the engine's store (:class:`ConsoleStore`).
     """
 
     def __init__(
         self,
         engine: ConversationEngine,
-        db: Engine,
         *,
         stdin: TextIO,
         stdout: TextIO,
@@ -281,7 +267,6 @@ __all__ = [
     "CHANNEL",
     "ConsoleChannel",
     "DemoError",
-    "ensure_demo_case",
     "pick_button",
     "record_demo_consent",
     "render",

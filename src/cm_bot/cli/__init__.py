@@ -18,12 +18,14 @@ import typer
 
 from cm_bot.cli.case import case_app
 from cm_bot.cli.chat import chat
+from cm_bot.cli.console import console_app
 from cm_bot.cli.crisis import crisis_app
 from cm_bot.cli.data_rights import erase, export, goal_app
 from cm_bot.cli.db import db_app
 from cm_bot.cli.flags import flags_app
 from cm_bot.cli.flows import flows_app
 from cm_bot.cli.i18n import i18n_app
+from cm_bot.cli.resources import resources_app
 from cm_bot.cli.run import RUN_SUMMARY, RunCommand, _safety_warnings, run
 from cm_bot.cli.schedule import schedule_app
 from cm_bot.cli.score import score
@@ -54,6 +56,8 @@ app.add_typer(crisis_app, name="crisis")
 app.add_typer(schedule_app, name="schedule")
 app.add_typer(goal_app, name="goal")
 app.add_typer(flags_app, name="flags")
+app.add_typer(console_app, name="console")
+app.add_typer(resources_app, name="resources")
 
 
 def main() -> None:

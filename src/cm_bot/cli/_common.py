@@ -34,23 +34,23 @@ def fail(message: str, code: int = 1) -> typer.Exit:
 def admin_app() -> App:
     """The app of an admin command; invalid flow files are their message and exit 1."""
     from cm_bot.bootstrap import build_app
-    from cm_bot.flows import FlowDefinitionError
+    from cm_bot.domain.errors import RefusedError
 
     try:
         return build_app()
-    except FlowDefinitionError as exc:
+    except RefusedError as exc:
         raise fail(str(exc)) from None
 
 
 @contextmanager
 def admin() -> Iterator[App]:
-    """The app for one staff-side command; a refused request is its message and exit 1."""
-    from cm_bot.storage.admin import AdminError
+    """The app for one command; a refused request (a ``RefusedError``) is its message, exit 1."""
+    from cm_bot.domain.errors import RefusedError
 
     application = admin_app()
     try:
         yield application
-    except AdminError as exc:
+    except RefusedError as exc:
         raise fail(str(exc)) from None
     finally:
         application.close()

@@ -44,8 +44,10 @@ def chat(
 
     from cm_bot import logsetup
     from cm_bot.bootstrap import build_app
-    from cm_bot.channels.console import ConsoleChannel, DemoError, ensure_demo_case
+    from cm_bot.channels.console import CHANNEL, DEMO_MANAGER, DEMO_USER, ConsoleChannel, DemoError
+    from cm_bot.domain import StaffRole
     from cm_bot.flows import FlowDefinitionError
+    from cm_bot.storage.admin import add_staff, has_any_case, link_client, new_case
 
     flow_context: dict[str, Any] = {}
     if context is not None:
@@ -67,12 +69,15 @@ def chat(
         if flow is not None and flow not in application.flows:
             known = ", ".join(sorted(f.id for f in application.flows))
             raise fail(f"no flow {flow!r}; the flows are: {known}")
-        ref = ensure_demo_case(application.db)
+        ref = None
+        if not has_any_case(application.db):  # an empty database: a demo case to talk in
+            add_staff(application.db, DEMO_MANAGER, StaffRole.CASE_MANAGER)
+            ref = new_case(application.db, DEMO_MANAGER).ref
+            link_client(application.db, ref, CHANNEL, DEMO_USER, DEMO_USER)
         if ref:
             typer.echo(f"Created demo case {ref}. Type /help for commands, Ctrl-D to leave.")
         channel = ConsoleChannel(
             application.engine,
-            application.db,
             stdin=sys.stdin,
             stdout=sys.stdout,
             language=language,

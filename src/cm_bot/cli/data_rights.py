@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from cm_bot.cli._common import admin, admin_app, command_group, fail
+from cm_bot.cli._common import admin, command_group, fail
 
 goal_app = command_group("Goals in a case plan.")
 
@@ -61,17 +61,12 @@ def export(
     Nothing about anyone else is included, and the export is recorded in the audit log.
     """
     from cm_bot.storage.admin import cli_actor
-    from cm_bot.storage.data_rights import DataRightsError, export_case, to_csv
+    from cm_bot.storage.data_rights import export_case, to_csv
 
     if format not in ("json", "csv"):
         raise fail("--format must be json or csv", 2)
-    application = admin_app()
-    try:
+    with admin() as application:
         data = export_case(application.db, ref.upper(), cli_actor())
-    except DataRightsError as exc:
-        raise fail(str(exc)) from None
-    finally:
-        application.close()
     text = (
         json.dumps(data, ensure_ascii=False, indent=2, default=str)
         if format == "json"
@@ -94,16 +89,11 @@ def erase(
     and the audit trail remain.
     """
     from cm_bot.storage.admin import cli_actor
-    from cm_bot.storage.data_rights import DataRightsError, erase_case
+    from cm_bot.storage.data_rights import erase_case
 
     if not yes and not typer.confirm(f"Erase all personal data of {ref}? This cannot be undone"):
         raise typer.Exit(1)
-    application = admin_app()
-    try:
+    with admin() as application:
         counts = erase_case(application.db, ref.upper(), actor=cli_actor())
-    except DataRightsError as exc:
-        raise fail(str(exc)) from None
-    finally:
-        application.close()
     removed = ", ".join(f"{k}: {v}" for k, v in counts.items() if v) or "nothing"
     typer.echo(f"{ref} erased ({removed})")

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -45,14 +46,21 @@ def flows_check(
         targets = [] if is_program else targets
         programs = [path] if is_program else []
     flows: list[str] = []
+    loaded: list[Any] = []  # the flows, for the needs they name (the program's needs mapping)
     for target in targets:
         try:
-            flows.extend(f.id for f in load_flows(target))
+            registry = load_flows(target)
         except FlowDefinitionError as exc:
             problems.extend(str(p) for p in exc.problems)
+            continue
+        flows.extend(f.id for f in registry)
+        loaded.extend(registry)
+    if programs and not targets:  # a program file alone: its needs against the configured flows
+        with contextlib.suppress(FlowDefinitionError):
+            loaded.extend(load_flows(settings.flows_dir))
     for program in programs:
         try:
-            load_program(program)
+            load_program(program, flows=loaded)
         except FlowDefinitionError as exc:
             problems.extend(str(p) for p in exc.problems)
     if problems:

@@ -44,6 +44,7 @@ _SETTING_NOTES: dict[str, str] = {
     "timezone": "clients' default time zone",
     "contact_hours": "clients' default contact hours",
     "tick_seconds": "how often the scheduler wakes, seconds",
+    "console_url": "the web console's public URL [unset: none]",
 }
 
 

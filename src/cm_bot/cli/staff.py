@@ -7,6 +7,7 @@ from typing import Annotated
 import typer
 
 from cm_bot.cli._common import admin, command_group, link, table
+from cm_bot.domain import StaffRole
 
 staff_app = command_group("Program staff.")
 
@@ -16,7 +17,7 @@ def staff_add(
     name: Annotated[str, typer.Option(metavar="NAME", help="The staff member's name (unique).")],
     role: Annotated[
         str, typer.Option(metavar="ROLE", help="case_manager, supervisor or admin")
-    ] = "case_manager",
+    ] = StaffRole.CASE_MANAGER,
 ) -> None:
     """Add a staff member; print their invite link.
 

@@ -6,17 +6,37 @@ channels and the store can all agree on these shapes.
 
 from cm_bot.domain.events import Inbound, InboundKind
 from cm_bot.domain.messages import Button, Outbound, Priority
-from cm_bot.domain.values import CaseStatus, ClientStatus, FlagStatus, RunStatus, Severity
+from cm_bot.domain.values import (
+    CaseStatus,
+    ClientStatus,
+    ContactStatus,
+    FlagStatus,
+    GoalStatus,
+    InboxStatus,
+    InviteResult,
+    OutboxStatus,
+    RunStatus,
+    ServiceStatus,
+    Severity,
+    StaffRole,
+)
 
 __all__ = [
     "Button",
     "CaseStatus",
     "ClientStatus",
+    "ContactStatus",
     "FlagStatus",
+    "GoalStatus",
     "Inbound",
     "InboundKind",
+    "InboxStatus",
+    "InviteResult",
     "Outbound",
+    "OutboxStatus",
     "Priority",
     "RunStatus",
+    "ServiceStatus",
     "Severity",
+    "StaffRole",
 ]

@@ -84,6 +84,15 @@ class OutboxStatus(StrEnum):
     CANCELLED = "cancelled"
 
 
+class GoalStatus(StrEnum):
+    """A goal's life (``goal.status``): only active goals are checked in on."""
+
+    ACTIVE = "active"
+    MET = "met"
+    CHANGED = "changed"
+    DROPPED = "dropped"
+
+
 class StaffRole(StrEnum):
     """What a staff member may do."""
 
@@ -103,6 +112,19 @@ class InviteResult(StrEnum):
     ALREADY_BOUND = "already_bound"
     CASE_ENDED = "case_ended"
     STAFF_NOT_CLIENT = "staff_not_client"  # a staff member opened a client's invite
+
+
+class ServiceStatus(StrEnum):
+    """A directory service's status (Open Referral HSDS 3.0); only ``active`` is offered.
+
+    A service missing from a re-import of the directory becomes ``inactive``: it is kept,
+    because referrals point at it.
+    """
+
+    ACTIVE = "active"
+    INACTIVE = "inactive"
+    DEFUNCT = "defunct"
+    TEMPORARILY_CLOSED = "temporarily closed"
 
 
 # How often a goal is checked in on (stored on the goal; the planner spaces check-ins by it).

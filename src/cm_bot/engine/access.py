@@ -10,6 +10,7 @@ from typing import Any
 
 from cm_bot.domain import (
     InboundKind,
+    InviteResult,
 )
 from cm_bot.engine.ports import StaffView
 from cm_bot.engine.staff import StaffDesk
@@ -56,7 +57,7 @@ class AccessTurn(FlowTurn):
             self.desk().handle(staff, inbound.chat_id, None, token.value, None)
             return True
         command = (inbound.text or "").strip().split(" ")[0].split("@")[0]
-        if command == "/register_team_chat" and staff.role in ("admin", "supervisor"):
+        if command == "/register_team_chat" and staff.sees_all:
             self.uow.cases.set_team_chat(inbound.chat_id)
             self.uow.audit.record(f"staff:{staff.staff_id}", "team_chat_registered", None)
             self.locale = self.translator.locale_for(staff.locale)
@@ -84,14 +85,14 @@ class AccessTurn(FlowTurn):
             inbound.received_at,
             as_staff=staff is not None,
         )
-        bound = outcome.result in ("bound_staff", "bound_client")
+        bound = outcome.result in (InviteResult.BOUND_STAFF, InviteResult.BOUND_CLIENT)
         if staff is not None or bound:
             actor = "unknown" if staff is None else f"staff:{staff.staff_id}"
             self.uow.audit.record(actor, f"invite_{outcome.result}", outcome.case_id)
         self.locale = self.translator.locale_for(
             inbound.language if staff is None else staff.locale or inbound.language
         )
-        if outcome.result == "bound_staff":
+        if outcome.result == InviteResult.BOUND_STAFF:
             _ = self._
             self._reply_to_chat(
                 _("Welcome, {name}. Flags for your cases will arrive here.").format(
@@ -101,7 +102,7 @@ class AccessTurn(FlowTurn):
                 + StaffDesk.help(_)
             )
             return True
-        if outcome.result == "bound_client":
+        if outcome.result == InviteResult.BOUND_CLIENT:
             self.client = self.uow.runs.client_for(inbound.channel, inbound.user_id, lock=True)
             if self.client is not None:
                 self.locale = self._client_locale()
@@ -117,20 +118,20 @@ class AccessTurn(FlowTurn):
     def _invite_refused(self, result: str) -> str:
         """Why a link bound nothing, exactly, and what to do next."""
         _ = self._
-        if result == "staff_not_client":
+        if result == InviteResult.STAFF_NOT_CLIENT:
             return _(
                 "This is a client's invite link, and this Telegram account is signed in as "
                 "staff, so it changes nothing. The link still works: please pass it to the "
                 "client it was made for."
             )
-        if result == "case_ended":
+        if result == InviteResult.CASE_ENDED:
             return _(
                 "This link is for a case that has ended, so it changes nothing. If you need "
                 "help, please contact your case manager."
             )
-        if result == "expired":
+        if result == InviteResult.EXPIRED:
             return _("This link has expired. Please ask your case manager for a new one.")
-        if result == "unknown":
+        if result == InviteResult.UNKNOWN:
             return _(
                 "This link is not valid. Please check that you opened the whole link, or ask "
                 "your case manager for a new one."

@@ -18,6 +18,7 @@ from cm_bot.engine.answers import (
     parse_text,
 )
 from cm_bot.engine.burst import ONE_AT_A_TIME
+from cm_bot.engine.config import SELECTION
 from cm_bot.engine.ports import RunState
 from cm_bot.engine.walk import FlowTurn
 from cm_bot.flows.schema import (
@@ -118,12 +119,12 @@ class AnswerTurn(FlowTurn):
         ):
             self._closed(run)
             return
-        selection: list[int] = list(run.context.get("selection", []))
+        selection: list[int] = list(run.state.get(SELECTION, []))
         if index in selection:
             selection.remove(index)
         else:
             selection.append(index)
-        run.context["selection"] = sorted(selection)
+        run.state[SELECTION] = sorted(selection)
         self.uow.runs.save_run(run)
         self.ask(run)
 
@@ -132,7 +133,7 @@ class AnswerTurn(FlowTurn):
         if not isinstance(step, ChoiceStep):
             self._closed(run)
             return
-        picked = [step.options[i] for i in run.context.get("selection", [])]
+        picked = [step.options[i] for i in run.state.get(SELECTION, [])]
         outcome = check_selection(step, picked, self._)
         if isinstance(outcome, Rejected):
             self.reject(run, outcome.reason)

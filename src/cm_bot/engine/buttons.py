@@ -37,7 +37,7 @@ class ButtonTurn(CommandTurn, AnswerTurn):
         if action == "resume":
             self._continue(run)
         elif action == "restart":
-            self.begin(self.flows.get(run.flow_id), dict(run.context))
+            self.restart(run)
         elif run.status != RunStatus.ACTIVE:
             self._offer_resume(run)
         elif not self._gate(run):

@@ -10,23 +10,23 @@ from collections.abc import Mapping
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from cm_bot.domain import Severity
+from cm_bot.domain import CaseStatus, ClientStatus, ContactStatus, Severity
 from cm_bot.engine.notices import SEVERITY_NAMES, Gettext, score_line, when
 from cm_bot.engine.ports import ScoreView
 from cm_bot.i18n.translator import N_
 
-# Stored status words, shown to staff in their language.
-WORDS = {
-    "intake": N_("intake"),
-    "active": N_("active"),
-    "exited": N_("exited"),
-    "closed": N_("closed"),
+# Stored status, consent and outcome words, shown to staff in their language.
+WORDS: dict[str, str] = {
+    CaseStatus.INTAKE: N_("intake"),
+    CaseStatus.ACTIVE: N_("active"),
+    CaseStatus.EXITED: N_("exited"),
+    CaseStatus.CLOSED: N_("closed"),
     "granted": N_("granted"),
     "declined": N_("declined"),
-    "withdrawn": N_("withdrawn"),
-    "answered": N_("answered"),
-    "no_response": N_("no response"),
-    "unreachable": N_("unreachable"),
+    ClientStatus.WITHDRAWN: N_("withdrawn"),
+    ContactStatus.ANSWERED: N_("answered"),
+    ContactStatus.NO_RESPONSE: N_("no response"),
+    ClientStatus.UNREACHABLE: N_("unreachable"),
     "opted_out": N_("opted out"),
     "no_consent": N_("no current consent"),
 }

@@ -178,7 +178,7 @@ class CommandTurn(FlowTurn):
         elif choice["act"] == "resume":
             self._continue(run)
         else:
-            self.begin(self.flows.get(run.flow_id), dict(run.context))
+            self.restart(run)
 
     def _language(self, run: RunState | None, argument: str) -> None:
         translator = self.translator

@@ -13,10 +13,16 @@ from cm_bot.program import Program
 BUTTONS_PER_ROW = 6
 LONG_LABEL = 40  # longer option labels are listed in the message; buttons carry their numbers
 
-# Run context markers of a safety pause: the run stopped at an urgent flag, and (for a rule
-# that fired on an answer) the step to walk on from when it resumes.
+# Keys of a run's engine state (RunState.state, never shown to a flow). A safety pause: the
+# run stopped at an urgent flag, and (for a rule that fired on an answer) the step to walk
+# on from when it resumes; a multi-select's picks so far; the scheduled contact and goal the
+# run answers, which a restart keeps (CARRIED).
 SAFETY_PAUSE = "safety_pause"
 RESUME_AT = "resume_at"
+SELECTION = "selection"
+CONTACT = "scheduled_contact_id"
+GOAL = "goal_id"
+CARRIED = (CONTACT, GOAL)
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,6 +44,8 @@ class EngineConfig:
     crisis_words: CrisisWords | None = None
     # While paused for an urgent flag, the client gets at most one short reply this often.
     paused_reply_every: timedelta = timedelta(minutes=10)
+    # The web console's public URL, for /console sign-in links; None: no console.
+    console_url: str | None = None
     # The test seam for faults: called with the update after its turn did its work, inside
     # its transaction, before it is marked handled. Raising here is a handler bug at the
     # worst moment (everything written, nothing committed). Never set in production.
@@ -57,9 +65,13 @@ class Handled:
 
 __all__ = [
     "BUTTONS_PER_ROW",
+    "CARRIED",
+    "CONTACT",
+    "GOAL",
     "LONG_LABEL",
     "RESUME_AT",
     "SAFETY_PAUSE",
+    "SELECTION",
     "EngineConfig",
     "Handled",
 ]

@@ -28,7 +28,7 @@ from cm_bot.engine.burst import Burst
 from cm_bot.engine.buttons import ButtonTurn
 from cm_bot.engine.config import SAFETY_PAUSE, EngineConfig, Handled
 from cm_bot.engine.crisis import CrisisWords
-from cm_bot.engine.ports import ClientView, RunState, StaffUnitOfWork, Store, Token
+from cm_bot.engine.ports import ClientView, RunState, Store, Token, UnitOfWork
 from cm_bot.engine.staff import StaffDesk
 from cm_bot.engine.turn import TurnParts
 from cm_bot.engine.urgent import UrgentTurn
@@ -184,12 +184,12 @@ class ConversationEngine(Generic[StoreT]):
 
         ``now``: the tick's time (default: the transaction's, from the store's clock).
         """
-        with self.store.unit() as uow:
+        with self.store.unit(now) as uow:
             desk = StaffDesk(
                 uow, self.translator, [], bot_username=self.bot_username, flows=self.flows
             )
             return desk.escalate(
-                now or uow.now,
+                uow.now,
                 self.config.escalate_urgent_after,
                 self.config.escalate_high_after,
             )
@@ -205,7 +205,7 @@ class ConversationEngine(Generic[StoreT]):
 
     def _turn(
         self,
-        uow: StaffUnitOfWork,
+        uow: UnitOfWork,
         inbound: Inbound,
         inbound_id: int,
         burst: Burst | None = None,
@@ -238,11 +238,12 @@ class ConversationEngine(Generic[StoreT]):
 
     def start_flow(
         self,
-        uow: StaffUnitOfWork,
+        uow: UnitOfWork,
         client: ClientView,
         flow_id: str,
         context: Mapping[str, Any] | None = None,
         *,
+        state: Mapping[str, Any] | None = None,
         deliver_by: datetime | None = None,
     ) -> list[int]:
         """Begin a flow for a client in the caller's transaction; returns the outbox rows written.
@@ -252,9 +253,11 @@ class ConversationEngine(Generic[StoreT]):
         Nothing is started (an empty list) for a client without a current consent or
         who is withdrawn, declined or unreachable. ``deliver_by`` (UTC) goes on every
         message written: held up past it, they wait for the person's next contact window.
+        ``context`` is what the flow may read; ``state`` the engine's own keys (the
+        scheduled contact and goal the run answers: ``engine.config.CARRIED``).
         """
         turn = _Turn(self._parts(), uow, client=client, deliver_by=deliver_by)
-        return turn.start_scheduled(self.flows.get(flow_id), dict(context or {}))
+        return turn.start_scheduled(self.flows.get(flow_id), dict(context or {}), dict(state or {}))
 
 
 class _Turn(UrgentTurn, ButtonTurn, AccessTurn, AnswerTurn):
@@ -318,7 +321,7 @@ class _Turn(UrgentTurn, ButtonTurn, AccessTurn, AnswerTurn):
         if (
             run is not None
             and run.status == RunStatus.PAUSED
-            and run.context.get(SAFETY_PAUSE)
+            and run.state.get(SAFETY_PAUSE)
             and not normalise(inbound.text or "").startswith("/")
             and inbound.kind is not InboundKind.BUTTON
         ):

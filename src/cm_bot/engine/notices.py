@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from cm_bot.domain import Priority, Severity
+from cm_bot.domain import FlagStatus, Priority, Severity
 from cm_bot.engine.answers import label_of
 from cm_bot.engine.ports import FlagView, ScoreView
 from cm_bot.flows.conditions import evaluate
@@ -241,7 +241,11 @@ def notice_text(
             )
         )
     lines.append(_("Raised: {time}").format(time=when(flag.created_at, zone)))
-    if severity is Severity.URGENT and flag.client_id is not None and flag.status != "resolved":
+    if (
+        severity is Severity.URGENT
+        and flag.client_id is not None
+        and flag.status != FlagStatus.RESOLVED
+    ):
         lines.append(_("The bot is paused for this client until the flag is resolved."))
     if flag.held:
         lines.append(
@@ -251,13 +255,13 @@ def notice_text(
             + " — /case "
             + (flag.case_ref or "")
         )
-    if flag.status == "acknowledged":
+    if flag.status == FlagStatus.ACKNOWLEDGED:
         lines.append(
             _("Acknowledged by {name} at {time}").format(
                 name=flag.acted_by or "—", time=when(flag.acted_at, zone)
             )
         )
-    elif flag.status == "resolved":
+    elif flag.status == FlagStatus.RESOLVED:
         lines.append(
             _("Resolved by {name} at {time}").format(
                 name=flag.acted_by or "—", time=when(flag.acted_at, zone)

@@ -13,7 +13,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from cm_bot.domain import Button, Outbound
-from cm_bot.domain.values import CADENCES
+from cm_bot.domain.values import CADENCES, FlagStatus
 from cm_bot.engine.notices import (
     PRIORITY,
     Gettext,
@@ -28,6 +28,7 @@ from cm_bot.engine.notices import (
     when,
 )
 from cm_bot.engine.ports import StaffView
+from cm_bot.engine.staff_access import sees_case
 from cm_bot.engine.staff_alerts import ESCALATED, HANDED_OVER, MANAGER_UNREACHABLE
 from cm_bot.engine.staff_commands import (
     INVITE_TTL,
@@ -107,7 +108,7 @@ class StaffDesk(CommandDesk):
         if flag is None:
             reply(_("That button is no longer valid."))
             return
-        if not staff.sees_all and flag.manager_id != staff.staff_id:
+        if not sees_case(staff, flag.manager_id):
             self.uow.audit.record(f"staff:{staff.staff_id}", "access_refused", flag.case_id)
             reply(_("You don't have access to case {ref}.").format(ref=flag.case_ref or "—"))
             return
@@ -116,12 +117,12 @@ class StaffDesk(CommandDesk):
             self.uow.audit.record(f"staff:{staff.staff_id}", "read_case", flag.case_id)
             reply(self.summary(flag.case_id, _, zone_of(staff.timezone)), case=flag.case_id)
             return
-        status = {"ack": "acknowledged", "resolve": "resolved"}.get(str(act))
+        status = {"ack": FlagStatus.ACKNOWLEDGED, "resolve": FlagStatus.RESOLVED}.get(str(act))
         if status is None:
             return
         if self.uow.flags.act_on_flag(flag.flag_id, status, staff.staff_id, self.now):
             self.refresh_notices(flag.flag_id)
-            if status == "resolved":
+            if status == FlagStatus.RESOLVED:
                 self.end_pause(flag)
 
 

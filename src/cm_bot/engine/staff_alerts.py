@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from cm_bot.domain import Button, Outbound, Priority, Severity
+from cm_bot.domain import Button, ClientStatus, FlagStatus, Outbound, Priority, Severity
 from cm_bot.engine.notices import (
     PRIORITY,
     SCORE_REF,
@@ -23,7 +23,7 @@ from cm_bot.engine.notices import (
     notice_text,
     step_of,
 )
-from cm_bot.engine.ports import FlagView, ScoreView, StaffTarget, StaffUnitOfWork
+from cm_bot.engine.ports import ClientView, FlagView, ScoreView, StaffTarget, UnitOfWork
 from cm_bot.engine.safety import resumed
 from cm_bot.engine.zones import zone_of
 from cm_bot.flows.loader import FlowRegistry
@@ -42,11 +42,12 @@ HANDED_OVER = N_("Handed over to you: the case manager's access has ended.")
 class AlertDesk:
     """Flag notices inside one unit of work: alert, notify, refresh, escalate, end a pause."""
 
-    uow: StaffUnitOfWork
+    uow: UnitOfWork
     translator: Translator
     outbox_ids: list[int]
     inbound_id: int | None = None
     bot_username: str | None = None
+    console_url: str | None = None  # the web console's public URL (/console links)
     # The flows, for option labels and score rules; without them a notice shows the stored
     # question with the plain answer value.
     flows: FlowRegistry | None = None
@@ -133,12 +134,43 @@ class AlertDesk:
             )
 
         row = []
-        if flag.status == "open":
+        if flag.status == FlagStatus.OPEN:
             row.append(button(N_("Acknowledge"), "ack"))
-        if flag.status != "resolved":
+        if flag.status != FlagStatus.RESOLVED:
             row.append(button(N_("Resolve"), "resolve"))
         row.append(button(N_("Open case"), "open"))
         return [row]
+
+    def raise_flag(
+        self,
+        client: ClientView | None,
+        severity: Severity,
+        reason: str,
+        *,
+        rule_id: str,
+        dedupe_key: str,
+        source_key: str | None = None,
+        source_value: Any = None,
+    ) -> int | None:
+        """Raise a flag on ``client`` and alert who must know; ``None``: it stood already.
+
+        The one way a flag is raised, in a conversation or outside one (a follow-up
+        unanswered, a send whose fate is unknown). With no client (words of crisis from a
+        stranger) an urgent or high flag goes straight to the supervisors and the team.
+        """
+        flag_id = self.uow.flags.raise_flag(
+            client,
+            severity=severity,
+            reason=reason,
+            rule_id=rule_id,
+            dedupe_key=dedupe_key,
+            source_key=source_key,
+            source_value=source_value,
+        )
+        if flag_id is not None:
+            targets = self.uow.cases.staff_targets(client) if client is not None else []
+            self.alert(flag_id, targets, severity)
+        return flag_id
 
     def alert(self, flag_id: int, targets: Sequence[StaffTarget], severity: Severity) -> None:
         """Tell the case manager; when they cannot be reached, supervisors and the team at once.
@@ -236,7 +268,7 @@ class AlertDesk:
     def escalate(self, now: datetime, urgent_after: timedelta, high_after: timedelta) -> int:
         """Tell supervisors about urgent/high flags nobody acknowledged in time (once each)."""
         count = 0
-        for severity, after in (("urgent", urgent_after), ("high", high_after)):
+        for severity, after in ((Severity.URGENT, urgent_after), (Severity.HIGH, high_after)):
             for flag in self.uow.flags.due_escalations(severity, now - after):
                 self.uow.flags.mark_escalated(flag.flag_id, now)
                 self.uow.audit.record(
@@ -245,7 +277,7 @@ class AlertDesk:
                 if not self.notify(
                     flag.flag_id,
                     self.uow.cases.escalation_targets(),
-                    team=severity == "urgent",
+                    team=severity == Severity.URGENT,
                     why=ESCALATED,
                 ):
                     log.warning(
@@ -271,7 +303,7 @@ class AlertDesk:
         if self.uow.flags.open_urgent_flag(flag.client_id) is not None:
             return  # another urgent flag still holds the pause
         client = self.uow.runs.client_by_id(flag.client_id)
-        if client is None or client.status != "active":
+        if client is None or client.status != ClientStatus.ACTIVE:
             return  # withdrawn, declined, erased or unreachable: no contact
         _ = self.translator.get(client.locale).gettext
         message = Outbound(

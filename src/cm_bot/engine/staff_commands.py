@@ -18,6 +18,7 @@ from cm_bot.engine.case_summary import case_summary
 from cm_bot.engine.notices import Gettext, when
 from cm_bot.engine.ports import StaffView
 from cm_bot.engine.registry import Registry
+from cm_bot.engine.staff_access import sees_case
 from cm_bot.engine.staff_alerts import AlertDesk
 from cm_bot.engine.zones import zone_named, zone_of
 
@@ -48,7 +49,8 @@ class CommandDesk(AlertDesk):
             "/note REF text — add a case note\n"
             "/exit REF [YYYY-MM-DD] — exit a case and schedule follow-ups\n"
             "/invite REF — a new invite link for the client\n"
-            "/timezone Europe/Kyiv — show times in your time zone"
+            "/timezone Europe/Kyiv — show times in your time zone\n"
+            "/console — a sign-in link to the web console"
         )
 
     def _allowed(
@@ -67,7 +69,7 @@ class CommandDesk(AlertDesk):
             )
             return None
         case = self.uow.cases.case_by_ref(ref)
-        if case is None or (not staff.sees_all and case.manager_id != staff.staff_id):
+        if case is None or not sees_case(staff, case.manager_id):
             # One reply for a ref that does not exist and one of another caseload, so refs
             # cannot be probed; both attempts are audited.
             self.uow.audit.record(
@@ -234,6 +236,28 @@ class CommandDesk(AlertDesk):
             _("Invite link for {ref} (single use, valid 14 days):\n{link}").format(
                 ref=case.ref, link=invite_link(self.bot_username, token)
             )
+        )
+
+    @STAFF_COMMANDS.register("console")
+    def _console(
+        self, staff: StaffView, _rest: str, reply: Callable[..., None], _: Gettext
+    ) -> None:
+        """``/console``: a single-use sign-in link to the web console, valid 10 minutes."""
+        if not self.console_url:
+            reply(
+                _(
+                    "The web console is not set up here yet. Please ask your administrator "
+                    "if you need it."
+                )
+            )
+            return
+        token = self.uow.cases.issue_console_link(staff.staff_id, self.now)
+        self.uow.audit.record(f"staff:{staff.staff_id}", "console_link_created", None)
+        reply(
+            _(
+                "Your sign-in link to the web console (works once, for 10 minutes, only for "
+                "you):\n{link}"
+            ).format(link=f"{self.console_url.rstrip('/')}/login/{token}")
         )
 
 

@@ -24,7 +24,7 @@ from cm_bot.domain import (
 from cm_bot.engine.burst import Burst
 from cm_bot.engine.config import EngineConfig
 from cm_bot.engine.crisis import CrisisMatch, CrisisWords
-from cm_bot.engine.ports import ClientView, RunState, StaffUnitOfWork
+from cm_bot.engine.ports import ClientView, RunState, UnitOfWork
 from cm_bot.engine.staff import StaffDesk
 from cm_bot.flows.loader import FlowRegistry
 from cm_bot.flows.schema import (
@@ -53,7 +53,7 @@ class Turn:
     def __init__(
         self,
         parts: TurnParts,
-        uow: StaffUnitOfWork,
+        uow: UnitOfWork,
         inbound: Inbound | None = None,
         inbound_id: int | None = None,
         burst: Burst | None = None,
@@ -168,20 +168,21 @@ class Turn:
         An urgent flag pauses the client (:attr:`paused`).
         """
         client = self.client
-        flag_id = self.uow.flags.raise_flag(
+        flag_id = self.desk().raise_flag(
             client,
-            severity=severity,
-            reason=reason,
+            severity,
+            reason,
             rule_id=rule_id,
             dedupe_key=dedupe_key,
             source_key=source_key,
             source_value=source_value,
         )
-        if flag_id is None:
-            return None
-        targets = self.uow.cases.staff_targets(client) if client is not None else []
-        self.desk().alert(flag_id, targets, severity)
-        if severity is Severity.URGENT and client is not None and client.paused_flag is None:
+        if (
+            flag_id is not None
+            and severity is Severity.URGENT
+            and client is not None
+            and client.paused_flag is None
+        ):
             client.paused_flag = flag_id
         return flag_id
 
@@ -219,6 +220,7 @@ class Turn:
             inbound_id=self.inbound_id,
             bot_username=self.bot_username,
             flows=self.flows,
+            console_url=self.config.console_url,
         )
 
     def _client_locale(self) -> str:

@@ -14,6 +14,7 @@ from typing import Any
 
 from cm_bot.domain import (
     ClientStatus,
+    ContactStatus,
     RunStatus,
     Severity,
 )
@@ -21,7 +22,15 @@ from cm_bot.engine import safety
 from cm_bot.engine.answers import (
     label_of,
 )
-from cm_bot.engine.config import BUTTONS_PER_ROW, LONG_LABEL, RESUME_AT, SAFETY_PAUSE
+from cm_bot.engine.config import (
+    BUTTONS_PER_ROW,
+    CARRIED,
+    CONTACT,
+    LONG_LABEL,
+    RESUME_AT,
+    SAFETY_PAUSE,
+    SELECTION,
+)
 from cm_bot.engine.ports import RunState
 from cm_bot.engine.staff import PRIORITY
 from cm_bot.engine.turn import Turn
@@ -52,13 +61,13 @@ class FlowTurn(Turn):
         if run is None or run.status != RunStatus.ACTIVE:
             return
         run.status = RunStatus.PAUSED
-        run.context[SAFETY_PAUSE] = True
+        run.state[SAFETY_PAUSE] = True
         self.uow.runs.save_run(run)
 
     def _continue(self, run: RunState) -> None:
         """End a safety pause on the run: ask the question it stopped at (or walk on)."""
-        run.context.pop(SAFETY_PAUSE, None)
-        resume_at = run.context.pop(RESUME_AT, None)
+        run.state.pop(SAFETY_PAUSE, None)
+        resume_at = run.state.pop(RESUME_AT, None)
         run.status = RunStatus.ACTIVE
         self.uow.runs.save_run(run)
         if isinstance(resume_at, str):
@@ -173,7 +182,9 @@ class FlowTurn(Turn):
         else:
             self._reask(run)
 
-    def start_scheduled(self, flow: Flow, context: dict[str, Any]) -> list[int]:
+    def start_scheduled(
+        self, flow: Flow, context: dict[str, Any], state: dict[str, Any]
+    ) -> list[int]:
         """Begin ``flow`` for the turn's client on the program's initiative (a scheduled contact).
 
         Nothing starts (an empty list) for a client without a current consent or who is
@@ -186,11 +197,21 @@ class FlowTurn(Turn):
         client.paused_flag = self.uow.flags.open_urgent_flag(client.client_id)
         if self.paused:
             return []  # the caller checks the pause first; this is the backstop
-        self.begin(flow, context)
+        self.begin(flow, context, state)
         return self.outbox_ids
 
-    def begin(self, flow: Flow, context: dict[str, Any]) -> None:
-        """Start a run of ``flow`` (abandoning any open one) and walk to its first question."""
+    def restart(self, run: RunState) -> None:
+        """Start ``run``'s flow again from the top, still answering the same contact and goal."""
+        carried = {key: run.state[key] for key in CARRIED if key in run.state}
+        self.begin(self.flows.get(run.flow_id), dict(run.context), carried)
+
+    def begin(
+        self, flow: Flow, context: dict[str, Any], state: dict[str, Any] | None = None
+    ) -> None:
+        """Start a run of ``flow`` (abandoning any open one) and walk to its first question.
+
+        ``context``: what the flow may read; ``state``: the engine's own keys (``CARRIED``).
+        """
         assert self.client is not None
         if self.paused:
             return  # no flow starts while an urgent flag is open
@@ -202,7 +223,9 @@ class FlowTurn(Turn):
                 for step in flow.steps
                 if not isinstance(step, MessageStep) and (found := self._earlier(step)) is not None
             }
-        run = self.uow.runs.start_run(self.client, flow.id, flow.version, self.locale, context)
+        run = self.uow.runs.start_run(
+            self.client, flow.id, flow.version, self.locale, context, state
+        )
         self.walk(run, flow, flow.start_step)
 
     def step_text(self, run: RunState, step: MessageStep | QuestionStep) -> str:
@@ -235,7 +258,7 @@ class FlowTurn(Turn):
             run.step_id = step.id
             run.prompt_seq += 1
             run.bad_attempts = 0
-            run.context.pop("selection", None)
+            run.state.pop(SELECTION, None)
             self.uow.runs.save_run(run)
             self.ask(run, new_prompt=True)
             return
@@ -274,7 +297,7 @@ class FlowTurn(Turn):
         text = self.step_text(run, step)
         rows: list[list[tuple[str, Any]]] = []  # (label, value) until the tokens are issued
         if isinstance(step, ChoiceStep):
-            selection = set(run.context.get("selection", []))
+            selection = set(run.state.get(SELECTION, []))
             labels = [label_of(option, self._) for option in step.options]
             numbered = any(len(label) > LONG_LABEL for label in labels)
             if numbered:
@@ -392,7 +415,7 @@ class FlowTurn(Turn):
             run.step_id = following
             run.prompt_seq += 1  # the answered question's buttons are closed
             run.bad_attempts = 0
-            run.context[RESUME_AT] = following
+            run.state[RESUME_AT] = following
             self._pause_run(run)
             return
         self.walk(run, flow, following)
@@ -481,9 +504,9 @@ class FlowTurn(Turn):
         run.status = status
         run.step_id = None
         self.uow.runs.save_run(run, ended=True)
-        contact_id = run.context.get("scheduled_contact_id")
+        contact_id = run.state.get(CONTACT)
         if isinstance(contact_id, int):
-            self.uow.contacts.contact_finished(contact_id, "answered")
+            self.uow.contacts.contact_finished(contact_id, ContactStatus.ANSWERED)
         if flow.kind is FlowKind.CONSENT and not self._record_consent(run, flow):
             return
         if status is RunStatus.COMPLETED and not self.paused:

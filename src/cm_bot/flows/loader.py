@@ -15,6 +15,7 @@ from typing import Any, TypeVar
 import yaml
 from pydantic import BaseModel, ValidationError
 
+from cm_bot.domain.errors import RefusedError
 from cm_bot.flows.conditions import ExpressionError, check
 from cm_bot.flows.schema import (
     END,
@@ -45,7 +46,7 @@ class FlowProblem:
         return f"{self.path}:{self.line}: {self.message}"
 
 
-class FlowDefinitionError(Exception):
+class FlowDefinitionError(RefusedError):
     """One or more flow files are invalid; ``problems`` lists each with its line."""
 
     def __init__(self, problems: list[FlowProblem]) -> None:

@@ -13,7 +13,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from cm_bot.domain.values import Severity
+from cm_bot.domain import Severity
 
 END = "end"
 """The step id that ends a flow; reserved, never a real step."""

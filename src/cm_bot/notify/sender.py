@@ -32,7 +32,7 @@ from typing import Protocol
 
 from sqlalchemy import Engine
 
-from cm_bot.domain import Outbound
+from cm_bot.domain import Outbound, OutboxStatus
 from cm_bot.notify.errors import OutcomeUnknown, PermanentFailure, RetryLater, Unreachable
 from cm_bot.storage import outbox
 from cm_bot.storage.models import utcnow
@@ -340,22 +340,22 @@ class OutboxSender:
                 log.warning(
                     "outbox %s: outcome unknown (%s); not resending", item.id, type(exc).__name__
                 )
-                await self._write(outbox.mark_final, item.id, "unknown", str(exc))
+                await self._write(outbox.mark_final, item.id, OutboxStatus.UNKNOWN, str(exc))
             case Unreachable():
                 chat = item.message.chat_id
                 log.info("outbox %s: recipient unreachable", item.id)
-                await self._write(outbox.mark_final, item.id, "failed", str(exc))
+                await self._write(outbox.mark_final, item.id, OutboxStatus.FAILED, str(exc))
                 await self._write(outbox.fail_chat, self.channel, chat, "recipient unreachable")
                 await self.on_unreachable(self.channel, chat)
             case PermanentFailure():
                 log.warning("outbox %s: failed permanently (%s)", item.id, type(exc).__name__)
-                await self._write(outbox.mark_final, item.id, "failed", str(exc))
+                await self._write(outbox.mark_final, item.id, OutboxStatus.FAILED, str(exc))
             case _:
                 # Something the channel did not classify: it may have been delivered, so a
                 # person decides rather than a blind resend.
                 reason = f"unexpected {type(exc).__name__}"
                 log.error("outbox %s: %s; not resending", item.id, reason)
-                await self._write(outbox.mark_final, item.id, "unknown", reason)
+                await self._write(outbox.mark_final, item.id, OutboxStatus.UNKNOWN, reason)
 
     async def _retry(self, item: outbox.OutboxItem, exc: RetryLater) -> None:
         """Back off: for as long as Telegram said, else exponentially (a guess)."""

@@ -12,6 +12,7 @@ from datetime import datetime
 from sqlalchemy import exists, or_, select
 from sqlmodel import Session, col
 
+from cm_bot.domain import CaseStatus, ClientStatus, GoalStatus
 from cm_bot.flows import FlowRegistry
 from cm_bot.scheduling.plan import aware, local_day, next_checkin
 from cm_bot.scheduling.policy import CHECKIN, OPEN, SchedulePolicy, client_zone, when_allowed
@@ -98,9 +99,9 @@ def goals_needing_checkin(
         .join(Case, col(Case.id) == col(Goal.case_id))
         .join(Client, col(Client.id) == col(Case.client_id))
         .where(
-            col(Goal.status) == "active",
-            col(Case.status).in_(("intake", "active")),
-            col(Client.status) == "active",
+            col(Goal.status) == GoalStatus.ACTIVE,
+            col(Case.status).in_((CaseStatus.INTAKE, CaseStatus.ACTIVE)),
+            col(Client.status) == ClientStatus.ACTIVE,
             ~open_checkin,
         )
         .order_by(col(Goal.id))
@@ -172,10 +173,10 @@ def goal_planner(flows: FlowRegistry, policy: SchedulePolicy) -> GoalPlanner:
 def checkin_still_wanted(session: Session, contact: ScheduledContact) -> str | None:
     """Why a check-in should no longer be sent (goal closed, case exited), or ``None``."""
     goal = session.get(Goal, contact.goal_id) if contact.goal_id is not None else None
-    if goal is None or goal.status != "active":
+    if goal is None or goal.status != GoalStatus.ACTIVE:
         return "goal_closed"
     case = session.get(Case, contact.case_id)
-    if case is None or case.status not in ("intake", "active"):
+    if case is None or case.status not in (CaseStatus.INTAKE, CaseStatus.ACTIVE):
         return "case_exited"
     return None
 

@@ -32,8 +32,9 @@ from typing import Any
 from sqlalchemy import exists, select
 from sqlmodel import Session, col
 
-from cm_bot.domain import ClientStatus, RunStatus
+from cm_bot.domain import CaseStatus, ClientStatus, ContactStatus, RunStatus
 from cm_bot.engine import ConversationEngine
+from cm_bot.engine.config import CONTACT, GOAL
 from cm_bot.engine.ports import ClientView
 from cm_bot.scheduling.plan import aware, next_allowed, spread, window_end
 from cm_bot.scheduling.planner import (
@@ -128,7 +129,7 @@ def handle(
     """Decide and do what one claimed row needs; returns the action taken."""
     client_id = client_of(row, case)
     if case is None or client_id is None:
-        return close(engine, uow, row, now, "cancelled", "unreachable")
+        return close(engine, uow, row, now, ContactStatus.CANCELLED, "unreachable")
     row.client_id = client_id
     locked = batch.clients.get(client_id)
     if locked is None:
@@ -136,17 +137,17 @@ def handle(
     client, identity = locked
     barred = STATUS_OUTCOME.get(client.status)
     if barred is not None:
-        return close(engine, uow, row, now, "cancelled", barred)
+        return close(engine, uow, row, now, ContactStatus.CANCELLED, barred)
     if identity is None:
-        return close(engine, uow, row, now, "cancelled", "unreachable")
+        return close(engine, uow, row, now, ContactStatus.CANCELLED, "unreachable")
     if uow.flags.open_urgent_flag(client_id) is not None:
         # Paused for an urgent flag: no automated contact until staff resolve it; the
         # contact goes out after, in the person's hours.
         return _defer(row, now + PAUSED_RETRY, now)
     unwanted = _unwanted(uow.session, row, case)
     if unwanted is not None:
-        return close(engine, uow, row, now, "cancelled", unwanted)
-    if row.status == "sent":
+        return close(engine, uow, row, now, ContactStatus.CANCELLED, unwanted)
+    if row.status == ContactStatus.SENT:
         done = _after_sent(engine, uow, batch, row, client_id, now, policy)
         if done is not None:
             return done
@@ -155,11 +156,11 @@ def handle(
 
 def _unwanted(session: Session, row: ScheduledContact, case: Case) -> str | None:
     """Why a contact not yet sent is no longer wanted, or ``None``."""
-    if row.status != "pending":
+    if row.status != ContactStatus.PENDING:
         return None
     if row.kind == CHECKIN:
         return checkin_still_wanted(session, row)
-    if row.kind == FOLLOWUP and case.status in ("intake", "active"):
+    if row.kind == FOLLOWUP and case.status in (CaseStatus.INTAKE, CaseStatus.ACTIVE):
         # Re-opened by some path other than reopen_case(): a follow-up after exit no more.
         return "reopened"
     return None
@@ -181,10 +182,10 @@ def _after_sent(
     if replied and _own_run_active(batch, client_id, row, now, policy):
         return _defer(row, now + policy.busy_retry, now)  # still answering
     if replied:
-        return close(engine, uow, row, now, "answered", "partial")
+        return close(engine, uow, row, now, ContactStatus.ANSWERED, "partial")
     if row.kind == FOLLOWUP:
-        return close(engine, uow, row, now, "no_response", "no_response")
-    return close(engine, uow, row, now, "missed", "missed")
+        return close(engine, uow, row, now, ContactStatus.NO_RESPONSE, ContactStatus.NO_RESPONSE)
+    return close(engine, uow, row, now, ContactStatus.MISSED, ContactStatus.MISSED)
 
 
 def _due(
@@ -208,7 +209,7 @@ def _due(
         return _defer(row, spread(allowed, key, tz, hours, policy.spread), now)
     if _busy(batch, client.id, row, now, policy):
         return _defer(row, now + policy.busy_retry, now)
-    action = "reminded" if row.status == "sent" else "sent"
+    action = "reminded" if row.status == ContactStatus.SENT else ContactStatus.SENT
     # The row's new state is written before the flow starts: a flow with no question
     # ends at once, and the engine then marks the row answered on top of it.
     _mark(row, action, now, policy, worker)
@@ -228,14 +229,19 @@ def _due(
     # next window instead of arriving at night.
     closes = window_end(now, tz, hours)
     if not engine.start_flow(
-        uow, view, row.flow_id, _context(uow.session, row, case, now), deliver_by=closes
+        uow,
+        view,
+        row.flow_id,
+        _context(uow.session, row, case, now),
+        state=_state(row),
+        deliver_by=closes,
     ):
         # The engine refused (no current consent; other reasons were caught above):
         # nothing was queued, so the row is closed instead.
         row.attempts -= 1
         row.sent_at = row.sent_at if action == "reminded" else None
         row.reminded_at = None
-        return close(engine, uow, row, now, "cancelled", "no_consent")
+        return close(engine, uow, row, now, ContactStatus.CANCELLED, "no_consent")
     return action
 
 
@@ -250,7 +256,7 @@ def _mark(
         row.reminded_at = now
         row.due_at = now + policy.no_response_after
     else:
-        row.status = "sent"
+        row.status = ContactStatus.SENT
         row.sent_at = now
         wait = policy.reminder_after if row.kind == FOLLOWUP else policy.checkin_window
         row.due_at = now + wait
@@ -271,7 +277,7 @@ def failed(
     if row.failures >= policy.max_failures:
         try:
             with uow.session.begin_nested():
-                close(engine, uow, row, now, "cancelled", "error")
+                close(engine, uow, row, now, ContactStatus.CANCELLED, "error")
         except Exception:
             log.exception("could not give up scheduled contact %s", contact_id)
             row.due_at = now + policy.busy_retry * 2**row.failures
@@ -297,7 +303,7 @@ def _busy(
     if client_id in batch.started:
         return True  # this batch just started something for them
     run = batch.runs.get(client_id)
-    if run is None or (run.context or {}).get("scheduled_contact_id") == row.id:
+    if run is None or run.scheduled_contact_id == row.id:
         return False  # a reminder replaces the contact's own unanswered run
     return _recent(run.updated_at, now, policy)
 
@@ -310,7 +316,7 @@ def _own_run_active(
     policy: SchedulePolicy,
 ) -> bool:
     run = batch.runs.get(client_id)
-    if run is None or (run.context or {}).get("scheduled_contact_id") != row.id:
+    if run is None or run.scheduled_contact_id != row.id:
         return False
     return _recent(run.updated_at, now, policy)
 
@@ -328,12 +334,19 @@ def _replied(session: Session, row: ScheduledContact) -> bool:
     return bool(session.execute(select(exists().where(col(Response.run_id).in_(runs)))).scalar())
 
 
+def _state(row: ScheduledContact) -> dict[str, Any]:
+    """The engine's keys of the run: which contact (and goal) its answers belong to."""
+    state: dict[str, Any] = {CONTACT: row.id}
+    if row.kind == CHECKIN and row.goal_id is not None:
+        state[GOAL] = row.goal_id
+    return state
+
+
 def _context(session: Session, row: ScheduledContact, case: Case, now: datetime) -> dict[str, Any]:
     """What the flow may show and test: the goal and last progress, or days since exit."""
-    context: dict[str, Any] = {"scheduled_contact_id": row.id}
+    context: dict[str, Any] = {}
     if row.kind == CHECKIN and row.goal_id is not None:
         goal = session.get(Goal, row.goal_id)
-        context["goal_id"] = row.goal_id
         context["goal"] = goal.text if goal else ""
         last = session.execute(
             select(col(Response.value))

@@ -14,7 +14,7 @@ from datetime import date, datetime, timedelta
 from sqlalchemy import select
 from sqlmodel import Session, col
 
-from cm_bot.domain.values import ContactStatus
+from cm_bot.domain import CaseStatus, ContactStatus
 from cm_bot.flows import FlowRegistry
 from cm_bot.scheduling.plan import at_local, aware
 from cm_bot.scheduling.policy import (
@@ -195,7 +195,7 @@ def reopen_case(target: Session | SqlUnitOfWork, case_id: int, now: datetime) ->
     if case is None:
         raise ValueError(f"no case {case_id}")
     previous = case.exited_at
-    case.status, case.exited_at, case.followup_outcome = "active", None, None
+    case.status, case.exited_at, case.followup_outcome = CaseStatus.ACTIVE, None, None
     session.add(
         AuditLog(
             at=now,

@@ -7,7 +7,7 @@ from datetime import datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from cm_bot.domain.values import ContactStatus
+from cm_bot.domain import ContactStatus
 from cm_bot.scheduling.plan import ContactHours, next_allowed, spread, zone
 from cm_bot.storage.models import Client
 

@@ -13,7 +13,7 @@ from sqlalchemy import and_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, col
 
-from cm_bot.domain.values import ContactStatus
+from cm_bot.domain import ContactStatus
 from cm_bot.scheduling.plan import aware, zone
 from cm_bot.scheduling.policy import FOLLOWUP, OPEN
 from cm_bot.storage.models import Case, Client, ScheduledContact

@@ -21,7 +21,7 @@ from datetime import datetime
 from sqlalchemy import select, update
 from sqlmodel import Session, col
 
-from cm_bot.domain import Severity
+from cm_bot.domain import ContactStatus, Severity
 from cm_bot.engine import ConversationEngine
 from cm_bot.engine.ports import ClientView
 from cm_bot.engine.staff import StaffDesk
@@ -34,7 +34,12 @@ from cm_bot.storage.repository import SqlStore, SqlUnitOfWork
 
 log = logging.getLogger(__name__)
 
-TERMINAL = ("answered", "no_response", "missed", "cancelled")
+TERMINAL = (
+    ContactStatus.ANSWERED,
+    ContactStatus.NO_RESPONSE,
+    ContactStatus.MISSED,
+    ContactStatus.CANCELLED,
+)
 # Cancellations that are the client's answer to a follow-up, written back to the case.
 CASE_OUTCOMES = ("declined", "unreachable", "opted_out", "no_consent")
 
@@ -54,7 +59,7 @@ def close(
     """Finish a claimed row here and settle it in the same transaction; returns the action."""
     row.status, row.outcome, row.updated_at = status, outcome, now
     settle(engine, uow, row, now)
-    return "cancelled" if status == "cancelled" else "closed"
+    return "cancelled" if status == ContactStatus.CANCELLED else "closed"  # a Batch action
 
 
 def settle_finished(
@@ -104,7 +109,7 @@ def settle(
     if row.kind == FOLLOWUP:
         outcome = (
             row.status
-            if row.status in ("answered", "no_response")
+            if row.status in (ContactStatus.ANSWERED, ContactStatus.NO_RESPONSE)
             else row.outcome
             if row.outcome in CASE_OUTCOMES
             else None
@@ -113,9 +118,13 @@ def settle(
             session.execute(
                 update(Case).where(col(Case.id) == row.case_id).values(followup_outcome=outcome)
             )
-        if row.status == "no_response":
+        if row.status == ContactStatus.NO_RESPONSE:
             _flag(engine, uow, row, NO_RESPONSE_REASON, "followup_no_response", f"noreply:{row.id}")
-    elif row.kind == CHECKIN and row.status == "missed" and _previous_missed(session, row):
+    elif (
+        row.kind == CHECKIN
+        and row.status == ContactStatus.MISSED
+        and _previous_missed(session, row)
+    ):
         _flag(engine, uow, row, MISSED_TWICE_REASON, "checkin_missed_twice", f"missed2:{row.id}")
     if row.outcome == "error":
         _flag(engine, uow, row, GAVE_UP_REASON, "contact_failed", f"gaveup:{row.id}")
@@ -152,13 +161,13 @@ def _previous_missed(session: Session, row: ScheduledContact) -> bool:
             col(ScheduledContact.goal_id) == row.goal_id,
             col(ScheduledContact.kind) == CHECKIN,
             col(ScheduledContact.id) != row.id,
-            col(ScheduledContact.status) != "cancelled",
+            col(ScheduledContact.status) != ContactStatus.CANCELLED,
             col(ScheduledContact.planned_for) <= row.planned_for,
         )
         .order_by(col(ScheduledContact.planned_for).desc(), col(ScheduledContact.id).desc())
         .limit(1)
     ).scalar()
-    return previous == "missed"
+    return previous == ContactStatus.MISSED
 
 
 def _flag(
@@ -203,15 +212,10 @@ def flag_client(
         case_ref=case.ref if case else None,
         manager_id=case.manager_id if case else None,
     )
-    flag_id = uow.flags.raise_flag(
-        view, severity=Severity.ROUTINE, reason=reason, rule_id=rule_id, dedupe_key=dedupe_key
-    )
-    if flag_id is None:
-        return
     desk = StaffDesk(
         uow, engine.translator, [], bot_username=engine.bot_username, flows=engine.flows
     )
-    desk.notify(flag_id, uow.cases.staff_targets(view), team=False)
+    desk.raise_flag(view, Severity.ROUTINE, reason, rule_id=rule_id, dedupe_key=dedupe_key)
 
 
 __all__ = [

@@ -19,6 +19,7 @@ from datetime import datetime
 from sqlalchemy import String, cast, exists, literal, select
 from sqlmodel import col
 
+from cm_bot.domain import OutboxStatus
 from cm_bot.engine import ConversationEngine
 from cm_bot.i18n.translator import N_
 from cm_bot.scheduling.plan import window_end
@@ -62,7 +63,7 @@ def flag_unknown_sends(
         rows = session.execute(
             select(col(Outbox.id), col(Outbox.client_id), newest_case)
             .where(
-                col(Outbox.status) == "unknown",
+                col(Outbox.status) == OutboxStatus.UNKNOWN,
                 col(Outbox.client_id).is_not(None),
                 col(Outbox.staff_id).is_(None),  # to the client, not a notice to staff
                 ~flagged,

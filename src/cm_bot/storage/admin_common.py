@@ -13,12 +13,14 @@ from typing import Any
 from sqlalchemy import select, update
 from sqlmodel import Session, col
 
+from cm_bot.domain import StaffRole
+from cm_bot.domain.errors import RefusedError
 from cm_bot.storage.models import AuditLog, Case, Invite, Staff
 
-ROLES = ("case_manager", "supervisor", "admin")
+ROLES = (StaffRole.CASE_MANAGER, StaffRole.SUPERVISOR, StaffRole.ADMIN)
 
 
-class AdminError(ValueError):
+class AdminError(RefusedError, ValueError):
     """A staff-side request that cannot be done as asked (unknown name, duplicate ref ...)."""
 
 

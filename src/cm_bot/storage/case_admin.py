@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 from sqlalchemy import Engine, delete, func, select, update
 from sqlmodel import Session, col
 
-from cm_bot.domain import CaseStatus, ClientStatus, FlagStatus
+from cm_bot.domain import CaseStatus, ClientStatus, FlagStatus, OutboxStatus
 from cm_bot.domain.time import SYSTEM_CLOCK
 from cm_bot.storage.admin_common import (
     AdminError,
@@ -214,8 +214,10 @@ def _unlink(session: Session, case: Case, actor: str, now: datetime) -> int:
     cancelled = rowcount(
         session.execute(
             update(Outbox)
-            .where(col(Outbox.client_id) == case.client_id, col(Outbox.status) == "pending")
-            .values(status="cancelled", error="client unlinked")
+            .where(
+                col(Outbox.client_id) == case.client_id, col(Outbox.status) == OutboxStatus.PENDING
+            )
+            .values(status=OutboxStatus.CANCELLED, error="client unlinked")
         )
     )
     revoked = revoke_invites(

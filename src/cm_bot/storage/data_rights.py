@@ -17,6 +17,8 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import Engine, String, and_, cast, delete, func, literal, or_, select, update
 from sqlmodel import Session, SQLModel, col
 
+from cm_bot.domain import CaseStatus, ClientStatus, ContactStatus, FlagStatus
+from cm_bot.domain.errors import RefusedError
 from cm_bot.domain.time import SYSTEM_CLOCK
 from cm_bot.storage.db import scrub, transaction
 from cm_bot.storage.models import (
@@ -48,7 +50,7 @@ FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 log = logging.getLogger(__name__)
 
 
-class DataRightsError(ValueError):
+class DataRightsError(RefusedError, ValueError):
     """The case does not exist or cannot be processed as asked."""
 
 
@@ -360,8 +362,11 @@ def _erase(session: Session, ref: str, actor: str, now: datetime) -> dict[str, i
     run(
         "scheduled_contacts_cancelled",
         update(ScheduledContact)
-        .where(col(ScheduledContact.case_id) == case.id, col(ScheduledContact.status) == "pending")
-        .values(status="cancelled", outcome="erased", updated_at=now),
+        .where(
+            col(ScheduledContact.case_id) == case.id,
+            col(ScheduledContact.status) == ContactStatus.PENDING,
+        )
+        .values(status=ContactStatus.CANCELLED, outcome="erased", updated_at=now),
     )
     run(
         None,
@@ -425,7 +430,11 @@ def _erase(session: Session, ref: str, actor: str, now: datetime) -> dict[str, i
             update(Client)
             .where(col(Client.id) == cid)
             .values(
-                status="erased", locale=None, timezone=None, contact_start=None, contact_end=None
+                status=ClientStatus.ERASED,
+                locale=None,
+                timezone=None,
+                contact_start=None,
+                contact_end=None,
             ),
         )
     # A staff message about the case still waiting in the inbox ("/note C-0001 ...").
@@ -442,8 +451,8 @@ def _erase(session: Session, ref: str, actor: str, now: datetime) -> dict[str, i
     run(
         "flags_closed",
         update(Flag)
-        .where(col(Flag.case_id) == case.id, col(Flag.status) != "resolved")
-        .values(status="resolved", resolved_at=now),
+        .where(col(Flag.case_id) == case.id, col(Flag.status) != FlagStatus.RESOLVED)
+        .values(status=FlagStatus.RESOLVED, resolved_at=now),
     )
     run(
         "flags_scrubbed",
@@ -465,7 +474,7 @@ def _erase(session: Session, ref: str, actor: str, now: datetime) -> dict[str, i
         .where(col(Invite.case_id) == case.id, col(Invite.used_at).is_(None))
         .values(used_at=now),
     )
-    case.status = "closed"
+    case.status = CaseStatus.CLOSED
     session.add(
         AuditLog(
             at=now,

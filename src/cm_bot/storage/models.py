@@ -13,6 +13,16 @@ from typing import Any
 from sqlalchemy import JSON, Column, Index, MetaData, UniqueConstraint, text
 from sqlmodel import Field, SQLModel
 
+from cm_bot.domain import (
+    CaseStatus,
+    ClientStatus,
+    ContactStatus,
+    FlagStatus,
+    GoalStatus,
+    InboxStatus,
+    OutboxStatus,
+    RunStatus,
+)
 from cm_bot.domain.time import utcnow  # column defaults for rows written outside a unit of work
 
 # Stable constraint names, so Alembic batch migrations on SQLite can find them.
@@ -45,7 +55,7 @@ class Staff(SQLModel, table=True):
 
     id: int | None = Field(default=None, primary_key=True)
     name: str = Field(index=True, unique=True)
-    role: str  # case_manager | supervisor | admin
+    role: str  # StaffRole
     telegram_user_id: str | None = Field(default=None, unique=True)
     locale: str | None = None
     # IANA name ("Europe/Kyiv") times are shown in; None: UTC. Set with /timezone.
@@ -65,7 +75,7 @@ class Client(SQLModel, table=True):
     # The client's contact hours in their own zone; None: the program's default (09:00-20:00).
     contact_start: time | None = None
     contact_end: time | None = None
-    status: str = "active"  # ClientStatus
+    status: str = ClientStatus.ACTIVE
     created_at: datetime = Field(default_factory=utcnow)
 
 
@@ -89,7 +99,7 @@ class Case(SQLModel, table=True):
     ref: str = Field(unique=True, index=True)
     client_id: int | None = Field(default=None, foreign_key="client.id", index=True)
     manager_id: int | None = Field(default=None, foreign_key="staff.id", index=True)
-    status: str = "intake"  # CaseStatus
+    status: str = CaseStatus.INTAKE
     opened_at: datetime = Field(default_factory=utcnow)
     exited_at: datetime | None = None
     followup_outcome: str | None = None
@@ -111,13 +121,14 @@ class FlowRun(SQLModel, table=True):
     case_id: int | None = Field(default=None, foreign_key="case.id")
     flow_id: str
     flow_version: int
-    status: str = "active"  # RunStatus
+    status: str = RunStatus.ACTIVE
     step_id: str | None = None
     prompt_seq: int = 0  # bumped whenever a question is asked; binds buttons to this prompt
     bad_attempts: int = 0
     locale: str = "en"
     answers: dict[str, Any] | None = _json()
-    context: dict[str, Any] | None = _json()
+    context: dict[str, Any] | None = _json()  # what the flow's text and conditions may read
+    state: dict[str, Any] | None = _json()  # the engine's own bookkeeping; flows never see it
     fired_flags: list[str] | None = _json()
     scheduled_contact_id: int | None = Field(default=None, foreign_key="scheduledcontact.id")
     started_at: datetime = Field(default_factory=utcnow)
@@ -145,7 +156,7 @@ class InboundMessage(SQLModel, table=True):
     language: str | None = None
     is_bot: bool = False
     client_id: int | None = Field(default=None, foreign_key="client.id")
-    status: str = "pending"  # pending | done | dead
+    status: str = InboxStatus.PENDING
     attempts: int = 0
     received_at: datetime = Field(default_factory=utcnow)
     handled_at: datetime | None = None
@@ -219,7 +230,7 @@ class Flag(SQLModel, table=True):
     dedupe_key: str
     source_key: str | None = None  # the answer key that raised it (minimum necessary)
     source_value: Any = Field(default=None, sa_column=Column(JSON, nullable=True))
-    status: str = "open"  # FlagStatus
+    status: str = FlagStatus.OPEN
     created_at: datetime = Field(default_factory=utcnow)
     acknowledged_at: datetime | None = None
     acknowledged_by: int | None = Field(default=None, foreign_key="staff.id")
@@ -261,7 +272,7 @@ class Goal(SQLModel, table=True):
     checkin_weekday: int | None = None  # preferred day, 0 = Monday; None: any day
     checkin_time: time | None = None  # preferred local time; None: the program's default
     target_date: date | None = None
-    status: str = "active"
+    status: str = GoalStatus.ACTIVE
     created_at: datetime = Field(default_factory=utcnow)
 
 
@@ -314,7 +325,7 @@ class ScheduledContact(SQLModel, table=True):
     goal_id: int | None = Field(default=None, foreign_key="goal.id")
     planned_for: date | None = None  # the local day it was planned for (cadence anchor)
     due_at: datetime
-    status: str = "pending"  # pending | sent | answered | no_response | missed | cancelled
+    status: str = ContactStatus.PENDING
     attempts: int = 0  # messages sent in this episode: the first, then at most one reminder
     failures: int = 0  # dispatch errors; the contact is given up after a few
     outcome: str | None = None
@@ -354,7 +365,7 @@ class Outbox(SQLModel, table=True):
     text: str
     buttons: list[Any] | None = _json()
     priority: int = 50
-    status: str = "pending"  # pending | claimed | sending | sent | unknown | failed | cancelled
+    status: str = OutboxStatus.PENDING
     attempts: int = 0
     next_attempt_at: datetime | None = None
     external_message_id: str | None = None
@@ -426,6 +437,230 @@ class AuditLog(SQLModel, table=True):
     detail: dict[str, Any] | None = _json()
 
 
+class ConsoleLink(SQLModel, table=True):
+    """A single-use sign-in link to the web console, bound to one staff member.
+
+    Only the token's SHA-256 is stored; it expires 10 minutes after it was made.
+    """
+
+    id: int | None = Field(default=None, primary_key=True)
+    token_sha256: str = Field(unique=True, index=True)
+    staff_id: int = Field(foreign_key="staff.id", index=True)
+    created_at: datetime = Field(default_factory=utcnow)
+    expires_at: datetime
+    used_at: datetime | None = None
+
+
+class ConsoleSession(SQLModel, table=True):
+    """A signed-in web console session: a server-side row, revocable (token stored hashed)."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    token_sha256: str = Field(unique=True, index=True)
+    staff_id: int = Field(foreign_key="staff.id", index=True)
+    csrf: str  # the token every POST of this session must carry
+    created_at: datetime = Field(default_factory=utcnow)
+    last_seen_at: datetime = Field(default_factory=utcnow)
+    revoked_at: datetime | None = None
+
+
+# -- The resource directory (issue 17) ------------------------------------------------------
+# Open Referral HSDS 3.0 records as `cm-bot resources import` stores them (cm_bot.resources),
+# keyed by their HSDS ids (uuid strings). No foreign keys: the importer checks every
+# reference before it stores anything, HSDS links are polymorphic (a phone belongs to a
+# service, a location, an organization ...), and rows a re-import no longer lists stay for
+# the referrals that point at them (a missing service becomes inactive, never deleted).
+
+
+class ResourceOrganization(SQLModel, table=True):
+    """An organization delivering services (HSDS ``organization``)."""
+
+    __tablename__ = "resource_organization"
+
+    id: str = Field(primary_key=True)
+    name: str
+    alternate_name: str | None = None
+    description: str | None = None
+    email: str | None = None
+    website: str | None = None
+    imported_at: datetime = Field(default_factory=utcnow)
+
+
+class ResourceService(SQLModel, table=True):
+    """A service (HSDS ``service``); only ``active`` ones are offered (``ServiceStatus``)."""
+
+    __tablename__ = "resource_service"
+    __table_args__ = (
+        # match: the active services of a need, most recently assured first
+        Index("ix_resource_service_status_assured", "status", "assured_date", "name"),
+    )
+
+    id: str = Field(primary_key=True)
+    organization_id: str | None = Field(default=None, index=True)
+    name: str
+    alternate_name: str | None = None
+    description: str | None = None
+    url: str | None = None
+    email: str | None = None
+    status: str  # ServiceStatus
+    interpretation_services: str | None = None
+    application_process: str | None = None
+    fees_description: str | None = None
+    eligibility_description: str | None = None
+    alert: str | None = None
+    assured_date: date | None = None
+    last_modified: datetime | None = None
+    opening_hours: str | None = None  # built from its schedules, in English, for listings
+    # Set when a re-import no longer listed it (status became inactive); cleared when listed.
+    missing_since: datetime | None = None
+    imported_at: datetime = Field(default_factory=utcnow)
+
+
+class ResourceLocation(SQLModel, table=True):
+    """A place services are delivered at, or a virtual or postal one (HSDS ``location``)."""
+
+    __tablename__ = "resource_location"
+
+    id: str = Field(primary_key=True)
+    organization_id: str | None = Field(default=None, index=True)
+    location_type: str  # physical | postal | virtual
+    name: str | None = None
+    alternate_name: str | None = None
+    description: str | None = None
+    transportation: str | None = None
+    url: str | None = None
+    latitude: float | None = None
+    longitude: float | None = None
+
+
+class ResourceServiceAtLocation(SQLModel, table=True):
+    """A service delivered at a location (HSDS ``service_at_location``)."""
+
+    __tablename__ = "resource_service_at_location"
+
+    id: str = Field(primary_key=True)
+    service_id: str = Field(index=True)
+    location_id: str = Field(index=True)
+    description: str | None = None
+
+
+class ResourcePhone(SQLModel, table=True):
+    """A phone number of a service, a location, a service at a location or an organization."""
+
+    __tablename__ = "resource_phone"
+
+    id: str = Field(primary_key=True)
+    service_id: str | None = Field(default=None, index=True)
+    location_id: str | None = Field(default=None, index=True)
+    organization_id: str | None = Field(default=None, index=True)
+    service_at_location_id: str | None = Field(default=None, index=True)
+    contact_id: str | None = None
+    number: str
+    extension: str | None = None
+    type: str | None = None  # voice, text, fax ... (RFC 6350)
+    description: str | None = None
+
+
+class ResourceAddress(SQLModel, table=True):
+    """A location's address (HSDS ``address``)."""
+
+    __tablename__ = "resource_address"
+
+    id: str = Field(primary_key=True)
+    location_id: str | None = Field(default=None, index=True)
+    attention: str | None = None
+    address_1: str
+    address_2: str | None = None
+    city: str
+    region: str | None = None
+    state_province: str
+    postal_code: str
+    country: str
+    address_type: str  # physical | postal | virtual
+
+
+class ResourceSchedule(SQLModel, table=True):
+    """When a service or location is open: HSDS ``schedule`` (RFC 5545 RRULE fields)."""
+
+    __tablename__ = "resource_schedule"
+
+    id: str = Field(primary_key=True)
+    service_id: str | None = Field(default=None, index=True)
+    location_id: str | None = Field(default=None, index=True)
+    service_at_location_id: str | None = Field(default=None, index=True)
+    valid_from: date | None = None
+    valid_to: date | None = None
+    dtstart: date | None = None
+    timezone: float | None = None  # hours from UTC, as HSDS has it
+    until: date | None = None
+    count: int | None = None
+    wkst: str | None = None
+    freq: str | None = None  # WEEKLY | MONTHLY
+    interval: int | None = None
+    byday: str | None = None
+    byweekno: str | None = None
+    bymonthday: str | None = None
+    byyearday: str | None = None
+    description: str | None = None
+    opens_at: time | None = None
+    closes_at: time | None = None
+    schedule_link: str | None = None
+    attending_type: str | None = None
+    notes: str | None = None
+    hours_text: str | None = None  # "Mon–Fri 09:00–17:00", built from the fields above
+
+
+class ResourceLanguage(SQLModel, table=True):
+    """A language spoken at a service, location or phone (HSDS ``language``)."""
+
+    __tablename__ = "resource_language"
+    __table_args__ = (Index("ix_resource_language_service_lang", "service_id", "lang"),)
+
+    id: str = Field(primary_key=True)
+    service_id: str | None = None
+    location_id: str | None = Field(default=None, index=True)
+    phone_id: str | None = Field(default=None, index=True)
+    name: str | None = None
+    code: str | None = None
+    note: str | None = None
+    lang: str | None = None  # the code as matched: ISO 639-1, lower case ("es"), when known
+
+
+class ResourceTaxonomyTerm(SQLModel, table=True):
+    """A taxonomy term services are classified by (HSDS ``taxonomy_term``).
+
+    ``code_key`` and ``name_key`` are the code and name in lower case: a need's mapping
+    matches terms by either, ignoring case.
+    """
+
+    __tablename__ = "resource_taxonomy_term"
+
+    id: str = Field(primary_key=True)
+    code: str | None = None
+    name: str
+    description: str | None = None
+    parent_id: str | None = None
+    taxonomy: str | None = None
+    taxonomy_id: str | None = None
+    language: str | None = None
+    term_uri: str | None = None
+    code_key: str | None = Field(default=None, index=True)
+    name_key: str = Field(index=True)
+
+
+class ResourceAttribute(SQLModel, table=True):
+    """A taxonomy term attached to a service or other record (HSDS ``attribute``)."""
+
+    __tablename__ = "resource_attribute"
+    __table_args__ = (Index("ix_resource_attribute_term_link", "taxonomy_term_id", "link_id"),)
+
+    id: str = Field(primary_key=True)
+    link_id: str = Field(index=True)
+    taxonomy_term_id: str
+    link_type: str | None = None
+    link_entity: str  # service, location, organization ...
+    value: str | None = None
+
+
 __all__ = [
     "AuditLog",
     "Case",
@@ -433,6 +668,8 @@ __all__ = [
     "ChannelIdentity",
     "Client",
     "ConsentRecord",
+    "ConsoleLink",
+    "ConsoleSession",
     "Flag",
     "FlowRun",
     "Goal",
@@ -442,6 +679,16 @@ __all__ = [
     "Outbox",
     "ProgramSetting",
     "PromptToken",
+    "ResourceAddress",
+    "ResourceAttribute",
+    "ResourceLanguage",
+    "ResourceLocation",
+    "ResourceOrganization",
+    "ResourcePhone",
+    "ResourceSchedule",
+    "ResourceService",
+    "ResourceServiceAtLocation",
+    "ResourceTaxonomyTerm",
     "Response",
     "ScheduledContact",
     "ScoreResult",

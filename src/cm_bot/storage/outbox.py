@@ -21,7 +21,7 @@ from typing import Any
 from sqlalchemy import Engine, func, select, update
 from sqlmodel import Session, col
 
-from cm_bot.domain import Button, Outbound, Priority
+from cm_bot.domain import Button, Outbound, OutboxStatus, Priority
 from cm_bot.domain.time import SYSTEM_CLOCK, aware
 from cm_bot.storage.db import transaction
 from cm_bot.storage.models import Outbox
@@ -33,10 +33,10 @@ LEASE = timedelta(minutes=5)
 Longer than any one send may take (the request time-out, 60 s by default, plus rate-limit
 waits), so a live sender never loses a row it is still working on.
 """
-ACTIVE = ("pending", "claimed", "sending")
+ACTIVE = (OutboxStatus.PENDING, OutboxStatus.CLAIMED, OutboxStatus.SENDING)
 """Statuses of a message that is not finished: it holds its chat's later messages back."""
 
-_HELD = ("claimed", "sending")
+_HELD = (OutboxStatus.CLAIMED, OutboxStatus.SENDING)
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,7 +106,7 @@ def claim(
             select(Outbox)
             .where(
                 col(Outbox.channel) == channel,
-                col(Outbox.status) == "pending",
+                col(Outbox.status) == OutboxStatus.PENDING,
                 (col(Outbox.next_attempt_at).is_(None)) | (col(Outbox.next_attempt_at) <= now),
                 (col(Outbox.deliver_by).is_(None)) | (col(Outbox.deliver_by) > now),
             )
@@ -175,7 +175,7 @@ def claim_heads(
         select(active.c.id, active.c.chat_id)
         .where(
             active.c.rank == 1,
-            active.c.status == "pending",
+            active.c.status == OutboxStatus.PENDING,
             active.c.next_attempt_at.is_(None) | (active.c.next_attempt_at <= now),
             active.c.deliver_by.is_(None) | (active.c.deliver_by > now),
         )
@@ -200,7 +200,7 @@ def claim_heads(
         rows = list(
             session.execute(
                 select(Outbox)
-                .where(col(Outbox.id).in_(chosen), col(Outbox.status) == "pending")
+                .where(col(Outbox.id).in_(chosen), col(Outbox.status) == OutboxStatus.PENDING)
                 .order_by(col(Outbox.priority), col(Outbox.id))
                 .with_for_update(skip_locked=True)
             ).scalars()
@@ -232,7 +232,7 @@ def claim_heads(
 
 
 def _take(row: Outbox, worker: str, until: datetime) -> None:
-    row.status = "claimed"
+    row.status = OutboxStatus.CLAIMED
     row.claimed_by = worker
     row.lease_until = until
 
@@ -246,14 +246,18 @@ def _edit(session: Session, row: Outbox) -> tuple[str, Outbox | None]:
         (send it as a new message: the original failed or its fate is unknown).
     """
     original = session.get(Outbox, row.edit_of, with_for_update=True)
-    if original is None or original.status in ("failed", "cancelled", "unknown"):
+    if original is None or original.status in (
+        OutboxStatus.FAILED,
+        OutboxStatus.CANCELLED,
+        OutboxStatus.UNKNOWN,
+    ):
         return "", None
-    if original.status in ("claimed", "sending"):
+    if original.status in (OutboxStatus.CLAIMED, OutboxStatus.SENDING):
         return "wait", None
-    if original.status == "pending":
+    if original.status == OutboxStatus.PENDING:
         original.text = row.text
         original.buttons = row.buttons
-        row.status = "cancelled"
+        row.status = OutboxStatus.CANCELLED
         row.error = f"merged into unsent message {original.id}"
         return "merged", original
     sent = _progress(original)
@@ -279,11 +283,11 @@ def mark_sending(
             update(Outbox)
             .where(
                 col(Outbox.id) == outbox_id,
-                col(Outbox.status) == "claimed",
+                col(Outbox.status) == OutboxStatus.CLAIMED,
                 col(Outbox.claimed_by) == (worker or worker_name()),
             )
             .values(
-                status="sending",
+                status=OutboxStatus.SENDING,
                 attempts=col(Outbox.attempts) + 1,
                 lease_until=(now or SYSTEM_CLOCK.now()) + lease,
             )
@@ -296,8 +300,8 @@ def release(engine: Engine, outbox_id: int) -> None:
     with transaction(engine) as session:
         session.execute(
             update(Outbox)
-            .where(col(Outbox.id) == outbox_id, col(Outbox.status) == "claimed")
-            .values(status="pending", claimed_by=None, lease_until=None)
+            .where(col(Outbox.id) == outbox_id, col(Outbox.status) == OutboxStatus.CLAIMED)
+            .values(status=OutboxStatus.PENDING, claimed_by=None, lease_until=None)
         )
 
 
@@ -333,7 +337,7 @@ def mark_sent(
             update(Outbox)
             .where(col(Outbox.id) == outbox_id)
             .values(
-                status="sent",
+                status=OutboxStatus.SENT,
                 sent_at=now or SYSTEM_CLOCK.now(),
                 external_message_id=external_message_id,
                 error=None,
@@ -349,7 +353,7 @@ def mark_retry(engine: Engine, outbox_id: int, at: datetime, error: str) -> None
             update(Outbox)
             .where(col(Outbox.id) == outbox_id)
             .values(
-                status="pending",
+                status=OutboxStatus.PENDING,
                 next_attempt_at=at,
                 error=error[:200],
                 claimed_by=None,
@@ -363,7 +367,7 @@ def bring_forward(engine: Engine, outbox_ids: Collection[int]) -> None:
     with transaction(engine) as session:
         session.execute(
             update(Outbox)
-            .where(col(Outbox.id).in_(list(outbox_ids)), col(Outbox.status) == "pending")
+            .where(col(Outbox.id).in_(list(outbox_ids)), col(Outbox.status) == OutboxStatus.PENDING)
             .values(next_attempt_at=None)
         )
 
@@ -390,9 +394,9 @@ def fail_chat(engine: Engine, channel: str, chat_id: str, error: str) -> int:
             .where(
                 col(Outbox.channel) == channel,
                 col(Outbox.chat_id) == chat_id,
-                col(Outbox.status) == "pending",
+                col(Outbox.status) == OutboxStatus.PENDING,
             )
-            .values(status="failed", error=error[:200])
+            .values(status=OutboxStatus.FAILED, error=error[:200])
         )
         return int(getattr(result, "rowcount", 0) or 0)
 
@@ -403,7 +407,7 @@ def overdue(session: Session, now: datetime) -> list[Outbox]:
         session.execute(
             select(Outbox)
             .where(
-                col(Outbox.status) == "pending",
+                col(Outbox.status) == OutboxStatus.PENDING,
                 col(Outbox.deliver_by).is_not(None),
                 col(Outbox.deliver_by) <= now,
             )
@@ -465,13 +469,19 @@ def recover(
         )
         requeued = session.execute(
             update(Outbox)
-            .where(col(Outbox.channel) == channel, col(Outbox.status) == "claimed", orphaned)
-            .values(status="pending", claimed_by=None, lease_until=None)
+            .where(
+                col(Outbox.channel) == channel, col(Outbox.status) == OutboxStatus.CLAIMED, orphaned
+            )
+            .values(status=OutboxStatus.PENDING, claimed_by=None, lease_until=None)
         )
         unknown = session.execute(
             update(Outbox)
-            .where(col(Outbox.channel) == channel, col(Outbox.status) == "sending", orphaned)
-            .values(status="unknown", error="interrupted while sending", lease_until=None)
+            .where(
+                col(Outbox.channel) == channel, col(Outbox.status) == OutboxStatus.SENDING, orphaned
+            )
+            .values(
+                status=OutboxStatus.UNKNOWN, error="interrupted while sending", lease_until=None
+            )
         )
         return (
             int(getattr(requeued, "rowcount", 0) or 0),

@@ -23,6 +23,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import Connection, Engine, text
 
+from cm_bot.domain.errors import RefusedError
 from cm_bot.storage.models import metadata
 
 AUDIT_TABLES = frozenset({"auditlog"})  # INSERT and SELECT only
@@ -30,7 +31,7 @@ READ_ONLY_TABLES = frozenset({"alembic_version"})  # the bot reads its revision,
 _ROLE_NAME = re.compile(r"[a-z_][a-z0-9_]{0,62}")
 
 
-class RoleError(ValueError):
+class RoleError(RefusedError, ValueError):
     """The role cannot be set up as asked; the message says why, in one line."""
 
 

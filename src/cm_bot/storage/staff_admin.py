@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 from sqlalchemy import Engine, func, select, update
 from sqlmodel import Session, col
 
-from cm_bot.domain import FlagStatus
+from cm_bot.domain import FlagStatus, OutboxStatus, Severity, StaffRole
 from cm_bot.domain.time import SYSTEM_CLOCK
 from cm_bot.storage.admin_common import (
     ROLES,
@@ -23,6 +23,7 @@ from cm_bot.storage.admin_common import (
     rowcount,
     staff_by_name,
 )
+from cm_bot.storage.console_sessions import revoke_sessions
 from cm_bot.storage.db import transaction
 from cm_bot.storage.models import AuditLog, Case, Flag, Invite, Outbox, ProgramSetting, Staff
 
@@ -73,7 +74,7 @@ def escalation_reachable(engine: Engine) -> bool:
         found = session.execute(
             select(col(Staff.id))
             .where(
-                col(Staff.role).in_(("supervisor", "admin")),
+                col(Staff.role).in_((StaffRole.SUPERVISOR, StaffRole.ADMIN)),
                 col(Staff.active).is_(True),
                 col(Staff.telegram_user_id).is_not(None),
                 col(Staff.blocked_at).is_(None),
@@ -85,12 +86,16 @@ def escalation_reachable(engine: Engine) -> bool:
 
 def _last_admin(session: Session, staff: Staff) -> bool:
     """Whether ``staff`` is the only active admin (the program would be left without one)."""
-    if staff.role != "admin" or not staff.active:
+    if staff.role != StaffRole.ADMIN or not staff.active:
         return False
     others = session.execute(
         select(func.count())
         .select_from(Staff)
-        .where(col(Staff.role) == "admin", col(Staff.active).is_(True), col(Staff.id) != staff.id)
+        .where(
+            col(Staff.role) == StaffRole.ADMIN,
+            col(Staff.active).is_(True),
+            col(Staff.id) != staff.id,
+        )
     ).scalar_one()
     return int(others) == 0
 
@@ -247,11 +252,13 @@ def deactivate_staff(
         done.cancelled = rowcount(
             session.execute(
                 update(Outbox)
-                .where(col(Outbox.staff_id) == staff_id, col(Outbox.status) == "pending")
-                .values(status="cancelled", error="staff member deactivated")
+                .where(col(Outbox.staff_id) == staff_id, col(Outbox.status) == OutboxStatus.PENDING)
+                .values(status=OutboxStatus.CANCELLED, error="staff member deactivated")
             )
         )
         revoke_invites(session, now, col(Invite.kind) == "staff", col(Invite.staff_id) == staff_id)
+        assert staff_id is not None
+        sessions_ended = revoke_sessions(session, staff_id, now)  # signed out of the console
         done.cases = list(
             session.execute(
                 select(col(Case.ref)).where(col(Case.manager_id) == staff_id).order_by(col(Case.id))
@@ -268,7 +275,9 @@ def deactivate_staff(
         desk = StaffDesk(uow, translator, [], flows=flows)
         for flag_id, case_id, severity, escalated_at in open_flags:
             done.flags.append(flag_id)
-            reached = desk.notify(flag_id, targets, team=severity == "urgent", why=HANDED_OVER)
+            reached = desk.notify(
+                flag_id, targets, team=severity == Severity.URGENT, why=HANDED_OVER
+            )
             if not reached:
                 done.unreached.append(flag_id)
                 uow.audit.record(actor, "escalation_unreached", case_id, flag_id=flag_id)
@@ -293,6 +302,7 @@ def deactivate_staff(
             flags_handed_over=len(done.flags) - len(done.unreached),
             flags_unreached=len(done.unreached),
             notices_cancelled=done.cancelled,
+            console_sessions_ended=sessions_ended,
         )
         return done
 

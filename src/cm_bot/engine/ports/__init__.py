@@ -89,15 +89,14 @@ class UnitOfWork(Protocol):
         """The transaction's audit part."""
 
 
-class StaffUnitOfWork(UnitOfWork, Protocol):
-    """Transitional name for :class:`UnitOfWork` (which now has the staff side too)."""
-
-
 class Store(Protocol):
     """Opens units of work."""
 
-    def unit(self) -> AbstractContextManager[StaffUnitOfWork]:
-        """A transaction: commits when the block ends, rolls back if it raises."""
+    def unit(self, now: datetime | None = None) -> AbstractContextManager[UnitOfWork]:
+        """A transaction at ``now`` (default: the store's clock as it opens).
+
+        It commits when the block ends and rolls back if it raises.
+        """
 
 
 __all__ = [
@@ -118,7 +117,6 @@ __all__ = [
     "RunsRepo",
     "ScoreView",
     "StaffTarget",
-    "StaffUnitOfWork",
     "StaffView",
     "Store",
     "Token",

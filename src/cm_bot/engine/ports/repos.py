@@ -95,8 +95,13 @@ class RunsRepo(Protocol):
         flow_version: int,
         locale: str,
         context: Mapping[str, Any],
+        state: Mapping[str, Any] | None = None,
     ) -> RunState:
-        """Create a new active run (any other open run is abandoned)."""
+        """Create a new active run (any other open run is abandoned).
+
+        ``context``: what the flow may read; ``state``: the engine's own keys (see
+        :class:`RunState`).
+        """
 
     def save_run(self, run: RunState, *, ended: bool = False) -> None:
         """Persist the run's state."""
@@ -280,6 +285,9 @@ class CasesRepo(Protocol):
         self, kind: str, *, case_id: int | None, staff_id: int | None, expires_at: datetime
     ) -> str:
         """A new single-use token (only its hash is stored)."""
+
+    def issue_console_link(self, staff_id: int, now: datetime) -> str:
+        """A web console sign-in token for this staff member: single use, valid 10 minutes."""
 
     def case_by_ref(self, ref: str) -> CaseView | None:
         """The case with this reference."""

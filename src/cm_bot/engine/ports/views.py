@@ -10,6 +10,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from cm_bot.domain import StaffRole
+
 
 @dataclass(slots=True)
 class ClientView:
@@ -40,7 +42,12 @@ class RunState:
     bad_attempts: int
     locale: str
     answers: dict[str, Any] = field(default_factory=dict)
+    # What the flow's text and conditions may read: values it was started with (a goal's
+    # text, the last progress, days since exit) and ``earlier`` answers.
     context: dict[str, Any] = field(default_factory=dict)
+    # The engine's own bookkeeping, never shown to a flow: the scheduled contact and goal
+    # this run answers, a multi-select's picks, the urgent pause and where to resume.
+    state: dict[str, Any] = field(default_factory=dict)
     fired_flags: list[str] = field(default_factory=list)
     case_id: int | None = None
     updated_at: datetime | None = None
@@ -71,7 +78,7 @@ class StaffView:
     @property
     def sees_all(self) -> bool:
         """Supervisors and admins see every case; case managers their own caseload."""
-        return self.role in ("supervisor", "admin")
+        return self.role in (StaffRole.SUPERVISOR, StaffRole.ADMIN)
 
 
 @dataclass(frozen=True, slots=True)

@@ -10,10 +10,16 @@ from typing import Any
 from sqlalchemy import bindparam, func, select, update
 from sqlmodel import col
 
-from cm_bot.domain import CaseStatus, ClientStatus
+from cm_bot.domain import (
+    CaseStatus,
+    ClientStatus,
+    ContactStatus,
+    FlagStatus,
+    InviteResult,
+    StaffRole,
+)
 from cm_bot.domain.events import CaseEvent, CaseExited, GoalAdded
 from cm_bot.domain.time import aware
-from cm_bot.domain.values import ContactStatus, InviteResult, StaffRole
 from cm_bot.engine.ports import CaseView, ClientView, InviteOutcome, StaffTarget, StaffView
 from cm_bot.storage.models import (
     AuditLog,
@@ -164,6 +170,12 @@ class SqlCases(Repo):
         self.session.flush()
         return token
 
+    def issue_console_link(self, staff_id: int, now: datetime) -> str:
+        """A web console sign-in token (:mod:`cm_bot.storage.console_sessions`)."""
+        from cm_bot.storage.console_sessions import issue_link
+
+        return issue_link(self.session, staff_id, now)
+
     def redeem_invite(
         self,
         token: str,
@@ -254,8 +266,8 @@ class SqlCases(Repo):
             )
         )
         invite.used_at = now
-        if case.status == "intake":
-            case.status = "active"
+        if case.status == CaseStatus.INTAKE:
+            case.status = CaseStatus.ACTIVE
         self.session.flush()
         return InviteOutcome(InviteResult.BOUND_CLIENT, case_id=case.id)
 
@@ -341,7 +353,9 @@ class SqlCases(Repo):
             )
         flags = (
             self.session.execute(
-                select(Flag).where(col(Flag.case_id) == case_id, col(Flag.status) != "resolved")
+                select(Flag).where(
+                    col(Flag.case_id) == case_id, col(Flag.status) != FlagStatus.RESOLVED
+                )
             )
             .scalars()
             .all()
@@ -479,7 +493,7 @@ class SqlCases(Repo):
         """Exited: follow-ups are planned (on :class:`CaseExited`) in the same transaction."""
         case = self.session.get(Case, case_id)
         assert case is not None
-        case.status = "exited"
+        case.status = CaseStatus.EXITED
         case.exited_at = exited_at
         self._events.append(CaseExited(case_id, exited_at.date()))
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy import bindparam, or_, select, update
 
-from cm_bot.domain.values import ContactStatus
+from cm_bot.domain import ContactStatus
 from cm_bot.storage.models import ScheduledContact
 from cm_bot.storage.repos.base import CASE, CONTACT, Repo, one_of
 

@@ -8,8 +8,15 @@ from typing import Any
 from sqlalchemy import bindparam, exists, func, or_, select, update
 from sqlmodel import col
 
-from cm_bot.domain import Severity
-from cm_bot.engine.ports import ClientView, FlagView, NoticeRef, ScoreView, StaffView
+from cm_bot.domain import FlagStatus, Severity
+from cm_bot.engine.ports import (
+    ClientView,
+    FlagView,
+    NoticeRef,
+    ScoreView,
+    StaffTarget,
+    StaffView,
+)
 from cm_bot.storage.models import (
     AuditLog,
     Case,
@@ -22,14 +29,14 @@ from cm_bot.storage.models import (
 )
 from cm_bot.storage.repos.base import FLAG, Repo, per_dialect
 
-SEVERITY_ORDER = {"urgent": 0, "high": 1, "routine": 2}
+SEVERITY_ORDER: dict[str, int] = {s.value: s.rank for s in Severity}
 
 _RAISE_FLAG = per_dialect(FLAG, ["dedupe_key"], FLAG.c.id)
 _OPEN_FLAG_EXISTS = select(
     exists().where(
         FLAG.c.client_id == bindparam("client_id"),
         FLAG.c.rule_id == bindparam("rule_id"),
-        FLAG.c.status != "resolved",
+        FLAG.c.status != FlagStatus.RESOLVED,
     )
 )
 
@@ -60,7 +67,7 @@ class SqlFlags(Repo):
                 "dedupe_key": dedupe_key,
                 "source_key": source_key,
                 "source_value": source_value,
-                "status": "open",
+                "status": FlagStatus.OPEN,
                 "created_at": self.now,
             },
         ).first()
@@ -78,7 +85,7 @@ class SqlFlags(Repo):
         actor = self.session.get(Staff, actor_id) if actor_id else None
         assert flag.id is not None
         held, held_crisis = (0, 0)
-        if flag.severity == "urgent" and flag.client_id is not None:
+        if flag.severity == Severity.URGENT and flag.client_id is not None:
             row = self.session.execute(
                 select(func.count(), func.count().filter(col(HeldMessage.crisis).is_(True))).where(
                     col(HeldMessage.flag_id) == flag.id, col(HeldMessage.opened).is_(False)
@@ -147,7 +154,7 @@ class SqlFlags(Repo):
         query = (
             select(Flag)
             .outerjoin(Case, col(Case.id) == col(Flag.case_id))
-            .where(col(Flag.status) != "resolved")
+            .where(col(Flag.status) != FlagStatus.RESOLVED)
         )
         if not staff.sees_all:
             query = query.where(col(Case.manager_id) == staff.staff_id)
@@ -158,9 +165,9 @@ class SqlFlags(Repo):
     def act_on_flag(self, flag_id: int, status: str, staff_id: int, now: datetime) -> bool:
         """Acknowledge or resolve, recording who and when."""
         flag = self.session.get(Flag, flag_id, with_for_update=True)
-        if flag is None or flag.status == "resolved" or flag.status == status:
+        if flag is None or flag.status == FlagStatus.RESOLVED or flag.status == status:
             return False
-        if status == "acknowledged":
+        if status == FlagStatus.ACKNOWLEDGED:
             flag.status, flag.acknowledged_by, flag.acknowledged_at = status, staff_id, now
         else:
             flag.status, flag.resolved_by, flag.resolved_at = status, staff_id, now
@@ -205,7 +212,7 @@ class SqlFlags(Repo):
             select(Flag)
             .where(
                 col(Flag.severity) == severity,
-                col(Flag.status) == "open",
+                col(Flag.status) == FlagStatus.OPEN,
                 col(Flag.escalated_at).is_(None),
                 col(Flag.created_at) <= older_than,
             )
@@ -217,6 +224,29 @@ class SqlFlags(Repo):
         """Escalated once; never again."""
         self.session.execute(update(Flag).where(col(Flag.id) == flag_id).values(escalated_at=now))
 
+    def assign_flag(self, flag_id: int, staff_id: int) -> list[StaffTarget] | None:
+        """Give a flag's case to another active staff member (the console's "Assign").
+
+        ``None``: no such flag, it has no case, or that member is not active. Otherwise
+        where the new case manager hears of it: their Telegram chat, if reachable.
+        """
+        flag = self.session.get(Flag, flag_id)
+        staff = self.session.get(Staff, staff_id)
+        case = (
+            self.session.get(Case, flag.case_id, with_for_update=True)
+            if flag is not None and flag.case_id is not None
+            else None
+        )
+        if case is None or staff is None or not staff.active or staff.id is None:
+            return None
+        case.manager_id = staff.id
+        self.session.flush()
+        if staff.telegram_user_id is None or staff.blocked_at is not None:
+            return []
+        return [
+            StaffTarget(staff.id, "telegram", staff.telegram_user_id, staff.locale, staff.timezone)
+        ]
+
     # -- the safety pause -----------------------------------------------------------------
 
     def open_urgent_flag(self, client_id: int) -> int | None:
@@ -224,8 +254,8 @@ class SqlFlags(Repo):
         found = self.session.execute(
             select(func.max(col(Flag.id))).where(
                 col(Flag.client_id) == client_id,
-                col(Flag.severity) == "urgent",
-                col(Flag.status) != "resolved",
+                col(Flag.severity) == Severity.URGENT,
+                col(Flag.status) != FlagStatus.RESOLVED,
             )
         ).scalar()
         return None if found is None else int(found)

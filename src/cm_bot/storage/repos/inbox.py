@@ -12,8 +12,7 @@ from typing import Any
 from sqlalchemy import BigInteger, bindparam, cast, delete, exists, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
-from cm_bot.domain import Inbound, InboundKind
-from cm_bot.domain.values import InboxStatus
+from cm_bot.domain import Inbound, InboundKind, InboxStatus
 from cm_bot.storage.models import InboundMessage
 from cm_bot.storage.repos.base import FLAG, INBOX, OUTBOX, SETTING, STAFF, Repo, per_dialect
 

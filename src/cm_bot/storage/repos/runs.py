@@ -14,7 +14,7 @@ from typing import Any
 from sqlalchemy import Update, bindparam, delete, func, insert, select, update
 from sqlmodel import col
 
-from cm_bot.domain import RunStatus
+from cm_bot.domain import FlagStatus, RunStatus, Severity
 from cm_bot.engine.ports import ClientView, RunState
 from cm_bot.storage.models import Client, ConsentRecord, Flag, FlowRun, Response, ScoreResult
 from cm_bot.storage.repos.base import (
@@ -42,6 +42,7 @@ _RUN_COLUMNS = (
     RUN.c.locale,
     RUN.c.answers,
     RUN.c.context,
+    RUN.c.state,
     RUN.c.fired_flags,
     RUN.c.case_id,
     RUN.c.updated_at,
@@ -72,8 +73,8 @@ _CLIENT_VIEW = select(
     select(func.max(FLAG.c.id))
     .where(
         FLAG.c.client_id == CLIENT.c.id,
-        FLAG.c.severity == "urgent",
-        FLAG.c.status != "resolved",
+        FLAG.c.severity == Severity.URGENT,
+        FLAG.c.status != FlagStatus.RESOLVED,
     )
     .correlate(CLIENT)
     .scalar_subquery(),
@@ -135,6 +136,7 @@ _RUN_VALUES = {
     "locale": bindparam("b_locale"),
     "answers": bindparam("b_answers", type_=RUN.c.answers.type),
     "context": bindparam("b_context", type_=RUN.c.context.type),
+    "state": bindparam("b_state", type_=RUN.c.state.type),
     "fired_flags": bindparam("b_fired", type_=RUN.c.fired_flags.type),
     "updated_at": bindparam("b_now"),
 }
@@ -245,9 +247,10 @@ class SqlRuns(Repo):
             locale=row[7],
             answers=dict(row[8] or {}),
             context=dict(row[9] or {}),
-            fired_flags=list(row[10] or []),
-            case_id=row[11],
-            updated_at=row[12],
+            state=dict(row[10] or {}),
+            fired_flags=list(row[11] or []),
+            case_id=row[12],
+            updated_at=row[13],
         )
 
     def start_run(
@@ -257,8 +260,10 @@ class SqlRuns(Repo):
         flow_version: int,
         locale: str,
         context: Mapping[str, Any],
+        state: Mapping[str, Any] | None = None,
     ) -> RunState:
         """Abandon any open run and start a new one."""
+        state = dict(state or {})
         now = self.now
         self._tx.runs.clear()
         self._change(_ABANDON_RUNS, {"b_client": client.client_id, "b_now": now}, FlowRun)
@@ -276,8 +281,9 @@ class SqlRuns(Repo):
                 "locale": locale,
                 "answers": {},
                 "context": dict(context),
+                "state": state,
                 "fired_flags": [],
-                "scheduled_contact_id": context.get("scheduled_contact_id"),
+                "scheduled_contact_id": state.get("scheduled_contact_id"),
                 "started_at": now,
                 "updated_at": now,
             },
@@ -292,6 +298,7 @@ class SqlRuns(Repo):
             bad_attempts=0,
             locale=locale,
             context=dict(context),
+            state=dict(state),
             case_id=client.case_id,
             updated_at=now,
         )
@@ -310,6 +317,7 @@ class SqlRuns(Repo):
                 "b_locale": run.locale,
                 "b_answers": dict(run.answers),
                 "b_context": dict(run.context),
+                "b_state": dict(run.state),
                 "b_fired": list(run.fired_flags),
                 "b_now": self.now,
             },
@@ -334,7 +342,7 @@ class SqlRuns(Repo):
         provenance: str | None = None,
     ) -> None:
         """Store one answer with the question as shown and the locale it was asked in."""
-        goal_id = run.context.get("goal_id")
+        goal_id = run.state.get("goal_id")
         self._sql(
             _ADD_RESPONSE,
             {

@@ -1,0 +1,245 @@
+"""The caseload and the case pages: ``/cases``, ``/cases/{ref}``, notes, goals and exports.
+
+Who may see a case is the bot's rule (:func:`cm_bot.engine.staff_access.sees_case`). An
+unknown reference and one outside the reader's caseload get the same 404 page, so
+references cannot be probed; both are audited as ``access_refused``. Every page showing
+case data writes an audit row (``read_caseload``, ``read_case``) as ``staff:<id>`` with
+``via="console"``; notes and goals go through the same unit-of-work calls as the bot's
+``/note`` and ``/goal`` (a goal's first check-in is planned on its ``GoalAdded`` event),
+and the exports are the CLI's (:mod:`cm_bot.storage.data_rights`), audited as exports.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated, Any
+from urllib.parse import urlencode
+
+from fastapi import APIRouter, Form, HTTPException, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from markupsafe import Markup
+
+from cm_bot.domain.values import CADENCES, CaseStatus
+from cm_bot.engine.case_summary import WORDS
+from cm_bot.engine.notices import SEVERITY_NAMES
+from cm_bot.engine.staff_access import sees_case
+from cm_bot.engine.zones import zone_of
+from cm_bot.scoring.trend import ordered, series_marks
+from cm_bot.storage.data_rights import export_case, to_csv
+from cm_bot.storage.models import Case
+from cm_bot.storage.reads.caseload import COLUMNS, SCORE_COLUMN, CaseloadQuery, load_caseload
+from cm_bot.storage.reads.timeline import case_head, load_case
+from cm_bot.storage.repository import SqlUnitOfWork
+from cm_bot.web.auth import ConsoleUser, Staff, cm_app
+from cm_bot.web.chart import band_label, chart_svg, mark_label
+from cm_bot.web.templating import render
+
+router = APIRouter()
+
+REF_AUDITED = 20  # characters of a typed reference kept in the audit log
+TEXT_LIMIT = 4000  # characters of a note or a goal
+
+
+def _visible(uow: SqlUnitOfWork, user: ConsoleUser, ref: str, action: str) -> Case | None:
+    """The case if ``user`` may see it; else ``None``, audited as ``access_refused``."""
+    case = case_head(uow.session, ref)
+    if case is None or not sees_case(user, case.manager_id):
+        uow.audit.record(
+            user.actor,
+            "access_refused",
+            None if case is None else case.id,
+            via="console",
+            page=action,
+            **({"ref": ref[:REF_AUDITED]} if case is None else {}),
+        )
+        return None
+    return case
+
+
+def _not_found() -> HTTPException:
+    """The one answer for a reference that is unknown or not the reader's."""
+    return HTTPException(status_code=404)
+
+
+def _sort_link(query: CaseloadQuery, column: str) -> str:
+    """The caseload's URL sorted by ``column``: descending if it is already ascending."""
+    params: dict[str, str] = {}
+    if query.status:
+        params["status"] = query.status
+    if query.flagged:
+        params["flag"] = "1"
+    if query.overdue:
+        params["overdue"] = "1"
+    if query.search:
+        params["q"] = query.search
+    params["sort"] = column
+    params["dir"] = "desc" if query.sort == column and not query.descending else "asc"
+    return "/cases?" + urlencode(params)
+
+
+@router.get("/cases", response_class=HTMLResponse)
+def cases(request: Request, user: Staff) -> Response:
+    """The caseload: filters (status, open flag, overdue), search by reference, sort."""
+    cm = cm_app(request)
+    query = CaseloadQuery.parse(request.query_params)
+    with cm.store.unit() as uow:
+        caseload = load_caseload(uow.session, user, uow.now, query)
+        uow.audit.record(
+            user.actor,
+            "read_caseload",
+            None,
+            via="console",
+            count=len(caseload.rows),
+            cases=[row.case_id for row in caseload.rows],
+        )
+    columns = [*COLUMNS, *(SCORE_COLUMN + key for key, _name in caseload.score_columns)]
+    return render(
+        request,
+        "cases.html",
+        {
+            "caseload": caseload,
+            "query": query,
+            "statuses": [s.value for s in CaseStatus],
+            "words": WORDS,
+            "severity_names": {s.value: name for s, name in SEVERITY_NAMES.items()},
+            "band_label": band_label,
+            "sort_links": {column: _sort_link(query, column) for column in columns},
+        },
+        user=user,
+    )
+
+
+@router.get("/cases/{ref}", response_class=HTMLResponse)
+def case_page(request: Request, ref: str, user: Staff) -> Response:
+    """One case: its timeline, score charts, the note and goal forms and the exports."""
+    cm = cm_app(request)
+    with cm.store.unit() as uow:
+        case = _visible(uow, user, ref, "read_case")
+        if case is not None:
+            detail = load_case(uow.session, case, flows=cm.flows, translator=cm.translator)
+            uow.audit.record(user.actor, "read_case", case.id, via="console")
+    if case is None:
+        raise _not_found()
+    gettext = cm.translator.get(cm.translator.locale_for(user.locale)).gettext
+    zone = zone_of(user.timezone)
+    charts: list[dict[str, Any]] = []
+    for index, series in enumerate(detail.series):
+        marks = series_marks(series)
+        charts.append(
+            {
+                "series": series,
+                "svg": Markup(  # noqa: S704 - built by chart_svg, which escapes every text
+                    chart_svg(series, gettext, zone=zone, chart_id=f"chart-{index}")
+                ),
+                "rows": [
+                    {
+                        "at": point.at,
+                        "value": f"{point.value:g}",
+                        "band": band_label(point.band, gettext),
+                        "marks": ", ".join(mark_label(m, gettext) for m in ordered(mark)),
+                    }
+                    for point, mark in zip(series.points, marks, strict=True)
+                ],
+            }
+        )
+    return render(
+        request,
+        "case.html",
+        {
+            "case": detail,
+            "charts": charts,
+            "words": WORDS,
+            "severity_names": {s.value: name for s, name in SEVERITY_NAMES.items()},
+            "band_label": band_label,
+            "cadences": CADENCES,
+            "saved": request.query_params.get("saved"),
+            "problem": request.query_params.get("problem"),
+        },
+        user=user,
+    )
+
+
+def _clean(text: str) -> str:
+    return text.strip()[:TEXT_LIMIT]
+
+
+@router.post("/cases/{ref}/notes")
+def add_note(
+    request: Request, ref: str, user: Staff, text: Annotated[str, Form()] = ""
+) -> Response:
+    """Add a case note (the bot's ``/note``); the form carries the CSRF token."""
+    cm = cm_app(request)
+    note = _clean(text)
+    with cm.store.unit() as uow:
+        case = _visible(uow, user, ref, "note")
+        if case is not None and case.id is not None and note:
+            uow.cases.add_note(case.id, user.staff_id, note)
+    if case is None:
+        raise _not_found()
+    outcome = "saved=note" if note else "problem=note"
+    return RedirectResponse(f"/cases/{case.ref}?{outcome}#notes", status_code=303)
+
+
+@router.post("/cases/{ref}/goals")
+def add_goal(
+    request: Request,
+    ref: str,
+    user: Staff,
+    text: Annotated[str, Form()] = "",
+    cadence: Annotated[str, Form()] = "weekly",
+) -> Response:
+    """Add a goal (the bot's ``/goal``), its first check-in planned in the same transaction."""
+    cm = cm_app(request)
+    goal = _clean(text)
+    cadence = cadence if cadence in CADENCES else "weekly"
+    with cm.store.unit() as uow:
+        case = _visible(uow, user, ref, "goal")
+        if case is not None and case.id is not None and goal:
+            uow.cases.add_goal(case.id, goal, cadence, None, user.staff_id)
+    if case is None:
+        raise _not_found()
+    outcome = "saved=goal" if goal else "problem=goal"
+    return RedirectResponse(f"/cases/{case.ref}?{outcome}#goals", status_code=303)
+
+
+def _export(request: Request, ref: str, user: ConsoleUser) -> tuple[str, dict[str, Any]]:
+    cm = cm_app(request)
+    with cm.store.unit() as uow:
+        case = _visible(uow, user, ref, "export")
+    if case is None:
+        raise _not_found()
+    data = export_case(
+        cm.db,
+        case.ref,
+        user.actor,
+        flows=cm.flows,
+        translator=cm.translator,
+        now=cm.clock.now(),
+    )
+    return case.ref, data
+
+
+@router.get("/cases/{ref}/export.json")
+def export_json(request: Request, ref: str, user: Staff) -> Response:
+    """The CLI's JSON export of the case (``cm-bot case export``), audited as an export."""
+    name, data = _export(request, ref, user)
+    text = json.dumps(data, ensure_ascii=False, indent=2, default=str)
+    return Response(
+        text,
+        media_type="application/json; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="{name}.json"'},
+    )
+
+
+@router.get("/cases/{ref}/export.csv")
+def export_csv(request: Request, ref: str, user: Staff) -> Response:
+    """The CLI's CSV export of the case, audited as an export."""
+    name, data = _export(request, ref, user)
+    return Response(
+        to_csv(data),
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="{name}.csv"'},
+    )
+
+
+__all__ = ["router"]
