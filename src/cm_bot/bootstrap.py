@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
 from sqlalchemy import Engine
@@ -58,13 +58,22 @@ def build_app(
     db = create_db_engine(settings.database_url)
     if migrate:
         ensure_schema(db)
+    from cm_bot.resources.port import directory_part
     from cm_bot.scheduling import event_handlers, policy_from_settings
 
-    policy = policy_from_settings(settings)
+    policy = replace(
+        policy_from_settings(settings), referral_checkin_days=program.referral_checkin_days
+    )
     clock = clock or SystemClock()
     # A case's exit and a goal's addition are recorded as events on the unit of work;
     # scheduling plans their follow-ups / first check-in before the same transaction commits.
-    store = SqlStore(db, clock=clock, handlers=event_handlers(flows, policy))
+    # The engine reads the resource directory through ``uow.directory`` (offers after intake).
+    store = SqlStore(
+        db,
+        clock=clock,
+        handlers=event_handlers(flows, policy),
+        directory=directory_part(program.needs),
+    )
     engine = ConversationEngine(
         store,
         flows,

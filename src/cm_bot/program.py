@@ -176,6 +176,9 @@ class Program(_Strict):
     violence_words: dict[str, list[str]] = Field(default_factory=dict)
     # need -> directory services (cm_bot.resources.match); see builtin_needs()
     needs: dict[str, NeedMapping] = Field(default_factory=dict)
+    # Days after a referral (and again after "still waiting") the client is asked whether
+    # they got help (issue 17).
+    referral_checkin_days: int = Field(default=14, ge=1, le=365)
 
     @field_validator("country")
     @classmethod

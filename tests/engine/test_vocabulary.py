@@ -8,39 +8,22 @@ history and keep their strings.
 from __future__ import annotations
 
 import ast
+from enum import StrEnum
 from pathlib import Path
 
-from cm_bot.domain import (
-    CaseStatus,
-    ClientStatus,
-    ContactStatus,
-    FlagStatus,
-    GoalStatus,
-    InboxStatus,
-    OutboxStatus,
-    RunStatus,
-    StaffRole,
-)
+from cm_bot.domain import values
 from tests.support.paths import ROOT
 
 SRC = ROOT / "src" / "cm_bot"
 NAMES = {"status", "role"}
 # Telegram's own chat-member statuses ("kicked", "left") are not ours.
 OUTSIDE = {"channels/telegram_codec.py"}
+# Every closed vocabulary of domain/values.py (statuses, roles, severities, results).
 STORED = {
-    value
-    for enum in (
-        CaseStatus,
-        ClientStatus,
-        ContactStatus,
-        FlagStatus,
-        GoalStatus,
-        InboxStatus,
-        OutboxStatus,
-        RunStatus,
-        StaffRole,
-    )
-    for value in enum
+    member.value
+    for enum in vars(values).values()
+    if isinstance(enum, type) and issubclass(enum, StrEnum) and enum is not StrEnum
+    for member in enum
 }
 
 

@@ -38,6 +38,8 @@ SHIPPED = {
     "screening_ahc_supplemental",
     "goal_checkin",
     "exit_followup",
+    "referral_offer",  # issue 17: a service from the directory, offered after intake
+    "referral_checkin",  # issue 17: "did you get help from ...?"
 }
 
 # docs/instruments.md §2.4 / §3.4: the attribution line the PHQ and GAD forms carry. It is kept
@@ -383,7 +385,13 @@ def test_messages_are_short_enough_for_a_phone(flows: dict[str, Flow], flow_id: 
 
 @pytest.mark.parametrize("flow_id", sorted(SHIPPED))
 def test_placeholders_are_only_those_context_provides(flows: dict[str, Flow], flow_id: str) -> None:
-    allowed = [*PROGRAM_PLACEHOLDERS, *({"goal_checkin": ["{goal}"]}.get(flow_id, []))]
+    provided = {
+        "goal_checkin": ["{goal}"],
+        # issue 17: the engine's service card and name; the scheduler's name and days
+        "referral_offer": ["{card}", "{service}"],
+        "referral_checkin": ["{service}", "{days}"],
+    }
+    allowed = [*PROGRAM_PLACEHOLDERS, *provided.get(flow_id, [])]
     flow = flows[flow_id]
     texts = [s.text for s in flow.steps]
     texts += [o.label for s in flow.steps if isinstance(s, ChoiceStep) for o in s.options]

@@ -23,7 +23,16 @@ from cm_bot.engine import ConversationEngine
 from cm_bot.storage.admin import add_staff, new_case
 from cm_bot.storage.data_rights import ERASED_TABLES, erase_case
 from cm_bot.storage.db import is_sqlite, transaction
-from cm_bot.storage.models import AuditLog, Case, Client, Flag, Invite
+from cm_bot.storage.models import (
+    AuditLog,
+    Case,
+    Client,
+    Flag,
+    Invite,
+    Referral,
+    ReferralEvent,
+    ReferralOffer,
+)
 from tests.staff.test_case_managers import invite, telegram_person
 from tests.support.people import Person
 
@@ -58,6 +67,33 @@ def _client_with_marker_everywhere(engine: ConversationEngine, db: Engine) -> tu
     case_reply = " ".join(m.text for m in maria.say(f"/case {case.ref}"))
     assert MARK in case_reply  # the reply quoted the client's words
     maria.say("/flags")
+    # A referral to a service whose name and id carry the marker, and the offer of it.
+    with transaction(db) as session:
+        linked = session.get(Case, case.id)
+        assert linked is not None
+        client_id = linked.client_id
+        referral = Referral(
+            case_id=case.id or 0,
+            client_id=client_id,
+            need="food",
+            service_id=f"svc-{MARK}",
+            service_name=f"Pantry {MARK}",
+            made_by="client",
+            status="requested",
+        )
+        session.add(referral)
+        session.flush()
+        session.add(ReferralEvent(referral_id=referral.id or 0, status="requested", actor="client"))
+        session.add(
+            ReferralOffer(
+                case_id=case.id,
+                client_id=client_id or 0,
+                need="food",
+                service_id=f"svc-{MARK}",
+                choice="refer",
+                referral_id=referral.id,
+            )
+        )
     # A staff message about the case still waiting in the inbox when the erase runs.
     engine.accept(
         Inbound(
@@ -108,7 +144,16 @@ def test_after_erasure_no_table_or_file_byte_holds_the_clients_words_or_telegram
     _client, ref = _client_with_marker_everywhere(engine, db)
     before = _hits_in_tables(db, MARK)
     # The marker really went everywhere the test says (else the scan below proves nothing).
-    for table in ("response", "heldmessage", "casenote", "goal", "outbox", "inboundmessage"):
+    for table in (
+        "response",
+        "heldmessage",
+        "casenote",
+        "goal",
+        "outbox",
+        "inboundmessage",
+        "referral",
+        "referral_offer",
+    ):
         assert table in before, (table, before)
     assert _hits_in_tables(db, CLIENT_USER)
     if is_sqlite(db):

@@ -112,8 +112,8 @@ def test_the_timeline_shows_each_question_as_shown_in_the_clients_language(app: 
     assert ITEM_9_UK in page  # the question as the client read it, not the English
     assert HALF_UK in page  # the option she tapped, in her words
     assert "Thoughts that you would be better off dead" not in page
-    assert "flow screening_phq version 2" in page
-    assert "Asked in uk" in page
+    assert "“How you have been feeling”, version 2" in page  # the flow, by its title
+    assert "Asked in Ukrainian" in page
     # The flag item 9 raised is on the timeline, and the consent.
     assert 'class="entry entry-flag"' in page and 'class="entry entry-consent"' in page
 

@@ -121,7 +121,7 @@ def test_the_page_shows_the_columns(seeded: App) -> None:
         assert f">{header}" in page
     assert ">PHQ-9" in page and ">GAD-7" in page and ">AHC HRSN" in page
     assert '14 <span class="band-name">(moderate)</span>' in page
-    assert "(food)" in page
+    assert "positive: food" in page  # the AHC's positive domains, by name
     assert 'class="badge overdue"' in page
     assert "Your caseload: 3 cases." in page
 

@@ -174,3 +174,29 @@ def resources_match(
         ):
             if value:
                 typer.echo(f"   {label}: {value}")
+
+
+@resources_app.command("report")
+def resources_report() -> None:
+    """Referrals by need and status, the share that got help, median days to completed.
+
+    Counts only (no client, no case). Audited.
+    """
+    from cm_bot.resources.report import referral_report
+    from cm_bot.resources.store import record_read
+    from cm_bot.storage.admin import cli_actor
+
+    with admin() as application:
+        report = referral_report(application.db)
+        record_read(application.db, cli_actor(), "resources_report", referrals=report.total)
+    if not report.total:
+        typer.echo("no referrals yet")
+        return
+    typer.echo("referrals by need and status:")
+    for (need, status), count in report.by_need_status.items():
+        typer.echo(f"  {need:<26} {status:<14} {count}")
+    share = report.got_help_share or 0.0
+    typer.echo(f"total: {report.total}")
+    typer.echo(f"reached got_help: {report.got_help} ({share:.0%})")
+    days = report.median_days_to_completed
+    typer.echo("median days to completed: " + ("—" if days is None else f"{days:.1f}"))

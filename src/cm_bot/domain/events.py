@@ -81,4 +81,12 @@ class GoalAdded:
     goal_id: int
 
 
-CaseEvent = CaseExited | GoalAdded
+@dataclass(frozen=True, slots=True)
+class ReferralMade:
+    """A referral was made (``ask`` 1) or is still waiting (2): its check-in is to be planned."""
+
+    referral_id: int
+    ask: int = 1
+
+
+CaseEvent = CaseExited | GoalAdded | ReferralMade

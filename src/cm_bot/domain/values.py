@@ -127,5 +127,35 @@ class ServiceStatus(StrEnum):
     TEMPORARILY_CLOSED = "temporarily closed"
 
 
+
+class ReferralStatus(StrEnum):
+    """A referral's status: the Gravity Project's referral Task statuses, and self-referral.
+
+    ``requested`` (the client asked to be referred), then ``accepted`` / ``rejected`` by the
+    service, ``in_progress``, and an end: ``completed``, ``cancelled`` or ``failed``.
+    ``self_referred``: the client contacts the service themselves.
+    """
+
+    REQUESTED = "requested"
+    ACCEPTED = "accepted"
+    REJECTED = "rejected"
+    IN_PROGRESS = "in_progress"
+    COMPLETED = "completed"
+    CANCELLED = "cancelled"
+    FAILED = "failed"
+    SELF_REFERRED = "self_referred"
+
+
+class ReferralReason(StrEnum):
+    """Why a referral reached its status (optional; findhelp's outcome reasons)."""
+
+    GOT_HELP = "got_help"
+    COULD_NOT_CONTACT = "could_not_contact"
+    NOT_ELIGIBLE = "not_eligible"
+    NO_CAPACITY = "no_capacity"
+    NO_LONGER_INTERESTED = "no_longer_interested"
+    REFERRED_ELSEWHERE = "referred_elsewhere"
+    OTHER = "other"
+
 # How often a goal is checked in on (stored on the goal; the planner spaces check-ins by it).
 CADENCES = ("weekly", "fortnightly", "monthly")

@@ -32,6 +32,7 @@ STAFF_COMMANDS: tuple[Command, ...] = (
     ("note", N_("Add a case note: /note REF text")),
     ("exit", N_("Exit a case: /exit REF [date]")),
     ("invite", N_("A new invite link: /invite REF")),
+    ("referral", N_("Update a referral: /referral ID STATUS")),
     ("timezone", N_("Set your time zone")),
 )
 

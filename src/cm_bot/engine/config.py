@@ -22,7 +22,12 @@ RESUME_AT = "resume_at"
 SELECTION = "selection"
 CONTACT = "scheduled_contact_id"
 GOAL = "goal_id"
-CARRIED = (CONTACT, GOAL)
+# Referrals (engine/referrals.py): the offer a run shows (with the services still to show),
+# the referral a check-in asks about, and which ask it is (1, or 2 after "still waiting").
+OFFER = "referral_offer"
+REFERRAL_ID = "referral_id"
+REFERRAL_ASK = "referral_ask"
+CARRIED = (CONTACT, GOAL, OFFER, REFERRAL_ID, REFERRAL_ASK)
 
 
 @dataclass(frozen=True, slots=True)

@@ -29,6 +29,7 @@ from cm_bot.engine.buttons import ButtonTurn
 from cm_bot.engine.config import SAFETY_PAUSE, EngineConfig, Handled
 from cm_bot.engine.crisis import CrisisWords
 from cm_bot.engine.ports import ClientView, RunState, Store, Token, UnitOfWork
+from cm_bot.engine.referrals import ReferralTurn
 from cm_bot.engine.staff import StaffDesk
 from cm_bot.engine.turn import TurnParts
 from cm_bot.engine.urgent import UrgentTurn
@@ -260,7 +261,7 @@ class ConversationEngine(Generic[StoreT]):
         return turn.start_scheduled(self.flows.get(flow_id), dict(context or {}), dict(state or {}))
 
 
-class _Turn(UrgentTurn, ButtonTurn, AccessTurn, AnswerTurn):
+class _Turn(UrgentTurn, ButtonTurn, AccessTurn, AnswerTurn, ReferralTurn):
     """Everything that happens for one event: the layers stacked, and the routing between them.
 
     Each layer (``turn``, ``walk``, ``answering``, ``access``, ``commands``, ``buttons``,

@@ -13,7 +13,7 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from cm_bot.domain import CaseStatus
+from cm_bot.domain import CaseStatus, ReferralReason, ReferralStatus
 from cm_bot.engine.case_summary import case_summary
 from cm_bot.engine.notices import Gettext, when
 from cm_bot.engine.ports import StaffView
@@ -51,7 +51,7 @@ class CommandDesk(AlertDesk):
             "/invite REF — a new invite link for the client\n"
             "/timezone Europe/Kyiv — show times in your time zone\n"
             "/console — a sign-in link to the web console"
-        )
+        ) + "\n" + _("/referral ID STATUS [reason] — update a referral (see /case REF)")
 
     def _allowed(
         self,
@@ -157,7 +157,83 @@ class CommandDesk(AlertDesk):
 
         Times are shown in ``zone`` (UTC if ``None``).
         """
-        return case_summary(self.uow.cases.case_summary(case_id), _, zone)
+        text = case_summary(self.uow.cases.case_summary(case_id), _, zone)
+        referrals = self.uow.referrals.of_case(case_id)
+        if not referrals:
+            return text
+        lines = [text, "", _("Referrals:")]
+        for referral in referrals:
+            status = referral.status + (f" ({referral.reason})" if referral.reason else "")
+            lines.append(
+                _("#{id} {need} — {service}: {status}, since {time}").format(
+                    id=referral.referral_id,
+                    need=referral.need,
+                    service=referral.service_name or referral.service_id,
+                    status=status,
+                    time=when(referral.updated_at, zone),
+                )
+            )
+        return "\n".join(lines)
+
+    @STAFF_COMMANDS.register("referral")
+    def _referral(
+        self, staff: StaffView, rest: str, reply: Callable[..., None], _: Gettext
+    ) -> None:
+        """``/referral ID STATUS [reason]``: a referral's new status, audited, with its event."""
+        words = rest.lower().split()
+        statuses = [str(s) for s in ReferralStatus]
+        reasons = [str(r) for r in ReferralReason]
+        if (
+            len(words) not in (2, 3)
+            or not words[0].lstrip("#").isdigit()
+            or words[1] not in statuses
+            or (len(words) == 3 and words[2] not in reasons)
+        ):
+            reply(
+                _(
+                    "Send /referral with the referral's number, its new status and, if you "
+                    "like, a reason, e.g. /referral 12 completed got_help\n"
+                    "Statuses: {statuses}\nReasons: {reasons}"
+                ).format(statuses=", ".join(statuses), reasons=", ".join(reasons))
+            )
+            return
+        referral_id = int(words[0].lstrip("#"))
+        referral = self.uow.referrals.referral(referral_id)
+        if referral is None or not sees_case(staff, referral.manager_id):
+            # One reply for a referral that does not exist and one of another caseload.
+            self.uow.audit.record(
+                f"staff:{staff.staff_id}",
+                "access_refused",
+                None if referral is None else referral.case_id,
+                command="referral",
+                referral=referral_id,
+            )
+            reply(_("No referral {id} in your caseload.").format(id=referral_id))
+            return
+        reason = words[2] if len(words) == 3 else None
+        self.uow.referrals.set_status(
+            referral_id, words[1], reason, actor=f"staff:{staff.staff_id}"
+        )
+        self.uow.audit.record(
+            f"staff:{staff.staff_id}",
+            "referral_status",
+            referral.case_id,
+            referral=referral_id,
+            status=words[1],
+            reason=reason,
+            was=referral.status,
+        )
+        reply(
+            _("Referral #{id} ({need} — {service}, case {ref}): {old} → {new}.").format(
+                id=referral_id,
+                need=referral.need,
+                service=referral.service_name or referral.service_id,
+                ref=referral.case_ref or "—",
+                old=referral.status,
+                new=words[1] + (f" ({reason})" if reason else ""),
+            ),
+            case=referral.case_id,
+        )
 
     @STAFF_COMMANDS.register("goal")
     def _goal(self, staff: StaffView, rest: str, reply: Callable[..., None], _: Gettext) -> None:

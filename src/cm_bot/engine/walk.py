@@ -139,7 +139,8 @@ class FlowTurn(Turn):
             return
         flow = self._next_flow()
         if flow is None:
-            self.say(self._all_done())
+            if not self._offer_referrals():  # once: after intake, or after a pause ended it
+                self.say(self._all_done())
             return
         self.begin(flow, {})
 
@@ -510,11 +511,23 @@ class FlowTurn(Turn):
         if flow.kind is FlowKind.CONSENT and not self._record_consent(run, flow):
             return
         if status is RunStatus.COMPLETED and not self.paused:
+            if self._referral_run_done(run):
+                return  # the next service is offered
             following = self._next_flow()
             if following is not None:
                 self.begin(following, {})
+            elif flow.id in self.config.intake_flows and self._offer_referrals():
+                return  # intake is over: services for the needs it found (engine/referrals.py)
             else:
                 self.say(self._all_done())
+
+    def _offer_referrals(self) -> bool:
+        """Offer services for the needs intake found (:mod:`cm_bot.engine.referrals`)."""
+        return False
+
+    def _referral_run_done(self, run: RunState) -> bool:
+        """Record an offer's or a referral check-in's answer (:mod:`cm_bot.engine.referrals`)."""
+        return False
 
     def _all_done(self) -> str:
         return self._(

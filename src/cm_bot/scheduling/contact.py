@@ -34,16 +34,18 @@ from sqlmodel import Session, col
 
 from cm_bot.domain import CaseStatus, ClientStatus, ContactStatus, RunStatus
 from cm_bot.engine import ConversationEngine
-from cm_bot.engine.config import CONTACT, GOAL
+from cm_bot.engine.config import CONTACT, GOAL, REFERRAL_ASK, REFERRAL_ID
 from cm_bot.engine.ports import ClientView
 from cm_bot.scheduling.plan import aware, next_allowed, spread, window_end
 from cm_bot.scheduling.planner import (
     CHECKIN,
     FOLLOWUP,
+    REFERRAL,
     SchedulePolicy,
     checkin_still_wanted,
     client_zone,
 )
+from cm_bot.scheduling.referrals import ask_number, referral_still_wanted
 from cm_bot.scheduling.settle import close
 from cm_bot.storage.models import (
     Case,
@@ -51,6 +53,7 @@ from cm_bot.storage.models import (
     Client,
     FlowRun,
     Goal,
+    Referral,
     Response,
     ScheduledContact,
 )
@@ -160,6 +163,8 @@ def _unwanted(session: Session, row: ScheduledContact, case: Case) -> str | None
         return None
     if row.kind == CHECKIN:
         return checkin_still_wanted(session, row)
+    if row.kind == REFERRAL:
+        return referral_still_wanted(session, row)
     if row.kind == FOLLOWUP and case.status in (CaseStatus.INTAKE, CaseStatus.ACTIVE):
         # Re-opened by some path other than reopen_case(): a follow-up after exit no more.
         return "reopened"
@@ -177,13 +182,13 @@ def _after_sent(
 ) -> str | None:
     """Close a sent contact that was answered or waited out; ``None`` if a reminder is due."""
     replied = _replied(uow.session, row)
-    if not replied and row.kind == FOLLOWUP and row.attempts < 2:
-        return None  # a follow-up gets one reminder
+    if not replied and row.kind in (FOLLOWUP, REFERRAL) and row.attempts < 2:
+        return None  # a follow-up (a referral check-in) gets one reminder
     if replied and _own_run_active(batch, client_id, row, now, policy):
         return _defer(row, now + policy.busy_retry, now)  # still answering
     if replied:
         return close(engine, uow, row, now, ContactStatus.ANSWERED, "partial")
-    if row.kind == FOLLOWUP:
+    if row.kind in (FOLLOWUP, REFERRAL):
         return close(engine, uow, row, now, ContactStatus.NO_RESPONSE, ContactStatus.NO_RESPONSE)
     return close(engine, uow, row, now, ContactStatus.MISSED, ContactStatus.MISSED)
 
@@ -232,7 +237,7 @@ def _due(
         uow,
         view,
         row.flow_id,
-        _context(uow.session, row, case, now),
+        _context(uow.session, row, case, now, policy),
         state=_state(row),
         deliver_by=closes,
     ):
@@ -258,7 +263,8 @@ def _mark(
     else:
         row.status = ContactStatus.SENT
         row.sent_at = now
-        wait = policy.reminder_after if row.kind == FOLLOWUP else policy.checkin_window
+        followed_up = row.kind in (FOLLOWUP, REFERRAL)  # one reminder, then no_response
+        wait = policy.reminder_after if followed_up else policy.checkin_window
         row.due_at = now + wait
 
 
@@ -339,10 +345,19 @@ def _state(row: ScheduledContact) -> dict[str, Any]:
     state: dict[str, Any] = {CONTACT: row.id}
     if row.kind == CHECKIN and row.goal_id is not None:
         state[GOAL] = row.goal_id
+    if row.kind == REFERRAL and row.referral_id is not None:
+        state[REFERRAL_ID] = row.referral_id
+        state[REFERRAL_ASK] = ask_number(row)
     return state
 
 
-def _context(session: Session, row: ScheduledContact, case: Case, now: datetime) -> dict[str, Any]:
+def _context(
+    session: Session,
+    row: ScheduledContact,
+    case: Case,
+    now: datetime,
+    policy: SchedulePolicy | None = None,
+) -> dict[str, Any]:
     """What the flow may show and test: the goal and last progress, or days since exit."""
     context: dict[str, Any] = {}
     if row.kind == CHECKIN and row.goal_id is not None:
@@ -359,6 +374,11 @@ def _context(session: Session, row: ScheduledContact, case: Case, now: datetime)
             context["previous_progress_zero"] = last == 0
     if row.kind == FOLLOWUP and case.exited_at is not None:
         context["days_since_exit"] = (now - aware(case.exited_at)).days
+    if row.kind == REFERRAL and row.referral_id is not None:
+        referral = session.get(Referral, row.referral_id)
+        context["service"] = referral.service_name if referral else ""
+        context["asked_before"] = ask_number(row) > 1
+        context["days"] = (policy or SchedulePolicy()).referral_checkin_days
     return context
 
 

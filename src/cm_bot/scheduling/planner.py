@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from cm_bot.domain.events import CaseExited, GoalAdded
+from cm_bot.domain.events import CaseExited, GoalAdded, ReferralMade
 from cm_bot.flows import FlowRegistry
 from cm_bot.scheduling.checkins import (
     GoalPlanner,
@@ -41,12 +41,15 @@ from cm_bot.scheduling.policy import (
     FOLLOWUP,
     FOLLOWUP_FLOW,
     OPEN,
+    REFERRAL,
+    REFERRAL_FLOW,
     SchedulePolicy,
     client_zone,
     policy_from_settings,
     when_allowed,
 )
 from cm_bot.scheduling.queries import Upcoming, due_condition, session_of, upcoming
+from cm_bot.scheduling.referrals import plan_referral_checkin
 from cm_bot.storage.repository import EventHandler, SqlUnitOfWork
 
 
@@ -54,7 +57,8 @@ def event_handlers(flows: FlowRegistry, policy: SchedulePolicy) -> dict[type[Any
     """What ``SqlStore(handlers=…)`` runs before an exit's (a goal's) transaction commits.
 
     :class:`CaseExited` plans the post-exit follow-ups, :class:`GoalAdded` the goal's first
-    check-in, both in the unit of work that recorded the event.
+    check-in, :class:`ReferralMade` the referral's "did you get help?" contact, each in the
+    unit of work that recorded the event.
     """
     on_exit = exit_planner(flows, policy)
     on_goal = goal_planner(flows, policy)
@@ -65,7 +69,15 @@ def event_handlers(flows: FlowRegistry, policy: SchedulePolicy) -> dict[type[Any
     def plan_first_checkin(uow: SqlUnitOfWork, event: GoalAdded) -> None:
         on_goal(uow, event.goal_id, uow.now)
 
-    return {CaseExited: plan_exit_followups, GoalAdded: plan_first_checkin}
+    def plan_referral(uow: SqlUnitOfWork, event: ReferralMade) -> None:
+        if policy.referral_flow in flows:
+            plan_referral_checkin(uow, event.referral_id, event.ask, uow.now, policy)
+
+    return {
+        CaseExited: plan_exit_followups,
+        GoalAdded: plan_first_checkin,
+        ReferralMade: plan_referral,
+    }
 
 
 __all__ = [
@@ -75,6 +87,8 @@ __all__ = [
     "FOLLOWUP",
     "FOLLOWUP_FLOW",
     "OPEN",
+    "REFERRAL",
+    "REFERRAL_FLOW",
     "ExitPlanner",
     "GoalPlanner",
     "SchedulePolicy",
@@ -91,6 +105,7 @@ __all__ = [
     "plan_checkins",
     "plan_followups",
     "plan_next_checkin",
+    "plan_referral_checkin",
     "policy_from_settings",
     "reopen_case",
     "session_of",

@@ -13,6 +13,9 @@ from cm_bot.storage.models import Client
 
 OPEN = (ContactStatus.PENDING.value, ContactStatus.SENT.value)
 CHECKIN, FOLLOWUP = "checkin", "followup"
+REFERRAL = "referral"  # "did you get help from ...?" (issue 17)
+REFERRAL_FLOW = "referral_checkin"
+DEFAULT_REFERRAL_DAYS = 14
 DEFAULT_FOLLOWUP_DAYS = (30, 90, 180)
 FOLLOWUP_FLOW = "exit_followup"
 CHECKIN_FLOW = "goal_checkin"
@@ -39,6 +42,9 @@ class SchedulePolicy:
         max_failures: Dispatch errors after which a contact is given up (and flagged).
         checkin_flow: The flow a check-in runs.
         followup_flow: The flow a post-exit follow-up runs.
+        referral_checkin_days: Days after a referral (or "still waiting") its check-in is due
+            (the program file's ``referral_checkin_days``).
+        referral_flow: The flow a referral check-in runs.
     """
 
     default_timezone: str = "UTC"
@@ -57,6 +63,8 @@ class SchedulePolicy:
     max_failures: int = 5
     checkin_flow: str = CHECKIN_FLOW
     followup_flow: str = FOLLOWUP_FLOW
+    referral_checkin_days: int = DEFAULT_REFERRAL_DAYS
+    referral_flow: str = REFERRAL_FLOW
 
 
 def policy_from_settings(settings: Any) -> SchedulePolicy:
@@ -96,6 +104,8 @@ __all__ = [
     "FOLLOWUP",
     "FOLLOWUP_FLOW",
     "OPEN",
+    "REFERRAL",
+    "REFERRAL_FLOW",
     "SchedulePolicy",
     "client_zone",
     "policy_from_settings",

@@ -36,6 +36,9 @@ from cm_bot.storage.models import (
     Invite,
     Outbox,
     PromptToken,
+    Referral,
+    ReferralEvent,
+    ReferralOffer,
     Response,
     ScheduledContact,
     ScoreResult,
@@ -262,6 +265,12 @@ def export_case(
                 of(InboundMessage, col(InboundMessage.client_id), cid),
                 ("kind", "received_at", "status"),
             ),
+            # Services offered, referrals made and each referral's status history (issue 17).
+            "referral_offers": _rows(
+                of(ReferralOffer, col(ReferralOffer.client_id), cid),
+                ("need", "service_id", "choice", "referral_id", "offered_at", "answered_at"),
+            ),
+            "referrals": _referral_rows(session, of(Referral, col(Referral.case_id), case.id)),
             # Everything the client wrote while the bot was paused for an urgent flag.
             "messages_while_paused": _rows(
                 of(HeldMessage, col(HeldMessage.client_id), cid),
@@ -270,6 +279,32 @@ def export_case(
         }
         session.add(AuditLog(actor=actor, action="case_exported", case_id=case.id))
         return data
+
+
+def _referral_rows(session: Session, referrals: list[Referral]) -> list[dict[str, Any]]:
+    """Each referral with its status changes (who, when, why), oldest first."""
+    rows = _rows(
+        referrals,
+        (
+            "id",
+            "need",
+            "service_id",
+            "service_name",
+            "made_by",
+            "status",
+            "reason",
+            "created_at",
+            "updated_at",
+        ),
+    )
+    for row in rows:
+        events = session.execute(
+            select(ReferralEvent)
+            .where(col(ReferralEvent.referral_id) == row["id"])
+            .order_by(col(ReferralEvent.id))
+        ).scalars()
+        row["history"] = _rows(list(events), ("status", "reason", "actor", "at"))
+    return rows
 
 
 def _cell(value: Any) -> str:
@@ -337,6 +372,9 @@ ERASED_TABLES = (
     "goal",
     "casenote",
     "scheduledcontact",
+    "referral_offer",
+    "referral",
+    "referral_event",
     "client",
     "invite",
 )
@@ -464,6 +502,37 @@ def _erase(session: Session, ref: str, actor: str, now: datetime) -> dict[str, i
             dedupe_key=literal("erased:") + cast(col(Flag.id), String),
             source_key=None,
             source_value=None,
+        ),
+    )
+    # Referrals stay as a tombstone like flags: ids, dates and statuses; not the need, the
+    # service, the reason or who made them. What was offered goes.
+    case_referrals = select(col(Referral.id)).where(col(Referral.case_id) == case.id)
+    run(
+        "referral_offers",
+        delete(ReferralOffer).where(
+            or_(
+                col(ReferralOffer.case_id) == case.id,
+                *([col(ReferralOffer.client_id) == cid] if cid is not None else []),
+            )
+        ),
+    )
+    run(
+        None,
+        update(ReferralEvent)
+        .where(col(ReferralEvent.referral_id).in_(case_referrals))
+        .values(reason=None, actor="erased"),
+    )
+    run(
+        "referrals_scrubbed",
+        update(Referral)
+        .where(col(Referral.case_id) == case.id)
+        .values(
+            need="erased",
+            service_id="",
+            service_name="",
+            made_by="erased",
+            reason=None,
+            client_id=None,
         ),
     )
     run("goals", delete(Goal).where(col(Goal.case_id) == case.id))

@@ -21,7 +21,7 @@ from cm_bot.storage import outbox
 from cm_bot.storage.db import transaction
 from cm_bot.storage.models import Flag
 from cm_bot.storage.repos.inbox import SENDER_SALT
-from cm_bot.storage.uow import EventHandler, SqlUnitOfWork
+from cm_bot.storage.uow import DirectoryFactory, EventHandler, SqlUnitOfWork
 
 
 class SqlStore:
@@ -33,12 +33,15 @@ class SqlStore:
         *,
         clock: Clock | None = None,
         handlers: Mapping[type[Any], EventHandler] | None = None,
+        directory: DirectoryFactory | None = None,
     ) -> None:
         self.engine = engine
         self.clock = clock or SYSTEM_CLOCK  # every unit of work's ``now`` comes from it
         # Per event type (``CaseExited``, ``GoalAdded``), what runs in the event's own
         # transaction before it commits: the scheduling layer's planners, wired by bootstrap.
         self.handlers: dict[type[Any], EventHandler] = dict(handlers or {})
+        # ``uow.directory``: the resource directory (cm_bot.resources.port), wired by bootstrap.
+        self.directory = directory
 
     @contextmanager
     def unit(self, now: datetime | None = None) -> Iterator[SqlUnitOfWork]:
@@ -48,7 +51,11 @@ class SqlStore:
         in turn) before the commit: a case's exit and its follow-ups commit together.
         """
         with transaction(self.engine) as session:
-            uow = SqlUnitOfWork(session, now=now if now is not None else self.clock.now())
+            uow = SqlUnitOfWork(
+                session,
+                now=now if now is not None else self.clock.now(),
+                directory=self.directory,
+            )
             yield uow
             uow.handle_events(self.handlers)
 

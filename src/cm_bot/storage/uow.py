@@ -1,7 +1,8 @@
 """The engine's ports over SQLModel: one :class:`SqlUnitOfWork` is one database transaction.
 
 It is made of one sub-repository per concern (``uow.inbox``, ``uow.runs``, ``uow.buttons``,
-``uow.flags``, ``uow.cases``, ``uow.outbox``, ``uow.contacts``, ``uow.audit``; see
+``uow.flags``, ``uow.cases``, ``uow.outbox``, ``uow.contacts``, ``uow.audit``,
+``uow.referrals``, and ``uow.directory`` when the composition root wires one; see
 :mod:`cm_bot.storage.repos`), all on one session and sharing one memo of reads
 (:class:`~cm_bot.storage.repos.base.Tx`).
 """
@@ -17,6 +18,7 @@ from sqlmodel import Session
 
 from cm_bot.domain.events import CaseEvent
 from cm_bot.domain.time import SYSTEM_CLOCK, aware
+from cm_bot.engine.ports import DirectoryRepo
 from cm_bot.storage.repos.audit import SqlAudit
 from cm_bot.storage.repos.base import Tx
 from cm_bot.storage.repos.buttons import SqlButtons
@@ -24,12 +26,16 @@ from cm_bot.storage.repos.cases import SqlCases
 from cm_bot.storage.repos.contacts import SqlContacts
 from cm_bot.storage.repos.flags import SqlFlags
 from cm_bot.storage.repos.inbox import SqlInbox
+from cm_bot.storage.repos.referrals import NoDirectory, SqlReferrals
 from cm_bot.storage.repos.runs import SqlRuns
 from cm_bot.storage.repos.sends import SqlSends
 
 # What the composition root registers per event type: handed this unit of work and the event,
 # run before the transaction commits (scheduling's planners; see ``SqlStore(handlers=…)``).
 EventHandler = Callable[["SqlUnitOfWork", Any], object]
+# What the composition root registers for ``uow.directory``: the resource directory read on
+# this session at this moment (cm_bot.resources.port; storage never imports resources/).
+DirectoryFactory = Callable[[Session, datetime], DirectoryRepo]
 
 
 class SqlUnitOfWork:
@@ -40,6 +46,7 @@ class SqlUnitOfWork:
         session: Session,
         *,
         now: datetime | None = None,
+        directory: DirectoryFactory | None = None,
     ) -> None:
         self.session = session
         # The transaction's moment (UnitOfWork.now); outside the app (tests, the CLI) the
@@ -56,11 +63,24 @@ class SqlUnitOfWork:
         self.outbox = SqlSends(self._tx)
         self.contacts = SqlContacts(self._tx)
         self.audit = SqlAudit(self._tx)
+        self.referrals = SqlReferrals(self._tx, self.events)
+        self._directory_factory = directory
+        self._directory: DirectoryRepo | None = None
 
     @property
     def now(self) -> datetime:
         """This transaction's moment (aware UTC)."""
         return self._tx.now
+
+    @property
+    def directory(self) -> DirectoryRepo:
+        """The resource directory on this transaction (matches nothing when none is wired)."""
+        if self._directory is None:
+            factory = self._directory_factory
+            self._directory = (
+                NoDirectory() if factory is None else factory(self.session, self._tx.now)
+            )
+        return self._directory
 
     @contextmanager
     def savepoint(self) -> Iterator[None]:
@@ -91,4 +111,4 @@ class SqlUnitOfWork:
                 handler(self, event)
 
 
-__all__ = ["EventHandler", "SqlUnitOfWork"]
+__all__ = ["DirectoryFactory", "EventHandler", "SqlUnitOfWork"]

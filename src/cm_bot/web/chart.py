@@ -17,6 +17,7 @@ from zoneinfo import ZoneInfo
 
 from cm_bot.domain.time import aware
 from cm_bot.engine.notices import BAND_NAMES
+from cm_bot.i18n import N_
 from cm_bot.scoring.likert import GAD2, GAD7, PHQ2, PHQ9, SumScale
 from cm_bot.scoring.trend import (
     RESPONSE,
@@ -57,6 +58,29 @@ def band_label(band: str | None, _: Gettext) -> str:
     if not band:
         return ""
     return _(BAND_NAMES[band]) if band in BAND_NAMES else band.replace("_", " ")
+
+
+# docs/instruments.md §1.6: the AHC HRSN domains (cm_bot.scoring.ahc.DOMAINS), as staff read them.
+DOMAIN_NAMES = {
+    "living_situation": N_("living situation"),
+    "food": N_("food"),
+    "transportation": N_("transportation"),
+    "utilities": N_("utilities"),
+    "safety": N_("safety"),
+    "financial_strain": N_("financial strain"),
+    "employment": N_("employment"),
+    "family_community_support": N_("family and community support"),
+    "education": N_("education"),
+    "physical_activity": N_("physical activity"),
+    "substance_use": N_("substance use"),
+    "mental_health": N_("mental health"),
+    "disabilities": N_("disabilities"),
+}
+
+
+def domain_label(domain: str, _: Gettext) -> str:
+    """An AHC HRSN domain code ("living_situation") as staff read it, in their language."""
+    return _(DOMAIN_NAMES[domain]) if domain in DOMAIN_NAMES else domain.replace("_", " ")
 
 
 def mark_label(mark: str, _: Gettext) -> str:
@@ -207,4 +231,12 @@ def chart_svg(
     return "\n".join(out)
 
 
-__all__ = ["SCALES", "Scale", "band_label", "chart_svg", "mark_label"]
+__all__ = [
+    "DOMAIN_NAMES",
+    "SCALES",
+    "Scale",
+    "band_label",
+    "chart_svg",
+    "domain_label",
+    "mark_label",
+]

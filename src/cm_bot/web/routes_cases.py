@@ -31,7 +31,7 @@ from cm_bot.storage.reads.caseload import COLUMNS, SCORE_COLUMN, CaseloadQuery, 
 from cm_bot.storage.reads.timeline import case_head, load_case
 from cm_bot.storage.repository import SqlUnitOfWork
 from cm_bot.web.auth import ConsoleUser, Staff, cm_app
-from cm_bot.web.chart import band_label, chart_svg, mark_label
+from cm_bot.web.chart import band_label, chart_svg, domain_label, mark_label
 from cm_bot.web.templating import render
 
 router = APIRouter()
@@ -103,6 +103,7 @@ def cases(request: Request, user: Staff) -> Response:
             "words": WORDS,
             "severity_names": {s.value: name for s, name in SEVERITY_NAMES.items()},
             "band_label": band_label,
+            "domain_label": domain_label,
             "sort_links": {column: _sort_link(query, column) for column in columns},
         },
         user=user,
@@ -151,6 +152,7 @@ def case_page(request: Request, ref: str, user: Staff) -> Response:
             "words": WORDS,
             "severity_names": {s.value: name for s, name in SEVERITY_NAMES.items()},
             "band_label": band_label,
+            "domain_label": domain_label,
             "cadences": CADENCES,
             "saved": request.query_params.get("saved"),
             "problem": request.query_params.get("problem"),

@@ -13,6 +13,7 @@ from fastapi.responses import HTMLResponse, Response
 from cm_bot.engine.notices import SEVERITY_NAMES
 from cm_bot.storage.reads.reports import AGE_BUCKETS, FOLLOWUP_DAYS, build_report, report_csv
 from cm_bot.web.auth import Staff, cm_app
+from cm_bot.web.chart import domain_label
 from cm_bot.web.templating import render
 
 router = APIRouter()
@@ -35,6 +36,7 @@ def reports(request: Request, user: Staff) -> Response:
             "followup_days": FOLLOWUP_DAYS,
             "severity_names": {s.value: name for s, name in SEVERITY_NAMES.items()},
             "median_minutes": minutes,
+            "domain_label": domain_label,
         },
         user=user,
     )

@@ -17,6 +17,7 @@ from fastapi import Request
 from fastapi.responses import HTMLResponse
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
+from cm_bot.domain.time import aware
 from cm_bot.engine.notices import when as staff_when
 from cm_bot.engine.zones import zone_of
 from cm_bot.web.auth import CSRF_FIELD, ConsoleUser, cm_app
@@ -39,6 +40,19 @@ def formatter(user: ConsoleUser | None) -> Callable[[datetime | None], str]:
         return staff_when(moment, zone)
 
     return when
+
+
+def short_formatter(user: ConsoleUser | None) -> Callable[[datetime | None], str]:
+    """``short(dt)``: like ``when`` without the zone's name, for tables and timelines.
+
+    Pages that use it say the zone once (``time_zone``).
+    """
+    zone = zone_of(user.timezone if user else None)
+
+    def short(moment: datetime | None) -> str:
+        return "—" if moment is None else f"{aware(moment).astimezone(zone):%Y-%m-%d %H:%M}"
+
+    return short
 
 
 def render(
@@ -66,6 +80,9 @@ def render(
         "csrf": user.csrf if user else "",
         "csrf_field": CSRF_FIELD,
         "when": formatter(user),
+        "short": short_formatter(user),
+        "time_zone": zone_of(user.timezone if user else None).key,
+        "language": lambda code: cm.translator.language_name_in(code, locale) if code else "—",
         "path": request.url.path,
         "request": request,
     }
@@ -74,4 +91,4 @@ def render(
     return HTMLResponse(html, status_code=status_code)
 
 
-__all__ = ["TEMPLATES", "environment", "formatter", "render"]
+__all__ = ["TEMPLATES", "environment", "formatter", "render", "short_formatter"]

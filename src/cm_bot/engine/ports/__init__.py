@@ -22,9 +22,11 @@ from cm_bot.engine.ports.repos import (
     ButtonsRepo,
     CasesRepo,
     ContactsRepo,
+    DirectoryRepo,
     FlagsRepo,
     InboxRepo,
     OutboxRepo,
+    ReferralsRepo,
     RunsRepo,
 )
 from cm_bot.engine.ports.views import (
@@ -33,8 +35,10 @@ from cm_bot.engine.ports.views import (
     FlagView,
     InviteOutcome,
     NoticeRef,
+    ReferralView,
     RunState,
     ScoreView,
+    ServiceCard,
     StaffTarget,
     StaffView,
     Token,
@@ -88,6 +92,14 @@ class UnitOfWork(Protocol):
     def audit(self) -> AuditRepo:
         """The transaction's audit part."""
 
+    @property
+    def referrals(self) -> ReferralsRepo:
+        """The transaction's referrals part."""
+
+    @property
+    def directory(self) -> DirectoryRepo:
+        """The program's resource directory, read in this transaction (empty if none is wired)."""
+
 
 class Store(Protocol):
     """Opens units of work."""
@@ -107,15 +119,19 @@ __all__ = [
     "ClientView",
     "Clock",
     "ContactsRepo",
+    "DirectoryRepo",
     "FlagView",
     "FlagsRepo",
     "InboxRepo",
     "InviteOutcome",
     "NoticeRef",
     "OutboxRepo",
+    "ReferralView",
+    "ReferralsRepo",
     "RunState",
     "RunsRepo",
     "ScoreView",
+    "ServiceCard",
     "StaffTarget",
     "StaffView",
     "Store",

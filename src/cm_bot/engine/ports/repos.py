@@ -17,7 +17,9 @@ from cm_bot.engine.ports.views import (
     FlagView,
     InviteOutcome,
     NoticeRef,
+    ReferralView,
     RunState,
+    ServiceCard,
     StaffTarget,
     StaffView,
     Token,
@@ -369,3 +371,66 @@ class AuditRepo(Protocol):
 
     def record(self, actor: str, action: str, case_id: int | None = None, **detail: Any) -> None:
         """Append an audit row (no message text, ever)."""
+
+
+class ReferralsRepo(Protocol):
+    """Offers from the directory, referrals and their status history (issue 17)."""
+
+    def positive_needs(self, client_id: int) -> set[str]:
+        """Needs the client's latest stored scores show: positive AHC domains, ``hunger`` (HVS)."""
+
+    def offered(self, client_id: int) -> bool:
+        """Whether the client was ever offered services (or told that none matched)."""
+
+    def record_offer(
+        self, client: ClientView, need: str, service_id: str | None, *, choice: str | None = None
+    ) -> int:
+        """Keep an offer (``service_id`` ``None``: nothing matched); returns its id."""
+
+    def answer_offer(self, offer_id: int, choice: str, referral_id: int | None) -> None:
+        """The client's choice on an offer (refer, self, not_now) and the referral it made."""
+
+    def tried(self, case_id: int, need: str) -> set[str]:
+        """Service ids a case was already referred to for a need (tried: not offered again)."""
+
+    def create(
+        self,
+        client: ClientView,
+        need: str,
+        service_id: str,
+        service_name: str,
+        status: str,
+        *,
+        made_by: str,
+    ) -> int:
+        """A new referral and its first event; returns its id.
+
+        A ``requested`` or ``self_referred`` one has its "did you get help?" contact planned
+        before the commit.
+        """
+
+    def referral(self, referral_id: int) -> ReferralView | None:
+        """One referral."""
+
+    def of_case(self, case_id: int) -> list[ReferralView]:
+        """A case's referrals, oldest first."""
+
+    def set_status(
+        self, referral_id: int, status: str, reason: str | None, *, actor: str
+    ) -> ReferralView | None:
+        """Change the status (an event row with it); the referral as it was before, or ``None``."""
+
+    def ask_again(self, referral_id: int, ask: int) -> None:
+        """Plan the referral's check-in number ``ask`` (the client is still waiting)."""
+
+
+class DirectoryRepo(Protocol):
+    """The program's community-resource directory, read in this transaction."""
+
+    def match(
+        self, need: str, language: str | None, limit: int = 3, exclude: Sequence[str] = ()
+    ) -> list[ServiceCard]:
+        """Up to ``limit`` active services for a need, best first (``exclude``: ids tried)."""
+
+    def services(self, ids: Sequence[str], language: str | None) -> list[ServiceCard]:
+        """These services, whatever their status, in the order given."""

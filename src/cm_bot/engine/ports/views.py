@@ -163,3 +163,35 @@ class NoticeRef:
     staff_id: int | None = None  # None: the team chat
     locale: str | None = None
     timezone: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ServiceCard:
+    """A directory service as a client is offered it (``uow.directory``)."""
+
+    service_id: str
+    name: str
+    description: str  # one line
+    phone: str | None = None
+    address: str | None = None
+    opening_hours: str | None = None
+    languages: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class ReferralView:
+    """A referral with what staff commands and the check-in need."""
+
+    referral_id: int
+    case_id: int
+    case_ref: str | None
+    manager_id: int | None
+    client_id: int | None
+    need: str
+    service_id: str
+    service_name: str
+    made_by: str
+    status: str
+    reason: str | None
+    created_at: datetime
+    updated_at: datetime

@@ -167,8 +167,12 @@ def load_case(
                 },
             )
         )
+    titles: dict[str, str | None] = {}
     for answer in rows(Response, col(Response.client_id), cid):
         shown, own_words = answer_text(flows, translator, answer)
+        if answer.flow_id not in titles:  # the flow's title as staff know it, if it is loaded
+            loaded = flows is not None and answer.flow_id in flows
+            titles[answer.flow_id] = flows.get(answer.flow_id).title if flows and loaded else None
         entries.append(
             Entry(
                 aware(answer.answered_at),
@@ -178,6 +182,7 @@ def load_case(
                     "question": answer.question,
                     "locale": answer.locale,
                     "flow_id": answer.flow_id,
+                    "flow_title": titles[answer.flow_id],
                     "flow_version": answer.flow_version,
                     "key": answer.key,
                     "answer": shown,
