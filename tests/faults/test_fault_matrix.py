@@ -51,7 +51,7 @@ USER = 7_000_001
 OTHER = 7_000_002
 CONSENT = ("hello", "yes", "yes", "no")  # consent, ending with the intake's first question
 INTAKE = ("good", "3", "mold, pests", "yes")
-FOLLOWUP_OPENING = "Hi! This is the chat assistant from your case management program."
+FOLLOWUP_OPENING = "Hi! Do you have 2 minutes?"
 SORRY = "Sorry, something went wrong with your last message."
 
 

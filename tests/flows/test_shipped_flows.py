@@ -40,6 +40,8 @@ SHIPPED = {
     "exit_followup",
     "referral_offer",  # issue 17: a service from the directory, offered after intake
     "referral_checkin",  # issue 17: "did you get help from ...?"
+    "rescreen_phq9",  # issue 18: the whole PHQ-9 again, on the case manager's plan
+    "rescreen_gad7",  # issue 18: the whole GAD-7 again
 }
 
 # docs/instruments.md §2.4 / §3.4: the attribution line the PHQ and GAD forms carry. It is kept

@@ -65,7 +65,7 @@ def test_the_case_manager_moves_a_referral_on_and_every_change_is_kept_and_audit
     assert all(r.case_id == referred.case_id for r in rows)
     summary = texts(maria.say(f"/case {referred.ref}"))
     assert "Referrals:" in summary and f"#{referral.id} hunger — " in summary
-    assert "completed (got_help)" in summary
+    assert "completed (got help)" in summary
 
 
 def test_a_wrong_status_or_reason_gets_the_valid_words(

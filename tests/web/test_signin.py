@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from datetime import timedelta
 
+import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
@@ -218,3 +219,30 @@ def test_pages_without_a_session_go_to_sign_in(client: TestClient) -> None:
         assert response.headers["location"] in ("/signin", "/flags")
     signin = client.get("/signin")
     assert signin.status_code == 200 and "/console" in signin.text
+
+
+def test_an_admin_signs_a_lost_phone_out_of_the_console_and_telegram_access_stays(
+    client: TestClient, cm: App, database_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from typer.testing import CliRunner
+
+    from cm_bot.cli import app as cli
+    from cm_bot.storage.models import Staff
+
+    maria = add_staff(cm, "Maria", telegram="900100")
+    sign_in(client, cm, maria)
+    unused = link_token(cm, maria)
+    monkeypatch.setenv("CM_BOT_DATABASE_URL", database_url)
+
+    result = CliRunner().invoke(cli, ["console", "revoke", "Maria"], prog_name="cm-bot")
+
+    assert result.exit_code == 0, result.output
+    assert "1 console session(s) ended" in result.output
+    assert client.get("/flags").headers["location"] == "/signin"
+    fresh = TestClient(client.app, base_url=CONSOLE_URL, follow_redirects=False)
+    assert fresh.post(f"/login/{unused}").headers["location"] == "/signin?refused=1"
+    with transaction(cm.db) as session:
+        staff = session.get(Staff, maria)
+        assert staff is not None and staff.active and staff.telegram_user_id == "900100"
+    [audit] = audit_rows(cm, "console_sessions_revoked")
+    assert audit.actor.startswith("cli:") and (audit.detail or {}).get("ended") == 1

@@ -1,7 +1,8 @@
 """Sending, editing and the webhook as both Telegram backends do it, written once.
 
-aiogram and python-telegram-bot make the same ``sendMessage``, ``editMessageText``,
-``getMe`` and ``setWebhook`` calls; they differ only in their exceptions and their
+aiogram and python-telegram-bot make the same ``sendMessage`` (always with
+``protect_content``), ``editMessageText``, ``deleteMessages``, ``getMe`` and ``setWebhook``
+calls; they differ only in their exceptions and their
 keyboard type, which each backend supplies. Neither framework is imported here, so
 the rules (plain text, "not modified" is done, pending updates kept) cannot drift
 apart between the two.
@@ -56,9 +57,18 @@ class MessageBot(Protocol):
         """Bot API ``deleteWebhook``."""
 
     def send_message(
-        self, *, chat_id: int, text: str, reply_markup: Any, parse_mode: None
+        self,
+        *,
+        chat_id: int,
+        text: str,
+        reply_markup: Any,
+        parse_mode: None,
+        protect_content: bool,
     ) -> Awaitable[SentMessage]:
         """Bot API ``sendMessage``."""
+
+    def delete_messages(self, *, chat_id: int, message_ids: list[int]) -> Awaitable[bool]:
+        """Bot API ``deleteMessages`` (1-100 ids; those it cannot find are skipped)."""
 
     def edit_message_text(
         self, *, text: str, chat_id: int, message_id: int, reply_markup: Any, parse_mode: None
@@ -118,16 +128,30 @@ class BotAPIMessages(ABC, Generic[B]):
         await self.bot.delete_webhook(drop_pending_updates=False)
 
     async def send(self, message: Outbound) -> str:
-        """Send one part as plain text: client text is never parsed as markup."""
+        """Send one part as plain text: client text is never parsed as markup.
+
+        Every message is protected (``protect_content``): it cannot be forwarded or saved,
+        so it does not travel from a phone someone else may hold.
+        """
         sent = await self._call(
             self.bot.send_message(
                 chat_id=int(message.chat_id),
                 text=message.text,
                 reply_markup=self._markup(message),
                 parse_mode=None,
+                protect_content=True,
             )
         )
         return str(sent.message_id)
+
+    async def delete(self, message: Outbound) -> None:
+        """``deleteMessages`` for the row's ids (up to 100); ids it cannot find are skipped."""
+        if message.delete_ids:
+            await self._call(
+                self.bot.delete_messages(
+                    chat_id=int(message.chat_id), message_ids=list(message.delete_ids)
+                )
+            )
 
     async def edit(self, message: Outbound, external_id: str) -> str:
         """Replace an earlier message's text and buttons ("not modified" counts as done)."""

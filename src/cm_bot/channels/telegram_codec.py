@@ -169,7 +169,14 @@ def _message(update_id: object, message: Mapping[str, Any], kind: InboundKind) -
         language=language,
         is_bot=is_bot,
         received_at=_when(message.get("edit_date") or message.get("date")),
+        message_id=_message_id(message),
     )
+
+
+def _message_id(message: Mapping[str, Any]) -> str | None:
+    """The person's message id in its chat, kept so ``/clear`` can delete it."""
+    value = message.get("message_id")
+    return str(value) if isinstance(value, int) and not isinstance(value, bool) else None
 
 
 def _caption(kind: InboundKind, caption: object) -> str | None:

@@ -77,6 +77,9 @@ class TelegramBackend(Protocol):
     async def edit(self, message: Outbound, external_id: str) -> str:
         """Change a message sent earlier; raise a ``DeliveryError`` on failure."""
 
+    async def delete(self, message: Outbound) -> None:
+        """Delete the chat's messages ``message.delete_ids``; raise a ``DeliveryError``."""
+
     async def set_webhook(self, url: str, secret: str | None) -> None:
         """Register the webhook, never dropping pending updates."""
 

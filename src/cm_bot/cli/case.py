@@ -1,4 +1,4 @@
-"""``cm-bot case``: opening cases, client invite links, listing, reassigning, unlinking, exit."""
+"""``cm-bot case``: opening cases, invites, listing, reassigning, unlinking, exit, re-screens."""
 
 from __future__ import annotations
 
@@ -159,3 +159,50 @@ def case_exit(
     finally:
         application.close()
     typer.echo(f"{ref} exited on {day.isoformat()}")
+
+
+@case_app.command("rescreen")
+def case_rescreen(
+    ref: Annotated[str, typer.Argument(metavar="REF", help="The case, e.g. C-0001.")],
+    instrument: Annotated[str, typer.Argument(metavar="phq9|gad7", help="What to repeat.")],
+    every: Annotated[
+        str, typer.Argument(metavar="EVERY|off", help="How often (4w, 2w, 30d), or off.")
+    ],
+) -> None:
+    """Repeat the PHQ-9 or GAD-7 on a case, or stop it.
+
+    The re-screens are scheduled contacts (contact hours, the urgent pause, one reminder);
+    each result is compared with the case's first score of the instrument. Audited as
+    cli:<login>, like /rescreen in the bot.
+    """
+    from cm_bot.domain import CaseStatus
+    from cm_bot.domain.rescreen import RESCREEN_INSTRUMENTS, STOP, every_text, parse_every
+    from cm_bot.storage.admin import cli_actor
+
+    instrument, every = instrument.lower(), every.lower()
+    days = parse_every(every)
+    if instrument not in RESCREEN_INSTRUMENTS or (days is None and every != STOP):
+        raise fail(
+            "usage: cm-bot case rescreen REF phq9|gad7 EVERY|off "
+            "(EVERY from 1w to 26w, or days such as 30d)",
+            2,
+        )
+    application = admin_app()
+    try:
+        with application.store.unit() as uow:
+            case = uow.cases.case_by_ref(ref)
+            if case is None:
+                raise fail(f"no case {ref}")
+            if days is not None and case.status not in (CaseStatus.INTAKE, CaseStatus.ACTIVE):
+                raise fail(f"{case.ref} has ended: no re-screen can be planned")
+            changed = uow.cases.set_rescreen(case.case_id, instrument, days, actor=cli_actor())
+    finally:
+        application.close()
+    if days is None:
+        typer.echo(
+            f"{case.ref}: {instrument} re-screen stopped"
+            if changed
+            else f"{case.ref}: no {instrument} re-screen was running"
+        )
+    else:
+        typer.echo(f"{case.ref}: {instrument} every {every_text(days)} ({days} days)")

@@ -56,3 +56,20 @@ def console_link(
         base = application.settings.console_url or "http://127.0.0.1:8090"
         token = make_link(application.db, name, cli_actor(), application.clock.now())
     typer.echo(f"{base.rstrip('/')}/login/{token}")
+
+
+@console_app.command("revoke")
+def console_revoke(
+    name: Annotated[str, typer.Argument(metavar="NAME", help="The staff member's name.")],
+) -> None:
+    """End a staff member's console sessions now (a lost or shared device).
+
+    Their unused sign-in links are spent too; their Telegram access stays (to end that
+    as well, use cm-bot staff deactivate). Audited.
+    """
+    from cm_bot.storage.admin import cli_actor
+    from cm_bot.storage.console_sessions import sign_out_everywhere
+
+    with admin() as application:
+        ended = sign_out_everywhere(application.db, name, cli_actor(), application.clock.now())
+    typer.echo(f"{name}: {ended} console session(s) ended")

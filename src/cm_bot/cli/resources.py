@@ -178,9 +178,9 @@ def resources_match(
 
 @resources_app.command("report")
 def resources_report() -> None:
-    """Referrals by need and status, the share that got help, median days to completed.
+    """Referrals by need and status, and how many got help.
 
-    Counts only (no client, no case). Audited.
+    Also the median days to completed. Counts only (no client, no case). Audited.
     """
     from cm_bot.resources.report import referral_report
     from cm_bot.resources.store import record_read

@@ -43,6 +43,9 @@ class Inbound:
     chat_type: str = "private"
     is_bot: bool = False
     received_at: datetime = field(default_factory=lambda: datetime.now(UTC))
+    # The channel's id of the person's message in its chat (Telegram's ``message_id``),
+    # kept so the chat can be cleared (``/clear``); ``None`` for taps and status changes.
+    message_id: str | None = None
 
     def __post_init__(self) -> None:
         # Only valid UTF-8 is stored: lone surrogates (a terminal's undecodable bytes) become
@@ -89,4 +92,12 @@ class ReferralMade:
     ask: int = 1
 
 
-CaseEvent = CaseExited | GoalAdded | ReferralMade
+@dataclass(frozen=True, slots=True)
+class RescreenChanged:
+    """A case's repeat PHQ-9 / GAD-7 was set or stopped: its next re-screen is to be (re)planned."""
+
+    case_id: int
+    instrument: str
+
+
+CaseEvent = CaseExited | GoalAdded | ReferralMade | RescreenChanged

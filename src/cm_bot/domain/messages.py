@@ -6,6 +6,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from enum import IntEnum
 
+from cm_bot.domain.values import OutboxKind
+
 
 class Priority(IntEnum):
     """Send order in the outbox: lower goes first, so urgent alerts never queue behind nudges."""
@@ -37,3 +39,6 @@ class Outbound:
     edit_of: int | None = None  # the outbox row whose sent message this one replaces
     # Not after this (UTC): the end of the person's contact hours, for a scheduled contact.
     deliver_by: datetime | None = None
+    # A delete (``OutboxKind.DELETE``): the chat's earlier messages to delete, up to 100.
+    kind: OutboxKind = OutboxKind.MESSAGE
+    delete_ids: tuple[int, ...] = ()

@@ -84,6 +84,13 @@ class OutboxStatus(StrEnum):
     CANCELLED = "cancelled"
 
 
+class OutboxKind(StrEnum):
+    """What an outbox row asks the channel to do (``outbox.kind``)."""
+
+    MESSAGE = "message"  # send (or edit) a message
+    DELETE = "delete"  # delete earlier messages of the chat (``outbox.delete_ids``, up to 100)
+
+
 class GoalStatus(StrEnum):
     """A goal's life (``goal.status``): only active goals are checked in on."""
 

@@ -7,6 +7,7 @@ from cm_bot.domain import (
     RunStatus,
 )
 from cm_bot.engine.answering import AnswerTurn
+from cm_bot.engine.clearing import CLEAR_PAYLOAD
 from cm_bot.engine.commands import CommandTurn
 from cm_bot.engine.ports import RunState
 
@@ -16,6 +17,9 @@ class ButtonTurn(CommandTurn, AnswerTurn):
 
     def _button(self, run: RunState | None) -> None:
         assert self.client is not None and self.inbound is not None
+        if self.inbound.payload == CLEAR_PAYLOAD:  # "Clear this chat" works at any time
+            self.clear_this_chat()
+            return
         token = self.uow.buttons.resolve_token(self.inbound.payload or "")
         if token is None or token.client_id != self.client.client_id:
             self.uow.audit.record(

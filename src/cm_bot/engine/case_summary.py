@@ -31,6 +31,13 @@ WORDS: dict[str, str] = {
     "no_consent": N_("no current consent"),
 }
 HELD_TEXT = 300  # characters of each held message /case shows
+# Repeat measures (issue 18): the instruments' names and the markers of a score.
+INSTRUMENT_NAMES = {"phq9": "PHQ-9", "gad7": "GAD-7"}
+MARK_WORDS: dict[str, str] = {
+    "response": N_("response"),
+    "remission": N_("remission"),
+    "not_improving": N_("not improving"),
+}
 
 
 def case_summary(data: Mapping[str, Any], _: Gettext, zone: ZoneInfo | None = None) -> str:
@@ -69,6 +76,7 @@ def case_summary(data: Mapping[str, Any], _: Gettext, zone: ZoneInfo | None = No
                 _,
             )
         )
+    lines.extend(series_lines(data, _, zone))
     for goal in data["goals"]:
         progress = "—" if goal["last_progress"] is None else str(goal["last_progress"])
         lines.append(
@@ -110,4 +118,34 @@ def case_summary(data: Mapping[str, Any], _: Gettext, zone: ZoneInfo | None = No
     return "\n".join(lines)
 
 
-__all__ = ["HELD_TEXT", "WORDS", "case_summary"]
+def series_lines(data: Mapping[str, Any], _: Gettext, zone: ZoneInfo | None = None) -> list[str]:
+    """Each PHQ-9 / GAD-7 series, oldest first, its markers in brackets; then the re-screens.
+
+    ``PHQ-9 over time: 18 (2099-01-07) → 8 (2099-02-04, response)``; a running plan reads
+    ``Re-screen: PHQ-9 every 28 days``.
+    """
+    lines: list[str] = []
+    for series in data.get("series") or ():
+        points = []
+        for point in series["points"]:
+            day = when(point["at"], zone)[:10]
+            words = [_(MARK_WORDS.get(m, m)) for m in point["marks"]]
+            points.append(f"{point['value']:g} ({', '.join([day, *words])})")
+        lines.append(
+            _("{instrument} over time: {points}").format(
+                instrument=INSTRUMENT_NAMES.get(series["instrument"], series["instrument"]),
+                points=" → ".join(points),
+            )
+        )
+    for plan in data.get("rescreens") or ():
+        name = INSTRUMENT_NAMES.get(plan["instrument"], plan["instrument"])
+        if plan["active"]:
+            lines.append(
+                _("Re-screen: {instrument} every {days} days").format(
+                    instrument=name, days=plan["every_days"]
+                )
+            )
+    return lines
+
+
+__all__ = ["HELD_TEXT", "INSTRUMENT_NAMES", "MARK_WORDS", "WORDS", "case_summary", "series_lines"]

@@ -10,11 +10,13 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from cm_bot.domain import (
+    Button,
     ClientStatus,
     RunStatus,
     Severity,
 )
 from cm_bot.engine import safety
+from cm_bot.engine.clearing import AUTO_CLEAR_HOURS, CLEAR_PAYLOAD, clear_chat
 from cm_bot.engine.menus import CONFIRM_LABELS, resume_menu, runless_menu
 from cm_bot.engine.ports import RunState
 from cm_bot.engine.registry import Registry
@@ -24,7 +26,7 @@ from cm_bot.i18n.translator import N_
 
 # What still works while paused: reaching a person, help, language, time zone, data rights.
 PAUSED_COMMANDS = frozenset(
-    {"human", "help", "language", "timezone", "mydata", "withdraw", "erase"}
+    {"human", "help", "language", "timezone", "mydata", "withdraw", "erase", "clear"}
 )
 PAUSED_ACTIONS = frozenset({"lang", "withdraw", "keep", "erase"})
 
@@ -57,7 +59,53 @@ class CommandTurn(FlowTurn):
 
     @COMMANDS.register("help")
     def _on_help(self, run: RunState | None, _argument: str) -> None:
-        self.say(self._help())
+        self.say(self._help(), [[Button(self._("Clear this chat"), CLEAR_PAYLOAD)]])
+        self._reask(run)
+
+    @COMMANDS.register("clear")
+    def _on_clear(self, run: RunState | None, argument: str) -> None:
+        if argument:
+            self._auto_clear(run, argument)
+        else:
+            self.clear_this_chat()
+
+    def clear_this_chat(self) -> None:
+        """Delete what Telegram still lets us delete of this chat; one neutral line stays.
+
+        Nothing is asked again after it: a question on the screen could name the program.
+        """
+        assert self.client is not None
+        channel = self.inbound.channel if self.inbound else self._client_channel()
+        ids = clear_chat(
+            self.uow, channel=channel, chat_id=self.client.chat_id, client_id=self.client.client_id
+        )
+        self.uow.audit.record(
+            f"client:{self.client.client_id}", "chat_cleared", self.client.case_id, ids=len(ids)
+        )
+        self.say(self._("Done."))
+
+    def _auto_clear(self, run: RunState | None, argument: str) -> None:
+        """``/clear 12``: delete messages once 12 hours old; ``/clear off``: stop."""
+        assert self.client is not None
+        word = argument.casefold().removesuffix("h").strip()
+        if word in ("off", "0", self._("off").casefold()):
+            self.uow.outbox.set_auto_clear(self.client.client_id, None)
+            self.say(self._("Okay. Messages will no longer be deleted automatically."))
+        elif word.isdigit() and int(word) in AUTO_CLEAR_HOURS:
+            self.uow.outbox.set_auto_clear(self.client.client_id, int(word))
+            self.say(
+                self._(
+                    "Okay. From now on I will delete our messages once they are {hours} hours old."
+                ).format(hours=int(word))
+            )
+        else:
+            self.say(
+                self._(
+                    "Send /clear to delete this chat now, /clear and a number of hours from "
+                    "1 to 47 to delete messages once they are that old (e.g. /clear 12), "
+                    "or /clear off."
+                )
+            )
         self._reask(run)
 
     @COMMANDS.register("stop")
@@ -108,7 +156,7 @@ class CommandTurn(FlowTurn):
             "/mydata — what we hold about you\n"
             "/erase — ask us to erase it\n"
             "/help — show this message"
-        )
+        ) + "\n" + self._("/clear — delete this chat from this phone")
 
     def _pause(self, run: RunState | None) -> None:
         if run is None or run.status != RunStatus.ACTIVE:

@@ -23,6 +23,7 @@ CLIENT_COMMANDS: tuple[Command, ...] = (
     ("mydata", N_("What we hold about you")),
     ("withdraw", N_("Withdraw your consent")),
     ("erase", N_("Ask us to erase your data")),
+    ("clear", N_("Clear this chat")),
 )
 
 STAFF_COMMANDS: tuple[Command, ...] = (
@@ -33,6 +34,7 @@ STAFF_COMMANDS: tuple[Command, ...] = (
     ("exit", N_("Exit a case: /exit REF [date]")),
     ("invite", N_("A new invite link: /invite REF")),
     ("referral", N_("Update a referral: /referral ID STATUS")),
+    ("rescreen", N_("Repeat the PHQ-9 or GAD-7: /rescreen REF phq9 4w")),
     ("timezone", N_("Set your time zone")),
 )
 

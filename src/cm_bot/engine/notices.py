@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from cm_bot.domain import FlagStatus, Priority, Severity
+from cm_bot.domain import FlagStatus, Priority, ReferralReason, ReferralStatus, Severity
 from cm_bot.engine.answers import label_of
 from cm_bot.engine.ports import FlagView, ScoreView
 from cm_bot.flows.conditions import evaluate
@@ -67,6 +67,28 @@ QUESTION_SHOWN = 80  # characters of the question a notice shows
 SCORE_REF = re.compile(r"""scores\s*\[\s*(['"])(?P<id>[^'"]+)\1""")
 
 Gettext = Callable[[str], str]
+
+
+# A referral's status and reason as staff read them (Telegram's /case, the console).
+REFERRAL_STATUS_WORDS: dict[str, str] = {
+    ReferralStatus.REQUESTED: N_("requested"),
+    ReferralStatus.ACCEPTED: N_("accepted"),
+    ReferralStatus.REJECTED: N_("rejected"),
+    ReferralStatus.IN_PROGRESS: N_("in progress"),
+    ReferralStatus.COMPLETED: N_("completed"),
+    ReferralStatus.CANCELLED: N_("cancelled"),
+    ReferralStatus.FAILED: N_("failed"),
+    ReferralStatus.SELF_REFERRED: N_("client contacting them"),
+}
+REFERRAL_REASON_WORDS: dict[str, str] = {
+    ReferralReason.GOT_HELP: N_("got help"),
+    ReferralReason.COULD_NOT_CONTACT: N_("could not make contact"),
+    ReferralReason.NOT_ELIGIBLE: N_("not eligible"),
+    ReferralReason.NO_CAPACITY: N_("no capacity"),
+    ReferralReason.NO_LONGER_INTERESTED: N_("no longer interested"),
+    ReferralReason.REFERRED_ELSEWHERE: N_("referred elsewhere"),
+    ReferralReason.OTHER: N_("other reason"),
+}
 
 
 def when(moment: datetime | None, zone: ZoneInfo | None = None) -> str:
@@ -275,6 +297,8 @@ __all__ = [
     "INSTRUMENT_NAMES",
     "PRIORITY",
     "QUESTION_SHOWN",
+    "REFERRAL_REASON_WORDS",
+    "REFERRAL_STATUS_WORDS",
     "SCORE_REF",
     "SEVERITY_MARKS",
     "SEVERITY_NAMES",

@@ -151,7 +151,10 @@ class ReferralTurn(FlowTurn):
         if card.opening_hours:
             lines.append(self._("Open: {hours}").format(hours=card.opening_hours))
         if card.languages:
-            names = [self.translator.language_name_in(code, self.locale) for code in card.languages]
+            names = [
+                self.translator.language_name_in(code, self.locale, alone=False)
+                for code in card.languages
+            ]
             lines.append(self._("Languages: {languages}").format(languages=", ".join(names)))
         return "\n".join(lines)
 
@@ -264,4 +267,9 @@ class ReferralTurn(FlowTurn):
         return self._next_offer([[referral.need, found[0].service_id]], previous=referral.need)
 
 
-__all__ = ["CHECKIN_FLOW", "NEED_NAMES", "OFFER_FLOW", "ReferralTurn"]
+__all__ = [
+    "CHECKIN_FLOW",
+    "NEED_NAMES",
+    "OFFER_FLOW",
+    "ReferralTurn",
+]

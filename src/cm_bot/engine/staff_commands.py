@@ -14,9 +14,15 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from cm_bot.domain import CaseStatus, ReferralReason, ReferralStatus
+from cm_bot.domain.rescreen import RESCREEN_INSTRUMENTS, STOP, every_text, parse_every
 from cm_bot.engine.case_summary import case_summary
-from cm_bot.engine.notices import Gettext, when
-from cm_bot.engine.ports import StaffView
+from cm_bot.engine.notices import (
+    REFERRAL_REASON_WORDS,
+    REFERRAL_STATUS_WORDS,
+    Gettext,
+    when,
+)
+from cm_bot.engine.ports import CaseView, ReferralView, StaffView
 from cm_bot.engine.registry import Registry
 from cm_bot.engine.staff_access import sees_case
 from cm_bot.engine.staff_alerts import AlertDesk
@@ -25,6 +31,7 @@ from cm_bot.engine.zones import zone_named, zone_of
 INVITE_TTL = timedelta(days=14)
 MAX_EXIT_AHEAD = timedelta(days=366)  # /exit dates: from the case's opening to a year ahead
 REF_AUDITED = 20  # characters of a typed case ref kept in the audit log and echoed back
+RESCREEN_NAMES = {"phq9": "PHQ-9", "gad7": "GAD-7"}  # as staff name the instruments
 
 # Staff commands by name (``/flags``, ``/case REF`` ...); each handler registers itself
 # below. Called with the desk, the staff member, the text after the command, ``reply``
@@ -41,17 +48,23 @@ class CommandDesk(AlertDesk):
     @staticmethod
     def help(_: Gettext) -> str:
         """Staff commands."""
-        return _(
-            "Staff commands:\n"
-            "/flags — open flags, most severe first\n"
-            "/case REF — a case at a glance, with messages kept during a pause\n"
-            "/goal REF text — add a goal (checked in weekly)\n"
-            "/note REF text — add a case note\n"
-            "/exit REF [YYYY-MM-DD] — exit a case and schedule follow-ups\n"
-            "/invite REF — a new invite link for the client\n"
-            "/timezone Europe/Kyiv — show times in your time zone\n"
-            "/console — a sign-in link to the web console"
-        ) + "\n" + _("/referral ID STATUS [reason] — update a referral (see /case REF)")
+        return (
+            _(
+                "Staff commands:\n"
+                "/flags — open flags, most severe first\n"
+                "/case REF — a case at a glance, with messages kept during a pause\n"
+                "/goal REF text — add a goal (checked in weekly)\n"
+                "/note REF text — add a case note\n"
+                "/exit REF [YYYY-MM-DD] — exit a case and schedule follow-ups\n"
+                "/invite REF — a new invite link for the client\n"
+                "/timezone Europe/Kyiv — show times in your time zone\n"
+                "/console — a sign-in link to the web console"
+            )
+            + "\n"
+            + _("/referral ID STATUS [reason] — update a referral (see /case REF)")
+            + "\n"
+            + _("/rescreen REF phq9|gad7 4w — repeat the PHQ-9 or GAD-7 (off stops it)")
+        )
 
     def _allowed(
         self,
@@ -163,7 +176,9 @@ class CommandDesk(AlertDesk):
             return text
         lines = [text, "", _("Referrals:")]
         for referral in referrals:
-            status = referral.status + (f" ({referral.reason})" if referral.reason else "")
+            status = _(REFERRAL_STATUS_WORDS.get(referral.status, referral.status))
+            if referral.reason:
+                status += f" ({_(REFERRAL_REASON_WORDS.get(referral.reason, referral.reason))})"
             lines.append(
                 _("#{id} {need} — {service}: {status}, since {time}").format(
                     id=referral.referral_id,
@@ -174,6 +189,46 @@ class CommandDesk(AlertDesk):
                 )
             )
         return "\n".join(lines)
+
+    def set_referral_status(
+        self,
+        staff: StaffView,
+        referral_id: int,
+        status: str,
+        reason: str | None,
+        *,
+        via: str,
+    ) -> ReferralView | None:
+        """A staff member's change of a referral's status (``/referral``, the console).
+
+        Returns the referral as it was; ``None`` when it does not exist or is outside the
+        member's caseload (one answer for both, audited as ``access_refused``). The change
+        is an event row and an audit row in the caller's transaction.
+        """
+        referral = self.uow.referrals.referral(referral_id)
+        actor = f"staff:{staff.staff_id}"
+        if referral is None or not sees_case(staff, referral.manager_id):
+            self.uow.audit.record(
+                actor,
+                "access_refused",
+                None if referral is None else referral.case_id,
+                command="referral",
+                referral=referral_id,
+                via=via,
+            )
+            return None
+        self.uow.referrals.set_status(referral_id, status, reason, actor=actor)
+        self.uow.audit.record(
+            actor,
+            "referral_status",
+            referral.case_id,
+            referral=referral_id,
+            status=status,
+            reason=reason,
+            was=referral.status,
+            via=via,
+        )
+        return referral
 
     @STAFF_COMMANDS.register("referral")
     def _referral(
@@ -198,31 +253,11 @@ class CommandDesk(AlertDesk):
             )
             return
         referral_id = int(words[0].lstrip("#"))
-        referral = self.uow.referrals.referral(referral_id)
-        if referral is None or not sees_case(staff, referral.manager_id):
-            # One reply for a referral that does not exist and one of another caseload.
-            self.uow.audit.record(
-                f"staff:{staff.staff_id}",
-                "access_refused",
-                None if referral is None else referral.case_id,
-                command="referral",
-                referral=referral_id,
-            )
+        reason = words[2] if len(words) == 3 else None
+        referral = self.set_referral_status(staff, referral_id, words[1], reason, via="telegram")
+        if referral is None:
             reply(_("No referral {id} in your caseload.").format(id=referral_id))
             return
-        reason = words[2] if len(words) == 3 else None
-        self.uow.referrals.set_status(
-            referral_id, words[1], reason, actor=f"staff:{staff.staff_id}"
-        )
-        self.uow.audit.record(
-            f"staff:{staff.staff_id}",
-            "referral_status",
-            referral.case_id,
-            referral=referral_id,
-            status=words[1],
-            reason=reason,
-            was=referral.status,
-        )
         reply(
             _("Referral #{id} ({need} — {service}, case {ref}): {old} → {new}.").format(
                 id=referral_id,
@@ -234,6 +269,56 @@ class CommandDesk(AlertDesk):
             ),
             case=referral.case_id,
         )
+
+    @STAFF_COMMANDS.register("rescreen")
+    def _rescreen(
+        self, staff: StaffView, rest: str, reply: Callable[..., None], _: Gettext
+    ) -> None:
+        """``/rescreen REF phq9|gad7 EVERY|off``: repeat an instrument on a case, audited."""
+        words = rest.split()
+        usage = _(
+            "Send /rescreen with a case reference, phq9 or gad7, and how often (from 1w to "
+            "26w, or in days: 30d), e.g. /rescreen C-0001 phq9 4w. To stop: "
+            "/rescreen C-0001 phq9 off"
+        )
+        if len(words) != 3:
+            reply(usage)
+            return
+        ref, instrument, every = words[0], words[1].lower(), words[2].lower()
+        days = parse_every(every)
+        if instrument not in RESCREEN_INSTRUMENTS or (days is None and every != STOP):
+            reply(usage)
+            return
+        case = self._allowed(staff, ref, reply, _, "rescreen")
+        if case is None:
+            return
+        reply(
+            self.set_rescreen(case, instrument, days, f"staff:{staff.staff_id}", _),
+            case=case.case_id,
+        )
+
+    def set_rescreen(
+        self, case: CaseView, instrument: str, days: int | None, actor: str, _: Gettext
+    ) -> str:
+        """Set (``days``) or stop (``None``) a re-screen; the caller checked access. What happened.
+
+        Audited as ``actor`` (``staff:<id>``, ``cli:<login>``) by the unit of work.
+        """
+        name = RESCREEN_NAMES[instrument]
+        if days is not None and case.status not in (CaseStatus.INTAKE, CaseStatus.ACTIVE):
+            return _("Case {ref} has ended, so no re-screen can be planned.").format(ref=case.ref)
+        changed = self.uow.cases.set_rescreen(case.case_id, instrument, days, actor=actor)
+        if days is None:
+            text = (
+                _("The {instrument} re-screen of {ref} is stopped.")
+                if changed
+                else _("No {instrument} re-screen runs for {ref}.")
+            )
+            return text.format(instrument=name, ref=case.ref)
+        return _(
+            "The {instrument} will be asked again for {ref} every {every} ({days} days), the "
+            "first time in {days} days, in the client's contact hours."
+        ).format(instrument=name, ref=case.ref, every=every_text(days), days=days)
 
     @STAFF_COMMANDS.register("goal")
     def _goal(self, staff: StaffView, rest: str, reply: Callable[..., None], _: Gettext) -> None:

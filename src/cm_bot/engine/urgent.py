@@ -18,6 +18,7 @@ from cm_bot.engine.access import AccessTurn
 from cm_bot.engine.answers import (
     normalise,
 )
+from cm_bot.engine.clearing import CLEAR_PAYLOAD
 from cm_bot.engine.commands import PAUSED_ACTIONS, PAUSED_COMMANDS, CommandTurn
 from cm_bot.engine.crisis import CrisisMatch
 from cm_bot.engine.ports import RunState
@@ -142,6 +143,9 @@ class UrgentTurn(CommandTurn, AccessTurn):
         assert inbound is not None and client is not None and client.paused_flag is not None
         flag_id = client.paused_flag
         text = normalise(inbound.text or "")
+        if inbound.kind is InboundKind.BUTTON and inbound.payload == CLEAR_PAYLOAD:
+            self.clear_this_chat()  # clearing the chat works while paused too
+            return
         if inbound.kind is InboundKind.BUTTON:
             token = self.uow.buttons.resolve_token(inbound.payload or "")
             value = token.value if token is not None and isinstance(token.value, dict) else {}

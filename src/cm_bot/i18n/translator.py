@@ -64,13 +64,17 @@ class Translator:
         """The language's own name for itself (``Español``, ``Українська``) for the picker."""
         return self.language_name_in(locale, locale)
 
-    def language_name_in(self, locale: str, reader: str) -> str:
-        """The language's name in the reader's language (``Spanish``, ``іспанська``)."""
+    def language_name_in(self, locale: str, reader: str, *, alone: bool = True) -> str:
+        """The language's name in the reader's language (``Spanish``, ``Іспанська``).
+
+        ``alone``: the name stands by itself (a button, a field's value) and starts with a
+        capital; inside a list or a sentence it keeps the reader's own case (``español``).
+        """
         try:
             name = Locale.parse(locale).get_display_name(reader) or locale
         except (UnknownLocaleError, ValueError):
             return locale
-        return name[:1].upper() + name[1:]
+        return name[:1].upper() + name[1:] if alone else name
 
 
 def _compile(po: Path) -> gettext.NullTranslations:

@@ -32,7 +32,7 @@ from typing import Protocol
 
 from sqlalchemy import Engine
 
-from cm_bot.domain import Outbound, OutboxStatus
+from cm_bot.domain import Outbound, OutboxKind, OutboxStatus
 from cm_bot.notify.errors import OutcomeUnknown, PermanentFailure, RetryLater, Unreachable
 from cm_bot.storage import outbox
 from cm_bot.storage.models import utcnow
@@ -56,6 +56,9 @@ class Transport(Protocol):
 
     async def edit(self, message: Outbound, external_id: str) -> str:
         """Replace the text and buttons of a message sent earlier; as :meth:`send`."""
+
+    async def delete(self, message: Outbound) -> None:
+        """Delete the chat's messages ``message.delete_ids`` (up to 100); as :meth:`send`."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -282,6 +285,8 @@ class OutboxSender:
 
     async def _send_item(self, item: outbox.OutboxItem) -> bool:
         """One message, part by part; True once every part went out."""
+        if item.message.kind is OutboxKind.DELETE:
+            return await self._delete_item(item)
         parts = self.transport.parts(item.message)
         edit = item.edit_target
         if edit is not None and len(parts) > 1:
@@ -295,6 +300,24 @@ class OutboxSender:
             await self._failed(item, exc)
             return False
         await self._write(outbox.mark_sent, item.id, ",".join(done))
+        await self._bring_forward(item.id)
+        return True
+
+    async def _delete_item(self, item: outbox.OutboxItem) -> bool:
+        """A delete row: one ``deleteMessages`` request, within the chat's limits."""
+        if not await self._mark_sending(item):
+            return False
+        chat = item.message.chat_id
+        try:
+            await self._acquire(chat)
+            try:
+                await self.transport.delete(item.message)
+            finally:
+                self.limiter.sent(chat)
+        except Exception as exc:
+            await self._failed(item, exc)
+            return False
+        await self._write(outbox.mark_sent, item.id, None)
         await self._bring_forward(item.id)
         return True
 
@@ -333,9 +356,13 @@ class OutboxSender:
 
     async def _failed(self, item: outbox.OutboxItem, exc: Exception) -> None:
         """Record a failed send as its kind of failure says (see the module docstring)."""
+        deleting = item.message.kind is OutboxKind.DELETE
         match exc:
             case RetryLater():
                 await self._retry(item, exc)
+            case OutcomeUnknown() if deleting:
+                # Deleting twice is harmless (ids already gone are skipped): ask again.
+                await self._retry(item, RetryLater(str(exc)))
             case OutcomeUnknown():
                 log.warning(
                     "outbox %s: outcome unknown (%s); not resending", item.id, type(exc).__name__

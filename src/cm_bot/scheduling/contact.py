@@ -41,11 +41,13 @@ from cm_bot.scheduling.planner import (
     CHECKIN,
     FOLLOWUP,
     REFERRAL,
+    RESCREEN,
     SchedulePolicy,
     checkin_still_wanted,
     client_zone,
 )
 from cm_bot.scheduling.referrals import ask_number, referral_still_wanted
+from cm_bot.scheduling.rescreens import rescreen_still_wanted
 from cm_bot.scheduling.settle import close
 from cm_bot.storage.models import (
     Case,
@@ -62,6 +64,8 @@ from cm_bot.storage.repository import SqlStore, SqlUnitOfWork
 log = logging.getLogger(__name__)
 # A contact for a client paused by an urgent flag is looked at again this often.
 PAUSED_RETRY = timedelta(minutes=30)
+# Contacts that get one reminder and then end as ``no_response`` (a check-in is ``missed``).
+REMINDED = (FOLLOWUP, REFERRAL, RESCREEN)
 
 # A client who may not be contacted: why, as the contact's (and the case's) outcome.
 STATUS_OUTCOME = {
@@ -147,7 +151,7 @@ def handle(
         # Paused for an urgent flag: no automated contact until staff resolve it; the
         # contact goes out after, in the person's hours.
         return _defer(row, now + PAUSED_RETRY, now)
-    unwanted = _unwanted(uow.session, row, case)
+    unwanted = _unwanted(uow.session, row, case, policy)
     if unwanted is not None:
         return close(engine, uow, row, now, ContactStatus.CANCELLED, unwanted)
     if row.status == ContactStatus.SENT:
@@ -157,7 +161,9 @@ def handle(
     return _due(engine, uow, batch, row, case, (client, identity), now, policy, worker)
 
 
-def _unwanted(session: Session, row: ScheduledContact, case: Case) -> str | None:
+def _unwanted(
+    session: Session, row: ScheduledContact, case: Case, policy: SchedulePolicy
+) -> str | None:
     """Why a contact not yet sent is no longer wanted, or ``None``."""
     if row.status != ContactStatus.PENDING:
         return None
@@ -165,6 +171,8 @@ def _unwanted(session: Session, row: ScheduledContact, case: Case) -> str | None
         return checkin_still_wanted(session, row)
     if row.kind == REFERRAL:
         return referral_still_wanted(session, row)
+    if row.kind == RESCREEN:
+        return rescreen_still_wanted(session, row, policy)
     if row.kind == FOLLOWUP and case.status in (CaseStatus.INTAKE, CaseStatus.ACTIVE):
         # Re-opened by some path other than reopen_case(): a follow-up after exit no more.
         return "reopened"
@@ -182,13 +190,13 @@ def _after_sent(
 ) -> str | None:
     """Close a sent contact that was answered or waited out; ``None`` if a reminder is due."""
     replied = _replied(uow.session, row)
-    if not replied and row.kind in (FOLLOWUP, REFERRAL) and row.attempts < 2:
-        return None  # a follow-up (a referral check-in) gets one reminder
+    if not replied and row.kind in REMINDED and row.attempts < 2:
+        return None  # a follow-up (a referral check-in, a re-screen) gets one reminder
     if replied and _own_run_active(batch, client_id, row, now, policy):
         return _defer(row, now + policy.busy_retry, now)  # still answering
     if replied:
         return close(engine, uow, row, now, ContactStatus.ANSWERED, "partial")
-    if row.kind in (FOLLOWUP, REFERRAL):
+    if row.kind in REMINDED:
         return close(engine, uow, row, now, ContactStatus.NO_RESPONSE, ContactStatus.NO_RESPONSE)
     return close(engine, uow, row, now, ContactStatus.MISSED, ContactStatus.MISSED)
 

@@ -43,7 +43,7 @@ from cm_bot.scheduling.plan import aware
 from cm_bot.scheduling.planner import SchedulePolicy, due_condition, ensure_checkins
 from cm_bot.scheduling.report import DispatchReport
 from cm_bot.scheduling.settle import next_checkins, settle_finished
-from cm_bot.scheduling.upkeep import flag_unknown_sends, retime_overdue
+from cm_bot.scheduling.upkeep import clear_old_messages, flag_unknown_sends, retime_overdue
 from cm_bot.storage.models import Case, ScheduledContact
 from cm_bot.storage.repository import SqlStore
 from cm_bot.storage.workers import worker_name
@@ -85,6 +85,7 @@ def run_due(
     report.add(settle_finished(engine, now, policy))
     report.retimed += retime_overdue(engine, now, policy)
     report.unknown += flag_unknown_sends(engine, now=now)
+    clear_old_messages(engine, now)  # the clients' automatic clear (/clear N)
     batches = 0
     while max_batches is None or batches < max_batches:
         batch = dispatch_batch(engine, now, policy, worker=worker)

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from cm_bot.domain.events import CaseExited, GoalAdded, ReferralMade
+from cm_bot.domain.events import CaseExited, GoalAdded, ReferralMade, RescreenChanged
 from cm_bot.flows import FlowRegistry
 from cm_bot.scheduling.checkins import (
     GoalPlanner,
@@ -43,6 +43,7 @@ from cm_bot.scheduling.policy import (
     OPEN,
     REFERRAL,
     REFERRAL_FLOW,
+    RESCREEN,
     SchedulePolicy,
     client_zone,
     policy_from_settings,
@@ -50,6 +51,7 @@ from cm_bot.scheduling.policy import (
 )
 from cm_bot.scheduling.queries import Upcoming, due_condition, session_of, upcoming
 from cm_bot.scheduling.referrals import plan_referral_checkin
+from cm_bot.scheduling.rescreens import plan_rescreen
 from cm_bot.storage.repository import EventHandler, SqlUnitOfWork
 
 
@@ -57,8 +59,9 @@ def event_handlers(flows: FlowRegistry, policy: SchedulePolicy) -> dict[type[Any
     """What ``SqlStore(handlers=…)`` runs before an exit's (a goal's) transaction commits.
 
     :class:`CaseExited` plans the post-exit follow-ups, :class:`GoalAdded` the goal's first
-    check-in, :class:`ReferralMade` the referral's "did you get help?" contact, each in the
-    unit of work that recorded the event.
+    check-in, :class:`ReferralMade` the referral's "did you get help?" contact,
+    :class:`RescreenChanged` the next re-screen (or none, when stopped), each in the unit of
+    work that recorded the event.
     """
     on_exit = exit_planner(flows, policy)
     on_goal = goal_planner(flows, policy)
@@ -73,10 +76,15 @@ def event_handlers(flows: FlowRegistry, policy: SchedulePolicy) -> dict[type[Any
         if policy.referral_flow in flows:
             plan_referral_checkin(uow, event.referral_id, event.ask, uow.now, policy)
 
+    def plan_rescreens(uow: SqlUnitOfWork, event: RescreenChanged) -> None:
+        if policy.rescreen_flows.get(event.instrument) in flows:
+            plan_rescreen(uow, event.case_id, event.instrument, uow.now, policy)
+
     return {
         CaseExited: plan_exit_followups,
         GoalAdded: plan_first_checkin,
         ReferralMade: plan_referral,
+        RescreenChanged: plan_rescreens,
     }
 
 
@@ -89,6 +97,7 @@ __all__ = [
     "OPEN",
     "REFERRAL",
     "REFERRAL_FLOW",
+    "RESCREEN",
     "ExitPlanner",
     "GoalPlanner",
     "SchedulePolicy",

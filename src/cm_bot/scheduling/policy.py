@@ -15,6 +15,8 @@ OPEN = (ContactStatus.PENDING.value, ContactStatus.SENT.value)
 CHECKIN, FOLLOWUP = "checkin", "followup"
 REFERRAL = "referral"  # "did you get help from ...?" (issue 17)
 REFERRAL_FLOW = "referral_checkin"
+RESCREEN = "rescreen"  # a repeat PHQ-9 / GAD-7 (issue 18)
+RESCREEN_FLOWS = {"phq9": "rescreen_phq9", "gad7": "rescreen_gad7"}
 DEFAULT_REFERRAL_DAYS = 14
 DEFAULT_FOLLOWUP_DAYS = (30, 90, 180)
 FOLLOWUP_FLOW = "exit_followup"
@@ -45,6 +47,7 @@ class SchedulePolicy:
         referral_checkin_days: Days after a referral (or "still waiting") its check-in is due
             (the program file's ``referral_checkin_days``).
         referral_flow: The flow a referral check-in runs.
+        rescreen_flows: The flow a re-screen of each instrument runs (issue 18).
     """
 
     default_timezone: str = "UTC"
@@ -65,6 +68,7 @@ class SchedulePolicy:
     followup_flow: str = FOLLOWUP_FLOW
     referral_checkin_days: int = DEFAULT_REFERRAL_DAYS
     referral_flow: str = REFERRAL_FLOW
+    rescreen_flows: dict[str, str] = field(default_factory=lambda: dict(RESCREEN_FLOWS))
 
 
 def policy_from_settings(settings: Any) -> SchedulePolicy:
@@ -106,6 +110,8 @@ __all__ = [
     "OPEN",
     "REFERRAL",
     "REFERRAL_FLOW",
+    "RESCREEN",
+    "RESCREEN_FLOWS",
     "SchedulePolicy",
     "client_zone",
     "policy_from_settings",

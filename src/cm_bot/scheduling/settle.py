@@ -27,8 +27,9 @@ from cm_bot.engine.ports import ClientView
 from cm_bot.engine.staff import StaffDesk
 from cm_bot.i18n.translator import N_
 from cm_bot.scheduling.plan import aware
-from cm_bot.scheduling.planner import CHECKIN, FOLLOWUP, SchedulePolicy, plan_checkins
+from cm_bot.scheduling.planner import CHECKIN, FOLLOWUP, RESCREEN, SchedulePolicy, plan_checkins
 from cm_bot.scheduling.report import DispatchReport
+from cm_bot.scheduling.rescreens import flag_not_improving, plan_next_rescreens
 from cm_bot.storage.models import Case, Client, ScheduledContact
 from cm_bot.storage.repository import SqlStore, SqlUnitOfWork
 
@@ -126,6 +127,8 @@ def settle(
         and _previous_missed(session, row)
     ):
         _flag(engine, uow, row, MISSED_TWICE_REASON, "checkin_missed_twice", f"missed2:{row.id}")
+    elif row.kind == RESCREEN and row.status == ContactStatus.ANSWERED:
+        flag_not_improving(engine, uow, row)  # high, once per case and instrument
     if row.outcome == "error":
         _flag(engine, uow, row, GAVE_UP_REASON, "contact_failed", f"gaveup:{row.id}")
     session.flush()
@@ -138,19 +141,20 @@ def next_checkins(
     now: datetime,
     policy: SchedulePolicy,
 ) -> int:
-    """Plan the next check-in of each goal whose check-in was settled here, if it wants one.
+    """Plan the next check-in of each goal (the next re-screen) settled here, if it wants one.
 
     In the settling transaction, so a goal is never left without its next check-in
     (the sweep would only find it later).
     """
+    rescreens = plan_next_rescreens(uow, rows, aware(now), policy)
     if policy.checkin_flow not in engine.flows:
-        return 0
+        return rescreens
     goals = {
         row.goal_id
         for row in rows
         if row.kind == CHECKIN and row.goal_id is not None and row.closed_at is not None
     }
-    return plan_checkins(uow, aware(now), policy, goals)
+    return rescreens + plan_checkins(uow, aware(now), policy, goals)
 
 
 def _previous_missed(session: Session, row: ScheduledContact) -> bool:

@@ -19,8 +19,9 @@ from datetime import datetime
 from sqlalchemy import String, cast, exists, literal, select
 from sqlmodel import col
 
-from cm_bot.domain import OutboxStatus
+from cm_bot.domain import OutboxKind, OutboxStatus
 from cm_bot.engine import ConversationEngine
+from cm_bot.engine.clearing import auto_clear
 from cm_bot.i18n.translator import N_
 from cm_bot.scheduling.plan import window_end
 from cm_bot.scheduling.planner import SchedulePolicy, client_zone, when_allowed
@@ -66,6 +67,7 @@ def flag_unknown_sends(
                 col(Outbox.status) == OutboxStatus.UNKNOWN,
                 col(Outbox.client_id).is_not(None),
                 col(Outbox.staff_id).is_(None),  # to the client, not a notice to staff
+                col(Outbox.kind) == OutboxKind.MESSAGE,  # a delete is asked again, never flagged
                 ~flagged,
             )
             .order_by(col(Outbox.id))
@@ -115,4 +117,20 @@ def retime_overdue(
         return len(rows)
 
 
-__all__ = ["UNKNOWN_SEND_REASON", "flag_unknown_sends", "retime_overdue"]
+def clear_old_messages(engine: ConversationEngine[SqlStore], now: datetime) -> int:
+    """Delete messages of the chats whose client asked for it (``/clear N``) once N hours old.
+
+    One transaction: the delete rows and the ids forgotten commit together, so a crash
+    asks for nothing twice and loses nothing; messages past 48 hours are only forgotten.
+
+    Returns:
+        How many message ids were asked for.
+    """
+    with engine.store.unit(now) as uow:
+        asked = auto_clear(uow)
+    if asked:
+        log.info("automatic clear: %d messages to delete", asked)
+    return asked
+
+
+__all__ = ["UNKNOWN_SEND_REASON", "clear_old_messages", "flag_unknown_sends", "retime_overdue"]

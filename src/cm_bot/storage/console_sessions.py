@@ -198,6 +198,25 @@ def console_link(engine: Engine, name: str, actor: str, now: datetime) -> str:
         return token
 
 
+def sign_out_everywhere(engine: Engine, name: str, actor: str, now: datetime) -> int:
+    """``cm-bot console revoke NAME``: end a member's console sessions now (a lost phone).
+
+    Their Telegram access stays; unused sign-in links are spent too. Audited with the
+    count; returns how many sessions ended.
+    """
+    with transaction(engine) as session:
+        staff = staff_by_name(session, name)
+        assert staff.id is not None
+        ended = revoke_sessions(session, staff.id, now)
+        session.execute(
+            update(ConsoleLink)
+            .where(col(ConsoleLink.staff_id) == staff.id, col(ConsoleLink.used_at).is_(None))
+            .values(used_at=now)
+        )
+        record_audit(session, actor, "console_sessions_revoked", staff_id=staff.id, ended=ended)
+        return ended
+
+
 def colleagues(session: Session) -> list[tuple[int, str, str]]:
     """Active staff members as (id, name, role), by name: whom a flag can be assigned to."""
     rows = session.exec(
@@ -223,5 +242,6 @@ __all__ = [
     "open_link",
     "revoke_sessions",
     "session_for",
+    "sign_out_everywhere",
     "token_hash",
 ]

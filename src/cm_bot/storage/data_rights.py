@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import Engine, String, and_, cast, delete, func, literal, or_, select, update
 from sqlmodel import Session, SQLModel, col
 
-from cm_bot.domain import CaseStatus, ClientStatus, ContactStatus, FlagStatus
+from cm_bot.domain import CaseStatus, ClientStatus, ContactStatus, FlagStatus, OutboxKind
 from cm_bot.domain.errors import RefusedError
 from cm_bot.domain.time import SYSTEM_CLOCK
 from cm_bot.storage.db import scrub, transaction
@@ -44,6 +44,7 @@ from cm_bot.storage.models import (
     ScoreResult,
     Staff,
 )
+from cm_bot.storage.rescreens import marked_series, plan_rows
 
 if TYPE_CHECKING:
     from cm_bot.flows import FlowRegistry
@@ -258,7 +259,8 @@ def export_case(
                 ("flow_id", "kind", "goal_id", "due_at", "status", "attempts", "outcome"),
             ),
             "messages_to_client": _rows(
-                of(Outbox, col(Outbox.client_id), cid),
+                # Not the deletes of /clear: they carry message ids only.
+                [m for m in of(Outbox, col(Outbox.client_id), cid) if m.kind != OutboxKind.DELETE],
                 ("text", "status", "created_at", "sent_at"),
             ),
             "messages_from_client": _rows(
@@ -271,6 +273,18 @@ def export_case(
                 ("need", "service_id", "choice", "referral_id", "offered_at", "answered_at"),
             ),
             "referrals": _referral_rows(session, of(Referral, col(Referral.case_id), case.id)),
+            # Repeat PHQ-9 / GAD-7 (issue 18): the plans, and each instrument's series with
+            # its markers (response, remission, not_improving) against the first score.
+            "rescreen_plans": [
+                {k: _plain(v) for k, v in plan.items()} for plan in plan_rows(session, case.id)
+            ],
+            "score_series": [
+                {
+                    "instrument": series["instrument"],
+                    "points": [{**point, "at": _plain(point["at"])} for point in series["points"]],
+                }
+                for series in marked_series(session, case.id)
+            ],
             # Everything the client wrote while the bot was paused for an urgent flag.
             "messages_while_paused": _rows(
                 of(HeldMessage, col(HeldMessage.client_id), cid),

@@ -20,6 +20,7 @@ from cm_bot.domain import (
     FlagStatus,
     GoalStatus,
     InboxStatus,
+    OutboxKind,
     OutboxStatus,
     RunStatus,
 )
@@ -76,6 +77,8 @@ class Client(SQLModel, table=True):
     contact_start: time | None = None
     contact_end: time | None = None
     status: str = ClientStatus.ACTIVE
+    # Delete the chat's messages once they are this many hours old (1-47); None: never.
+    auto_clear_hours: int | None = None
     created_at: datetime = Field(default_factory=utcnow)
 
 
@@ -160,6 +163,8 @@ class InboundMessage(SQLModel, table=True):
     attempts: int = 0
     received_at: datetime = Field(default_factory=utcnow)
     handled_at: datetime | None = None
+    # Telegram's id of the person's message, for /clear; set to NULL once cleared.
+    message_id: str | None = None
 
 
 class Response(SQLModel, table=True):
@@ -379,6 +384,9 @@ class Outbox(SQLModel, table=True):
     # A scheduled contact must not reach the person after their contact hours close:
     # past this it waits, and the scheduler moves it to their next window.
     deliver_by: datetime | None = None
+    # A message, or a delete of earlier messages (their Telegram ids in ``delete_ids``).
+    kind: str = OutboxKind.MESSAGE
+    delete_ids: list[Any] | None = _json()
     created_at: datetime = Field(default_factory=utcnow)
     sent_at: datetime | None = None
 
@@ -718,6 +726,29 @@ class ReferralOffer(SQLModel, table=True):
     offered_at: datetime = Field(default_factory=utcnow)
     answered_at: datetime | None = None
 
+
+class RescreenPlan(SQLModel, table=True):
+    """A case's repeat PHQ-9 or GAD-7 (issue 18): every ``every_days``, until stopped.
+
+    One row per case and instrument; ``/rescreen REF phq9 off`` sets ``stopped_at``, a
+    new interval clears it and bumps ``revision`` (the contacts' dedupe keys carry it, so a
+    changed plan never collides with a cancelled contact of the old one).
+    """
+
+    __tablename__ = "rescreen_plan"
+    __table_args__ = (UniqueConstraint("case_id", "instrument"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    case_id: int = Field(foreign_key="case.id", index=True)
+    instrument: str  # phq9 | gad7
+    every_days: int
+    revision: int = 1
+    set_by: str  # "staff:<id>" | "cli:<login>"
+    created_at: datetime = Field(default_factory=utcnow)
+    updated_at: datetime = Field(default_factory=utcnow)
+    stopped_at: datetime | None = None
+
+
 __all__ = [
     "AuditLog",
     "Case",
@@ -739,6 +770,7 @@ __all__ = [
     "Referral",
     "ReferralEvent",
     "ReferralOffer",
+    "RescreenPlan",
     "ResourceAddress",
     "ResourceAttribute",
     "ResourceLanguage",
@@ -756,3 +788,4 @@ __all__ = [
     "metadata",
     "utcnow",
 ]
+

@@ -21,7 +21,7 @@ from typing import Any
 from sqlalchemy import Engine, func, select, update
 from sqlmodel import Session, col
 
-from cm_bot.domain import Button, Outbound, OutboxStatus, Priority
+from cm_bot.domain import Button, Outbound, OutboxKind, OutboxStatus, Priority
 from cm_bot.domain.time import SYSTEM_CLOCK, aware
 from cm_bot.storage.db import transaction
 from cm_bot.storage.models import Outbox
@@ -76,6 +76,8 @@ def _message(row: Outbox) -> Outbound:
         priority=Priority(row.priority) if row.priority in set(Priority) else Priority.NORMAL,
         outbox_id=row.id,
         edit_of=row.edit_of,
+        kind=OutboxKind(row.kind) if row.kind in set(OutboxKind) else OutboxKind.MESSAGE,
+        delete_ids=tuple(int(i) for i in row.delete_ids or ()),
     )
 
 
@@ -443,7 +445,8 @@ def recover(
     that no longer exists, or, while ``starting``, when it has this very name (a
     restarted process given the same pid, as in a container). A live sender's rows, on
     this host or another, are left alone. Telegram may have delivered a message whose
-    send was interrupted, so it is never resent blindly: a person decides.
+    send was interrupted, so it is never resent blindly: a person decides. A delete
+    (``OutboxKind.DELETE``) is requeued instead: asking again is harmless.
 
     Call at start-up, and now and then while running with ``starting=False`` (an
     expired lease of a worker on another host is noticed only then).
@@ -470,7 +473,13 @@ def recover(
         requeued = session.execute(
             update(Outbox)
             .where(
-                col(Outbox.channel) == channel, col(Outbox.status) == OutboxStatus.CLAIMED, orphaned
+                col(Outbox.channel) == channel,
+                (col(Outbox.status) == OutboxStatus.CLAIMED)
+                | (
+                    (col(Outbox.status) == OutboxStatus.SENDING)
+                    & (col(Outbox.kind) == OutboxKind.DELETE)
+                ),
+                orphaned,
             )
             .values(status=OutboxStatus.PENDING, claimed_by=None, lease_until=None)
         )

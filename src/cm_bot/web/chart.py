@@ -20,6 +20,7 @@ from cm_bot.engine.notices import BAND_NAMES
 from cm_bot.i18n import N_
 from cm_bot.scoring.likert import GAD2, GAD7, PHQ2, PHQ9, SumScale
 from cm_bot.scoring.trend import (
+    NOT_IMPROVING,
     RESPONSE,
     Series,
     ordered,
@@ -84,7 +85,9 @@ def domain_label(domain: str, _: Gettext) -> str:
 
 
 def mark_label(mark: str, _: Gettext) -> str:
-    """The name of a milestone (response, remission) in the reader's language."""
+    """The name of a milestone (response, remission, not improving) in the reader's language."""
+    if mark == NOT_IMPROVING:
+        return _("not improving")
     return _("response") if mark == RESPONSE else _("remission")
 
 
@@ -219,10 +222,11 @@ def chart_svg(
         )
         label_x = cx - 6 if anchor == "end" else cx + 6 if anchor == "start" else cx
         for offset, one in enumerate(ordered(mark)):
-            kind = "marker-" + one
+            kind = "marker-" + one.replace("_", "-")
+            stroke = "#b42318" if one == NOT_IMPROVING else "#1a7f37"  # a concern in red
             out.append(
                 f'<circle class="{kind}" cx="{cx:.1f}" cy="{cy:.1f}" r="{8 + 4 * offset}" '
-                f'fill="none" stroke="#1a7f37" stroke-width="2"/>'
+                f'fill="none" stroke="{stroke}" stroke-width="2"/>'
                 f'<text class="marker-label {kind}-label" x="{label_x:.1f}" '
                 f'y="{cy - 14 - 12 * offset:.1f}" font-size="11" text-anchor="{anchor}">'
                 f"{_e(mark_label(one, _))}</text>"

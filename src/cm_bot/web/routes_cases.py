@@ -12,6 +12,7 @@ and the exports are the CLI's (:mod:`cm_bot.storage.data_rights`), audited as ex
 from __future__ import annotations
 
 import json
+from collections.abc import Callable, Mapping
 from typing import Annotated, Any
 from urllib.parse import urlencode
 
@@ -19,19 +20,26 @@ from fastapi import APIRouter, Form, HTTPException, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from markupsafe import Markup
 
-from cm_bot.domain.values import CADENCES, CaseStatus
+from cm_bot.domain.rescreen import RESCREEN_INSTRUMENTS, STOP, parse_every
+from cm_bot.domain.values import CADENCES, CaseStatus, ReferralReason, ReferralStatus
 from cm_bot.engine.case_summary import WORDS
-from cm_bot.engine.notices import SEVERITY_NAMES
+from cm_bot.engine.notices import REFERRAL_REASON_WORDS, REFERRAL_STATUS_WORDS, SEVERITY_NAMES
+from cm_bot.engine.referrals import NEED_NAMES
 from cm_bot.engine.staff_access import sees_case
+from cm_bot.engine.staff_commands import RESCREEN_NAMES
 from cm_bot.engine.zones import zone_of
+from cm_bot.i18n.translator import N_
 from cm_bot.scoring.trend import ordered, series_marks
 from cm_bot.storage.data_rights import export_case, to_csv
 from cm_bot.storage.models import Case
 from cm_bot.storage.reads.caseload import COLUMNS, SCORE_COLUMN, CaseloadQuery, load_caseload
+from cm_bot.storage.reads.referrals import case_referrals
 from cm_bot.storage.reads.timeline import case_head, load_case
 from cm_bot.storage.repository import SqlUnitOfWork
+from cm_bot.storage.rescreens import plan_rows
 from cm_bot.web.auth import ConsoleUser, Staff, cm_app
 from cm_bot.web.chart import band_label, chart_svg, domain_label, mark_label
+from cm_bot.web.desk import staff_desk
 from cm_bot.web.templating import render
 
 router = APIRouter()
@@ -118,6 +126,8 @@ def case_page(request: Request, ref: str, user: Staff) -> Response:
         case = _visible(uow, user, ref, "read_case")
         if case is not None:
             detail = load_case(uow.session, case, flows=cm.flows, translator=cm.translator)
+            referrals = case_referrals(uow.session, case.id) if case.id is not None else []
+            rescreens = plan_rows(uow.session, case.id) if case.id is not None else []
             uow.audit.record(user.actor, "read_case", case.id, via="console")
     if case is None:
         raise _not_found()
@@ -154,6 +164,11 @@ def case_page(request: Request, ref: str, user: Staff) -> Response:
             "band_label": band_label,
             "domain_label": domain_label,
             "cadences": CADENCES,
+            "referrals": referrals,
+            "rescreens": [{**p, "name": RESCREEN_NAMES[p["instrument"]]} for p in rescreens],
+            "referral_statuses": [s.value for s in ReferralStatus],
+            "referral_reasons": [r.value for r in ReferralReason],
+            **_referral_words(gettext),
             "saved": request.query_params.get("saved"),
             "problem": request.query_params.get("problem"),
         },
@@ -202,6 +217,84 @@ def add_goal(
         raise _not_found()
     outcome = "saved=goal" if goal else "problem=goal"
     return RedirectResponse(f"/cases/{case.ref}?{outcome}#goals", status_code=303)
+
+
+def _referral_words(gettext: Callable[[str], str]) -> dict[str, Callable[[str], str]]:
+    """How the case page words a referral's status, reason, need and who changed it."""
+
+    def word(words: Mapping[str, str]) -> Callable[[str], str]:
+        return lambda value: gettext(words[value]) if value in words else value
+
+    return {
+        "referral_status": word(REFERRAL_STATUS_WORDS),
+        "referral_reason": word(REFERRAL_REASON_WORDS),
+        "need_name": word(NEED_NAMES),
+        "actor_name": word({"client": N_("client"), "system": N_("the bot")}),
+    }
+
+
+@router.post("/cases/{ref}/referrals/{referral_id}")
+def change_referral(
+    request: Request,
+    ref: str,
+    referral_id: int,
+    user: Staff,
+    status: Annotated[str, Form()] = "",
+    reason: Annotated[str, Form()] = "",
+) -> Response:
+    """A referral's new status (the bot's ``/referral``): the same desk, event and audit."""
+    cm = cm_app(request)
+    statuses = {s.value for s in ReferralStatus}
+    reasons = {r.value for r in ReferralReason}
+    with cm.store.unit() as uow:
+        case = _visible(uow, user, ref, "referral")
+        referral = uow.referrals.referral(referral_id) if case is not None else None
+        if case is not None and (referral is None or referral.case_id != case.id):
+            case = None  # a referral of another case: the same 404 as an unknown one
+        changed = (
+            case is not None
+            and status in statuses
+            and (not reason or reason in reasons)
+            and staff_desk(request, uow).set_referral_status(
+                user.staff_view(), referral_id, status, reason or None, via="console"
+            )
+            is not None
+        )
+    if case is None:
+        raise _not_found()
+    outcome = "saved=referral" if changed else "problem=referral"
+    return RedirectResponse(f"/cases/{case.ref}?{outcome}#referrals", status_code=303)
+
+
+@router.post("/cases/{ref}/rescreen")
+def set_rescreen(
+    request: Request,
+    ref: str,
+    user: Staff,
+    instrument: Annotated[str, Form()] = "",
+    every: Annotated[str, Form()] = "",
+) -> Response:
+    """Set or stop a re-screen (the bot's ``/rescreen``): the same desk call and audit."""
+    cm = cm_app(request)
+    instrument, every = instrument.strip().lower(), every.strip().lower()
+    days = parse_every(every)
+    valid = instrument in RESCREEN_INSTRUMENTS and (days is not None or every == STOP)
+    saved = False
+    with cm.store.unit() as uow:
+        case = _visible(uow, user, ref, "rescreen")
+        view = uow.cases.case_by_ref(case.ref) if case is not None else None
+        if (
+            valid
+            and view is not None
+            and (days is None or view.status in (CaseStatus.INTAKE, CaseStatus.ACTIVE))
+        ):
+            gettext = cm.translator.get(cm.translator.locale_for(user.locale)).gettext
+            staff_desk(request, uow).set_rescreen(view, instrument, days, user.actor, gettext)
+            saved = True
+    if case is None:
+        raise _not_found()
+    outcome = "saved=rescreen" if saved else "problem=rescreen"
+    return RedirectResponse(f"/cases/{case.ref}?{outcome}#rescreens", status_code=303)
 
 
 def _export(request: Request, ref: str, user: ConsoleUser) -> tuple[str, dict[str, Any]]:

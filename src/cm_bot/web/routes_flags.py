@@ -20,11 +20,11 @@ from fastapi.responses import RedirectResponse, Response
 from cm_bot.domain import FlagStatus
 from cm_bot.domain.time import aware
 from cm_bot.engine.ports import FlagView
-from cm_bot.engine.staff import StaffDesk
 from cm_bot.engine.staff_access import sees_case
 from cm_bot.storage.console_sessions import colleagues
 from cm_bot.storage.uow import SqlUnitOfWork
 from cm_bot.web.auth import ConsoleUser, Staff, cm_app
+from cm_bot.web.desk import staff_desk
 from cm_bot.web.templating import render
 
 router = APIRouter()
@@ -58,17 +58,6 @@ def _views(user: ConsoleUser) -> tuple[str, ...]:
     """Case managers see their caseload; supervisors and admins may look wider."""
     return VIEWS if user.sees_all else ("mine",)
 
-
-def _desk(request: Request, uow: SqlUnitOfWork) -> StaffDesk:
-    cm = cm_app(request)
-    return StaffDesk(
-        uow,
-        cm.translator,
-        [],
-        bot_username=cm.engine.bot_username,
-        flows=cm.flows,
-        console_url=cm.settings.console_url,
-    )
 
 
 def _flag_in_reach(
@@ -175,7 +164,7 @@ def _apply(
         uow.cases.add_note(flag.case_id, user.staff_id, note)
         uow.audit.record(user.actor, "note_added", flag.case_id, flag_id=flag_id, channel="console")
     if uow.flags.act_on_flag(flag_id, status, user.staff_id, uow.now):
-        desk = _desk(request, uow)
+        desk = staff_desk(request, uow)
         desk.refresh_notices(flag_id)
         if status == FlagStatus.RESOLVED:
             desk.end_pause(flag)
@@ -246,7 +235,7 @@ def _assign(
         channel="console",
     )
     if targets and flag.status != FlagStatus.RESOLVED:
-        _desk(request, uow).notify(flag_id, targets, team=False)
+        staff_desk(request, uow).notify(flag_id, targets, team=False)
     return None
 
 

@@ -321,6 +321,15 @@ class CasesRepo(Protocol):
     def exit_case(self, case_id: int, exited_at: datetime) -> None:
         """Mark the case exited (follow-ups are scheduled by the scheduling layer)."""
 
+    def set_rescreen(
+        self, case_id: int, instrument: str, every_days: int | None, *, actor: str
+    ) -> bool:
+        """Set (``every_days``) or stop (``None``) a case's repeat PHQ-9 / GAD-7, audited.
+
+        The re-screens are planned by the scheduling layer in the same transaction. False:
+        there was no running plan to stop.
+        """
+
     def team_chat(self) -> str | None:
         """The registered team chat for urgent alerts."""
 
@@ -354,6 +363,20 @@ class OutboxRepo(Protocol):
 
     def already_told_chat(self, channel: str, chat_id: str, since: datetime | None = None) -> bool:
         """Whether the outbox held a message to this chat (since a time): one hint, not many."""
+
+    def take_message_ids(
+        self, channel: str, chat_id: str, *, since: datetime, before: datetime | None = None
+    ) -> list[int]:
+        """The chat's message ids (the bot's and the person's) from ``since`` until ``before``.
+
+        Every id taken, older than ``since`` too, is forgotten: no clear asks for it again.
+        """
+
+    def set_auto_clear(self, client_id: int, hours: int | None) -> None:
+        """Clear the client's chat of messages older than ``hours`` (1-47); ``None``: never."""
+
+    def auto_clear_chats(self) -> list[tuple[int, str, str, int]]:
+        """(client id, channel, chat id, hours) of every chat cleared automatically."""
 
 
 class ContactsRepo(Protocol):

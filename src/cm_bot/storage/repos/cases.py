@@ -18,7 +18,7 @@ from cm_bot.domain import (
     InviteResult,
     StaffRole,
 )
-from cm_bot.domain.events import CaseEvent, CaseExited, GoalAdded
+from cm_bot.domain.events import CaseEvent, CaseExited, GoalAdded, RescreenChanged
 from cm_bot.domain.time import aware
 from cm_bot.engine.ports import CaseView, ClientView, InviteOutcome, StaffTarget, StaffView
 from cm_bot.storage.models import (
@@ -40,6 +40,7 @@ from cm_bot.storage.models import (
 )
 from cm_bot.storage.repos.base import STAFF, Repo, Tx
 from cm_bot.storage.repos.flags import SEVERITY_ORDER
+from cm_bot.storage.rescreens import marked_series, plan_rows, set_plan
 
 TEAM_CHAT = "team_chat_id"
 HELD_SHOWN = 10  # messages held during a pause that /case shows (the export has them all)
@@ -412,6 +413,9 @@ class SqlCases(Repo):
                 "flow": next_contact.flow_id,
                 "due_at": next_contact.due_at,
             },
+            # Repeat PHQ-9 / GAD-7 (issue 18): the plans and each series with its markers.
+            "rescreens": plan_rows(self.session, case_id),
+            "series": marked_series(self.session, case_id),
             # What the client wrote while the bot was paused for an urgent flag, newest last.
             "held": [
                 {
@@ -496,6 +500,24 @@ class SqlCases(Repo):
         case.status = CaseStatus.EXITED
         case.exited_at = exited_at
         self._events.append(CaseExited(case_id, exited_at.date()))
+
+    def set_rescreen(
+        self, case_id: int, instrument: str, every_days: int | None, *, actor: str
+    ) -> bool:
+        """A repeat PHQ-9 / GAD-7 set or stopped; re-planned on :class:`RescreenChanged`."""
+        if not set_plan(self.session, case_id, instrument, every_days, actor, self.now):
+            return False
+        self.session.add(
+            AuditLog(
+                at=self.now,
+                actor=actor,
+                action="rescreen_set" if every_days is not None else "rescreen_stopped",
+                case_id=case_id,
+                detail={"instrument": instrument, "every_days": every_days},
+            )
+        )
+        self._events.append(RescreenChanged(case_id, instrument))
+        return True
 
 
 __all__ = ["SqlCases", "token_hash"]

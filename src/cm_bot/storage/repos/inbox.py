@@ -115,6 +115,7 @@ _NAME_SENDER = (
         chat_id=bindparam("b_sender"),
         text=None,
         payload=None,
+        message_id=None,
     )
 )
 _DROP_INBOUND = delete(INBOX).where(INBOX.c.id == bindparam("b_id"))
@@ -151,6 +152,7 @@ class SqlInbox(Repo):
                 "status": InboxStatus.PENDING.value,
                 "attempts": 0,
                 "received_at": inbound.received_at,
+                "message_id": inbound.message_id,
                 "staff_user": inbound.user_id,
             },
         ).first()

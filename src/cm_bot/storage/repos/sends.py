@@ -7,11 +7,13 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import exists, insert, select
+from sqlalchemy import exists, func, insert, select, update
 from sqlmodel import col
 
-from cm_bot.domain import Outbound
-from cm_bot.storage.models import Outbox
+from cm_bot.domain import Outbound, OutboxKind
+from cm_bot.domain.time import aware
+from cm_bot.storage.models import ChannelIdentity, Client, InboundMessage, Outbox
+from cm_bot.storage.outbox import ACTIVE
 from cm_bot.storage.repos.base import OUTBOX, Repo
 
 _ENQUEUE = insert(OUTBOX).returning(OUTBOX.c.id)
@@ -50,6 +52,8 @@ class SqlSends(Repo):
                     "priority": int(message.priority),
                     "edit_of": message.edit_of,
                     "deliver_by": message.deliver_by,
+                    "kind": message.kind.value,
+                    "delete_ids": list(message.delete_ids) or None,
                 },
             ).scalar_one()
         )
@@ -60,6 +64,97 @@ class SqlSends(Repo):
         if since is not None:
             conditions.append(col(Outbox.created_at) >= since)
         return bool(self.session.execute(select(exists().where(*conditions))).scalar())
+
+    def take_message_ids(
+        self, channel: str, chat_id: str, *, since: datetime, before: datetime | None = None
+    ) -> list[int]:
+        """The chat's message ids, both sides, sent or received from ``since`` (until ``before``).
+
+        Every id taken (also those older than ``since``, which can no longer be deleted) is
+        forgotten: the bot's sent rows lose their ``external_message_id``, the person's inbox
+        rows their ``message_id``, so no clear asks for them again. Messages still being
+        sent are left for the next clear.
+        """
+        taken: set[int] = set()
+
+        def keep(ids: str, moment: datetime) -> None:
+            if aware(moment) >= since:
+                taken.update(int(i) for i in ids.split(",") if i.strip().isdigit())
+
+        sent = self.session.execute(
+            select(
+                col(Outbox.id),
+                col(Outbox.external_message_id),
+                func.coalesce(col(Outbox.sent_at), col(Outbox.created_at)),
+            ).where(
+                col(Outbox.channel) == channel,
+                col(Outbox.chat_id) == chat_id,
+                col(Outbox.kind) == OutboxKind.MESSAGE,
+                col(Outbox.external_message_id).is_not(None),
+                col(Outbox.status).not_in(ACTIVE),
+            )
+        ).all()
+        forget_sent = []
+        for row_id, ids, moment in sent:
+            if before is None or aware(moment) < before:
+                keep(ids, moment)
+                forget_sent.append(row_id)
+        received = self.session.execute(
+            select(
+                col(InboundMessage.id),
+                col(InboundMessage.message_id),
+                col(InboundMessage.received_at),
+            ).where(
+                col(InboundMessage.channel) == channel,
+                col(InboundMessage.chat_id) == chat_id,
+                col(InboundMessage.message_id).is_not(None),
+            )
+        ).all()
+        forget_received = []
+        for row_id, ids, moment in received:
+            if before is None or aware(moment) < before:
+                keep(ids, moment)
+                forget_received.append(row_id)
+        if forget_sent:
+            self._change(
+                update(Outbox)
+                .where(col(Outbox.id).in_(forget_sent))
+                .values(external_message_id=None),
+                None,
+                Outbox,
+            )
+        if forget_received:
+            self._change(
+                update(InboundMessage)
+                .where(col(InboundMessage.id).in_(forget_received))
+                .values(message_id=None),
+                None,
+                InboundMessage,
+            )
+        return sorted(taken)
+
+    def set_auto_clear(self, client_id: int, hours: int | None) -> None:
+        """Clear the client's chat of messages older than ``hours`` (1-47); ``None``: never."""
+        self._change(
+            update(Client).where(col(Client.id) == client_id).values(auto_clear_hours=hours),
+            None,
+            Client,
+        )
+
+    def auto_clear_chats(self) -> list[tuple[int, str, str, int]]:
+        """(client id, channel, chat id, hours) of every chat cleared automatically."""
+        rows = self.session.execute(
+            select(
+                col(Client.id),
+                col(ChannelIdentity.channel),
+                col(ChannelIdentity.chat_id),
+                col(Client.auto_clear_hours),
+            )
+            .join(ChannelIdentity, col(ChannelIdentity.client_id) == col(Client.id))
+            .where(col(Client.auto_clear_hours).is_not(None))
+            .order_by(col(Client.id))
+        ).all()
+        return [(int(c), str(ch), str(chat), int(h)) for c, ch, chat, h in rows]
 
 
 __all__ = ["SqlSends"]

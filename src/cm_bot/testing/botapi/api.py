@@ -46,6 +46,7 @@ class FakeBotAPI(UserActions, FaultInjection):
     Attributes:
         sent: Every message the bot sent successfully, oldest first.
         edits: Every successful edit, oldest first.
+        deletions: Every accepted ``deleteMessages``, oldest first (what was asked, what went).
         calls: Requests per canonical method name, counted before any fault or check.
         responses: Answers per HTTP status.
         rejected_429: Requests answered with 429, injected or by the rate limiter.
@@ -144,6 +145,7 @@ class FakeBotAPI(UserActions, FaultInjection):
         # which clear_records() empties in place.
         self.sent = records.sent
         self.edits = records.edits
+        self.deletions = records.deletions
         self.calls = records.calls
         self.responses = records.responses
         self.callback_answers = records.callback_answers
@@ -239,6 +241,11 @@ class FakeBotAPI(UserActions, FaultInjection):
     def message(self, chat_id: int, message_id: int) -> JSONDict | None:
         """The current state of a message (after edits), or None."""
         return self._world.messages.get((chat_id, message_id))
+
+    def age_message(self, chat_id: int, message_id: int, seconds: float) -> None:
+        """Make a message look ``seconds`` older (a bot cannot delete one over 48 hours old)."""
+        message = self._world.messages[(chat_id, message_id)]
+        message["date"] = int(message["date"] - seconds)
 
     def commands(
         self, *, scope: Mapping[str, Any] | None = None, language_code: str = ""

@@ -25,6 +25,7 @@ from cm_bot.testing.botapi.markup import check_markup, check_text, inline_only
 from cm_bot.testing.botapi.params import param_bool, param_float, param_int, param_str
 from cm_bot.testing.botapi.records import (
     MAX_COMMAND_DESCRIPTION,
+    Deletion,
     JSONDict,
     Records,
     SentMessage,
@@ -37,8 +38,16 @@ Handler = Callable[[JSONDict], Awaitable[Any]]
 
 # Methods that address a chat and therefore fail with 403 once the chat blocked the bot.
 _CHAT_METHODS: Final = frozenset(
-    {"sendMessage", "editMessageText", "editMessageReplyMarkup", "sendChatAction"}
+    {
+        "sendMessage",
+        "editMessageText",
+        "editMessageReplyMarkup",
+        "sendChatAction",
+        "deleteMessages",
+    }
 )
+DELETABLE_FOR: Final = 48 * 3600  # seconds a bot may delete a message after it was sent
+MAX_DELETE_IDS: Final = 100
 
 _CHAT_ACTIONS: Final = frozenset(
     {
@@ -92,6 +101,7 @@ class BotMethods:
                 "sendMessage": self._send_message,
                 "editMessageText": self._edit_message_text,
                 "editMessageReplyMarkup": self._edit_message_reply_markup,
+                "deleteMessages": self._delete_messages,
                 "answerCallbackQuery": self._answer_callback_query,
                 "setMyCommands": self._set_my_commands,
                 "deleteMyCommands": self._delete_my_commands,
@@ -318,6 +328,30 @@ class BotMethods:
             self._record("editMessageReplyMarkup", edited, params, markup, None)
         )
         return edited
+
+    async def _delete_messages(self, params: JSONDict) -> bool:
+        """Telegram's contract: 1-100 ids; those not found (or over 48 h old) are skipped."""
+        chat_id = self._require_chat_id(params)
+        ids = params.get("message_ids")
+        if not isinstance(ids, list) or not ids:
+            raise ApiError(400, "Bad Request: message identifiers are not specified")
+        if len(ids) > MAX_DELETE_IDS:
+            raise ApiError(400, "Bad Request: too many message identifiers specified")
+        if not all(isinstance(i, int) and not isinstance(i, bool) for i in ids):
+            raise ApiError(400, "Bad Request: message identifiers are invalid")
+        oldest = time.time() - DELETABLE_FOR
+        deleted: list[int] = []
+        for message_id in ids:
+            message = self._world.messages.get((chat_id, message_id))
+            if message is None or float(message.get("date", 0)) < oldest:
+                continue
+            del self._world.messages[(chat_id, message_id)]
+            deleted.append(message_id)
+        self._records.deletions.append(
+            Deletion(chat_id, tuple(ids), tuple(deleted), self._records.now())
+        )
+        self._signals.state_changed()
+        return True
 
     async def _answer_callback_query(self, params: JSONDict) -> bool:
         query_id = param_str(params, "callback_query_id") or ""

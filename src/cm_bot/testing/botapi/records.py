@@ -55,6 +55,24 @@ class SentMessage:
 
 
 @dataclass(frozen=True)
+class Deletion:
+    """One ``deleteMessages`` the emulator accepted.
+
+    Attributes:
+        chat_id: Chat the messages were in.
+        message_ids: The ids asked for, in the order given.
+        deleted: Those actually deleted; the rest were not found or were more than 48
+            hours old (a bot cannot delete those), and were skipped.
+        time: Emulator clock when it was accepted.
+    """
+
+    chat_id: int
+    message_ids: tuple[int, ...]
+    deleted: tuple[int, ...]
+    time: float
+
+
+@dataclass(frozen=True)
 class FaultRecord:
     """An injected fault that fired, so tests can tell what the bot really experienced.
 
@@ -128,6 +146,7 @@ class Records:
         self.now = clock
         self.sent: list[SentMessage] = []
         self.edits: list[SentMessage] = []
+        self.deletions: list[Deletion] = []
         self.calls: Counter[str] = Counter()
         self.responses: Counter[int] = Counter()
         self.rejected_429 = 0
@@ -142,6 +161,7 @@ class Records:
         """Forget everything recorded, emptying the same lists and counters in place."""
         self.sent.clear()
         self.edits.clear()
+        self.deletions.clear()
         self.calls.clear()
         self.responses.clear()
         self.rejected_429 = 0
