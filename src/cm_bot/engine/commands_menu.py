@@ -36,6 +36,7 @@ STAFF_COMMANDS: tuple[Command, ...] = (
     ("referral", N_("Update a referral: /referral ID STATUS")),
     ("rescreen", N_("Repeat the PHQ-9 or GAD-7: /rescreen REF phq9 4w")),
     ("timezone", N_("Set your time zone")),
+    ("console", N_("A sign-in link to the web console")),
 )
 
 MAX_DESCRIPTION = 256  # Telegram refuses a longer BotCommand description
