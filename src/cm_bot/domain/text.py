@@ -8,6 +8,9 @@ how long a message is.
 from __future__ import annotations
 
 import re
+import string
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 # Zero-width spaces and joiners, direction marks, bidi embeddings, overrides and isolates,
 # word joiners and the byte-order mark: nothing a person sees, so never part of a word.
@@ -33,4 +36,26 @@ def utf16_length(text: str) -> int:
     return len(text.encode("utf-16-le", "surrogatepass")) // 2
 
 
-__all__ = ["INVISIBLE", "utf16_length", "without_invisible"]
+class _Format(string.Formatter):
+    """``str.format`` that leaves unknown ``{names}`` alone: flow text is data, not code."""
+
+    def get_value(self, key: int | str, args: Sequence[Any], kwargs: Mapping[str, Any]) -> Any:
+        if isinstance(key, str) and key in kwargs:
+            return kwargs[key]
+        return "{" + str(key) + "}"
+
+
+_FORMATTER = _Format()
+
+
+def fill(text: str, values: Mapping[str, Any]) -> str:
+    """A flow's text with its ``{placeholders}`` filled; unknown ones and bad braces stay."""
+    if "{" not in text:
+        return text
+    try:
+        return _FORMATTER.vformat(text, (), values)
+    except (ValueError, IndexError):
+        return text
+
+
+__all__ = ["INVISIBLE", "fill", "utf16_length", "without_invisible"]

@@ -7,7 +7,6 @@ question, the end of a safety pause.
 from __future__ import annotations
 
 import hashlib
-import string
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
@@ -18,6 +17,7 @@ from cm_bot.domain import (
     RunStatus,
     Severity,
 )
+from cm_bot.domain.text import fill
 from cm_bot.engine import safety
 from cm_bot.engine.answers import (
     label_of,
@@ -231,7 +231,7 @@ class FlowTurn(Turn):
 
     def step_text(self, run: RunState, step: MessageStep | QuestionStep) -> str:
         """A step's text in the run's language, its placeholders filled."""
-        return _fill(self._(step.text), {**self.program_context(), **run.context})
+        return fill(self._(step.text), {**self.program_context(), **run.context})
 
     def program_context(self) -> dict[str, str]:
         """The program's placeholders (``{emergency}``, ``{retention}`` ...) in this language."""
@@ -474,7 +474,7 @@ class FlowTurn(Turn):
                 source_value=shown_value,
             )
             message = (
-                _fill(self._(rule.message), {**self.program_context(), **run.context})
+                fill(self._(rule.message), {**self.program_context(), **run.context})
                 if rule.message
                 else None
             )
@@ -572,27 +572,6 @@ class FlowTurn(Turn):
             dedupe_key=f"declined:{run.run_id}",
         )
         return False
-
-
-class _Format(string.Formatter):
-    """``str.format`` that leaves unknown ``{names}`` alone: flow text is data, not code."""
-
-    def get_value(self, key: int | str, args: Sequence[Any], kwargs: Mapping[str, Any]) -> Any:
-        if isinstance(key, str) and key in kwargs:
-            return kwargs[key]
-        return "{" + str(key) + "}"
-
-
-_FORMATTER = _Format()
-
-
-def _fill(text: str, context: Mapping[str, Any]) -> str:
-    if "{" not in text:
-        return text
-    try:
-        return _FORMATTER.vformat(text, (), context)
-    except (ValueError, IndexError):
-        return text
 
 
 def _branch(branches: Sequence[Branch], run: RunState, scores: Mapping[str, Any]) -> str:

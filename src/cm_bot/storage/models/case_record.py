@@ -1,16 +1,11 @@
-"""The case record as SQLModel tables.
-
-Every answer, state change, flag and outgoing message is a row, written in the
-transaction that handles the inbound event that caused it. Times are UTC.
-Only this package imports SQL.
-"""
+"""The case record: staff, clients, cases, runs, answers, flags, contacts, the outbox, audit."""
 
 from __future__ import annotations
 
 from datetime import date, datetime, time
 from typing import Any
 
-from sqlalchemy import JSON, Column, Index, MetaData, UniqueConstraint, text
+from sqlalchemy import Index, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from cm_bot.domain import (
@@ -24,31 +19,7 @@ from cm_bot.domain import (
     OutboxStatus,
     RunStatus,
 )
-from cm_bot.domain.time import utcnow  # column defaults for rows written outside a unit of work
-
-# Stable constraint names, so Alembic batch migrations on SQLite can find them.
-SQLModel.metadata.naming_convention = {
-    "ix": "ix_%(column_0_label)s",
-    "uq": "uq_%(table_name)s_%(column_0_name)s",
-    "ck": "ck_%(table_name)s_%(constraint_name)s",
-    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
-    "pk": "pk_%(table_name)s",
-}
-metadata: MetaData = SQLModel.metadata
-
-
-def partial_index(name: str, *columns: str, where: str) -> Index:
-    """An index over only the rows ``where`` holds, on SQLite and PostgreSQL alike.
-
-    The scheduler looks rows up by columns that are empty on most rows (a goal, a
-    contact); indexing only the others keeps the index small and the hot path's writes
-    (answers and replies, which leave those columns empty) free of it.
-    """
-    return Index(name, *columns, sqlite_where=text(where), postgresql_where=text(where))
-
-
-def _json() -> Any:
-    return Field(default=None, sa_column=Column(JSON, nullable=True))
+from cm_bot.storage.models.base import json_column, partial_index, utcnow
 
 
 class Staff(SQLModel, table=True):
@@ -129,10 +100,10 @@ class FlowRun(SQLModel, table=True):
     prompt_seq: int = 0  # bumped whenever a question is asked; binds buttons to this prompt
     bad_attempts: int = 0
     locale: str = "en"
-    answers: dict[str, Any] | None = _json()
-    context: dict[str, Any] | None = _json()  # what the flow's text and conditions may read
-    state: dict[str, Any] | None = _json()  # the engine's own bookkeeping; flows never see it
-    fired_flags: list[str] | None = _json()
+    answers: dict[str, Any] | None = json_column()
+    context: dict[str, Any] | None = json_column()  # what the flow's text and conditions may read
+    state: dict[str, Any] | None = json_column()  # the engine's own bookkeeping; flows never see it
+    fired_flags: list[str] | None = json_column()
     scheduled_contact_id: int | None = Field(default=None, foreign_key="scheduledcontact.id")
     started_at: datetime = Field(default_factory=utcnow)
     updated_at: datetime = Field(default_factory=utcnow)
@@ -183,7 +154,7 @@ class Response(SQLModel, table=True):
     flow_version: int
     step_id: str
     key: str = Field(index=True)
-    value: Any = Field(default=None, sa_column=Column(JSON, nullable=True))
+    value: Any = json_column()
     question: str
     locale: str
     goal_id: int | None = Field(default=None, foreign_key="goal.id")
@@ -207,7 +178,7 @@ class ScoreResult(SQLModel, table=True):
     instrument: str | None = None
     value: float | None = None
     band: str | None = None
-    result: dict[str, Any] | None = _json()
+    result: dict[str, Any] | None = json_column()
     computed_at: datetime = Field(default_factory=utcnow)
 
 
@@ -234,7 +205,7 @@ class Flag(SQLModel, table=True):
     rule_id: str
     dedupe_key: str
     source_key: str | None = None  # the answer key that raised it (minimum necessary)
-    source_value: Any = Field(default=None, sa_column=Column(JSON, nullable=True))
+    source_value: Any = json_column()
     status: str = FlagStatus.OPEN
     created_at: datetime = Field(default_factory=utcnow)
     acknowledged_at: datetime | None = None
@@ -292,7 +263,7 @@ class ConsentRecord(SQLModel, table=True):
     version: int
     text_sha256: str
     locale: str
-    decisions: dict[str, Any] | None = _json()
+    decisions: dict[str, Any] | None = json_column()
     inbound_id: int | None = Field(default=None, foreign_key="inboundmessage.id")
     recorded_at: datetime = Field(default_factory=utcnow)
 
@@ -369,7 +340,7 @@ class Outbox(SQLModel, table=True):
     case_id: int | None = Field(default=None, foreign_key="case.id")
     inbound_id: int | None = Field(default=None, foreign_key="inboundmessage.id")
     text: str
-    buttons: list[Any] | None = _json()
+    buttons: list[Any] | None = json_column()
     priority: int = 50
     status: str = OutboxStatus.PENDING
     attempts: int = 0
@@ -386,7 +357,7 @@ class Outbox(SQLModel, table=True):
     deliver_by: datetime | None = None
     # A message, or a delete of earlier messages (their Telegram ids in ``delete_ids``).
     kind: str = OutboxKind.MESSAGE
-    delete_ids: list[Any] | None = _json()
+    delete_ids: list[Any] | None = json_column()
     created_at: datetime = Field(default_factory=utcnow)
     sent_at: datetime | None = None
 
@@ -431,7 +402,7 @@ class PromptToken(SQLModel, table=True):
     staff_id: int | None = Field(default=None, foreign_key="staff.id")
     run_id: int | None = Field(default=None, foreign_key="flowrun.id")
     prompt_seq: int
-    value: Any = Field(default=None, sa_column=Column(JSON, nullable=True))
+    value: Any = json_column()
     value_key: str = Field(index=True)  # canonical JSON of (run, prompt, value): get-or-create
 
 
@@ -443,288 +414,7 @@ class AuditLog(SQLModel, table=True):
     actor: str  # "staff:3", "client:7", "system", "cli"
     action: str
     case_id: int | None = None
-    detail: dict[str, Any] | None = _json()
-
-
-class ConsoleLink(SQLModel, table=True):
-    """A single-use sign-in link to the web console, bound to one staff member.
-
-    Only the token's SHA-256 is stored; it expires 10 minutes after it was made.
-    """
-
-    id: int | None = Field(default=None, primary_key=True)
-    token_sha256: str = Field(unique=True, index=True)
-    staff_id: int = Field(foreign_key="staff.id", index=True)
-    created_at: datetime = Field(default_factory=utcnow)
-    expires_at: datetime
-    used_at: datetime | None = None
-
-
-class ConsoleSession(SQLModel, table=True):
-    """A signed-in web console session: a server-side row, revocable (token stored hashed)."""
-
-    id: int | None = Field(default=None, primary_key=True)
-    token_sha256: str = Field(unique=True, index=True)
-    staff_id: int = Field(foreign_key="staff.id", index=True)
-    csrf: str  # the token every POST of this session must carry
-    created_at: datetime = Field(default_factory=utcnow)
-    last_seen_at: datetime = Field(default_factory=utcnow)
-    revoked_at: datetime | None = None
-
-
-# -- The resource directory (issue 17) ------------------------------------------------------
-# Open Referral HSDS 3.0 records as `cm-bot resources import` stores them (cm_bot.resources),
-# keyed by their HSDS ids (uuid strings). No foreign keys: the importer checks every
-# reference before it stores anything, HSDS links are polymorphic (a phone belongs to a
-# service, a location, an organization ...), and rows a re-import no longer lists stay for
-# the referrals that point at them (a missing service becomes inactive, never deleted).
-
-
-class ResourceOrganization(SQLModel, table=True):
-    """An organization delivering services (HSDS ``organization``)."""
-
-    __tablename__ = "resource_organization"
-
-    id: str = Field(primary_key=True)
-    name: str
-    alternate_name: str | None = None
-    description: str | None = None
-    email: str | None = None
-    website: str | None = None
-    imported_at: datetime = Field(default_factory=utcnow)
-
-
-class ResourceService(SQLModel, table=True):
-    """A service (HSDS ``service``); only ``active`` ones are offered (``ServiceStatus``)."""
-
-    __tablename__ = "resource_service"
-    __table_args__ = (
-        # match: the active services of a need, most recently assured first
-        Index("ix_resource_service_status_assured", "status", "assured_date", "name"),
-    )
-
-    id: str = Field(primary_key=True)
-    organization_id: str | None = Field(default=None, index=True)
-    name: str
-    alternate_name: str | None = None
-    description: str | None = None
-    url: str | None = None
-    email: str | None = None
-    status: str  # ServiceStatus
-    interpretation_services: str | None = None
-    application_process: str | None = None
-    fees_description: str | None = None
-    eligibility_description: str | None = None
-    alert: str | None = None
-    assured_date: date | None = None
-    last_modified: datetime | None = None
-    opening_hours: str | None = None  # built from its schedules, in English, for listings
-    # Set when a re-import no longer listed it (status became inactive); cleared when listed.
-    missing_since: datetime | None = None
-    imported_at: datetime = Field(default_factory=utcnow)
-
-
-class ResourceLocation(SQLModel, table=True):
-    """A place services are delivered at, or a virtual or postal one (HSDS ``location``)."""
-
-    __tablename__ = "resource_location"
-
-    id: str = Field(primary_key=True)
-    organization_id: str | None = Field(default=None, index=True)
-    location_type: str  # physical | postal | virtual
-    name: str | None = None
-    alternate_name: str | None = None
-    description: str | None = None
-    transportation: str | None = None
-    url: str | None = None
-    latitude: float | None = None
-    longitude: float | None = None
-
-
-class ResourceServiceAtLocation(SQLModel, table=True):
-    """A service delivered at a location (HSDS ``service_at_location``)."""
-
-    __tablename__ = "resource_service_at_location"
-
-    id: str = Field(primary_key=True)
-    service_id: str = Field(index=True)
-    location_id: str = Field(index=True)
-    description: str | None = None
-
-
-class ResourcePhone(SQLModel, table=True):
-    """A phone number of a service, a location, a service at a location or an organization."""
-
-    __tablename__ = "resource_phone"
-
-    id: str = Field(primary_key=True)
-    service_id: str | None = Field(default=None, index=True)
-    location_id: str | None = Field(default=None, index=True)
-    organization_id: str | None = Field(default=None, index=True)
-    service_at_location_id: str | None = Field(default=None, index=True)
-    contact_id: str | None = None
-    number: str
-    extension: str | None = None
-    type: str | None = None  # voice, text, fax ... (RFC 6350)
-    description: str | None = None
-
-
-class ResourceAddress(SQLModel, table=True):
-    """A location's address (HSDS ``address``)."""
-
-    __tablename__ = "resource_address"
-
-    id: str = Field(primary_key=True)
-    location_id: str | None = Field(default=None, index=True)
-    attention: str | None = None
-    address_1: str
-    address_2: str | None = None
-    city: str
-    region: str | None = None
-    state_province: str
-    postal_code: str
-    country: str
-    address_type: str  # physical | postal | virtual
-
-
-class ResourceSchedule(SQLModel, table=True):
-    """When a service or location is open: HSDS ``schedule`` (RFC 5545 RRULE fields)."""
-
-    __tablename__ = "resource_schedule"
-
-    id: str = Field(primary_key=True)
-    service_id: str | None = Field(default=None, index=True)
-    location_id: str | None = Field(default=None, index=True)
-    service_at_location_id: str | None = Field(default=None, index=True)
-    valid_from: date | None = None
-    valid_to: date | None = None
-    dtstart: date | None = None
-    timezone: float | None = None  # hours from UTC, as HSDS has it
-    until: date | None = None
-    count: int | None = None
-    wkst: str | None = None
-    freq: str | None = None  # WEEKLY | MONTHLY
-    interval: int | None = None
-    byday: str | None = None
-    byweekno: str | None = None
-    bymonthday: str | None = None
-    byyearday: str | None = None
-    description: str | None = None
-    opens_at: time | None = None
-    closes_at: time | None = None
-    schedule_link: str | None = None
-    attending_type: str | None = None
-    notes: str | None = None
-    hours_text: str | None = None  # "Mon–Fri 09:00–17:00", built from the fields above
-
-
-class ResourceLanguage(SQLModel, table=True):
-    """A language spoken at a service, location or phone (HSDS ``language``)."""
-
-    __tablename__ = "resource_language"
-    __table_args__ = (Index("ix_resource_language_service_lang", "service_id", "lang"),)
-
-    id: str = Field(primary_key=True)
-    service_id: str | None = None
-    location_id: str | None = Field(default=None, index=True)
-    phone_id: str | None = Field(default=None, index=True)
-    name: str | None = None
-    code: str | None = None
-    note: str | None = None
-    lang: str | None = None  # the code as matched: ISO 639-1, lower case ("es"), when known
-
-
-class ResourceTaxonomyTerm(SQLModel, table=True):
-    """A taxonomy term services are classified by (HSDS ``taxonomy_term``).
-
-    ``code_key`` and ``name_key`` are the code and name in lower case: a need's mapping
-    matches terms by either, ignoring case.
-    """
-
-    __tablename__ = "resource_taxonomy_term"
-
-    id: str = Field(primary_key=True)
-    code: str | None = None
-    name: str
-    description: str | None = None
-    parent_id: str | None = None
-    taxonomy: str | None = None
-    taxonomy_id: str | None = None
-    language: str | None = None
-    term_uri: str | None = None
-    code_key: str | None = Field(default=None, index=True)
-    name_key: str = Field(index=True)
-
-
-class ResourceAttribute(SQLModel, table=True):
-    """A taxonomy term attached to a service or other record (HSDS ``attribute``)."""
-
-    __tablename__ = "resource_attribute"
-    __table_args__ = (Index("ix_resource_attribute_term_link", "taxonomy_term_id", "link_id"),)
-
-    id: str = Field(primary_key=True)
-    link_id: str = Field(index=True)
-    taxonomy_term_id: str
-    link_type: str | None = None
-    link_entity: str  # service, location, organization ...
-    value: str | None = None
-
-
-
-# -- Referrals (issue 17) ---------------------------------------------------------------------
-# What a client was offered from the directory, the referrals made, and every status change.
-# ``service_id`` is an HSDS id (no foreign key, as above); the service's name is kept as it
-# was offered, for the check-in's question and for reports after a re-import.
-
-
-class Referral(SQLModel, table=True):
-    """A referral of a case's client to a directory service; its history in ``referral_event``."""
-
-    __tablename__ = "referral"
-
-    id: int | None = Field(default=None, primary_key=True)
-    case_id: int = Field(foreign_key="case.id", index=True)
-    client_id: int | None = Field(default=None, foreign_key="client.id")
-    need: str
-    service_id: str
-    service_name: str = ""
-    made_by: str  # "client" | "staff:<id>"
-    status: str = Field(index=True)  # ReferralStatus
-    reason: str | None = None  # ReferralReason
-    created_at: datetime = Field(default_factory=utcnow)
-    updated_at: datetime = Field(default_factory=utcnow)
-
-
-class ReferralEvent(SQLModel, table=True):
-    """One status change of a referral: to what, why, by whom, when (its first row: made)."""
-
-    __tablename__ = "referral_event"
-
-    id: int | None = Field(default=None, primary_key=True)
-    referral_id: int = Field(foreign_key="referral.id", index=True)
-    status: str
-    reason: str | None = None
-    actor: str  # "client" | "staff:<id>" | "system"
-    at: datetime = Field(default_factory=utcnow)
-
-
-class ReferralOffer(SQLModel, table=True):
-    """A service offered to a client for a need, and what they chose (``None``: no answer yet).
-
-    ``service_id`` is ``None`` when nothing in the directory matched the need.
-    """
-
-    __tablename__ = "referral_offer"
-
-    id: int | None = Field(default=None, primary_key=True)
-    case_id: int | None = Field(default=None, foreign_key="case.id", index=True)
-    client_id: int = Field(foreign_key="client.id", index=True)
-    need: str
-    service_id: str | None = None
-    choice: str | None = None  # refer | self | not_now
-    referral_id: int | None = Field(default=None, foreign_key="referral.id")
-    offered_at: datetime = Field(default_factory=utcnow)
-    answered_at: datetime | None = None
+    detail: dict[str, Any] | None = json_column()
 
 
 class RescreenPlan(SQLModel, table=True):
@@ -747,45 +437,3 @@ class RescreenPlan(SQLModel, table=True):
     created_at: datetime = Field(default_factory=utcnow)
     updated_at: datetime = Field(default_factory=utcnow)
     stopped_at: datetime | None = None
-
-
-__all__ = [
-    "AuditLog",
-    "Case",
-    "CaseNote",
-    "ChannelIdentity",
-    "Client",
-    "ConsentRecord",
-    "ConsoleLink",
-    "ConsoleSession",
-    "Flag",
-    "FlowRun",
-    "Goal",
-    "HeldMessage",
-    "InboundMessage",
-    "Invite",
-    "Outbox",
-    "ProgramSetting",
-    "PromptToken",
-    "Referral",
-    "ReferralEvent",
-    "ReferralOffer",
-    "RescreenPlan",
-    "ResourceAddress",
-    "ResourceAttribute",
-    "ResourceLanguage",
-    "ResourceLocation",
-    "ResourceOrganization",
-    "ResourcePhone",
-    "ResourceSchedule",
-    "ResourceService",
-    "ResourceServiceAtLocation",
-    "ResourceTaxonomyTerm",
-    "Response",
-    "ScheduledContact",
-    "ScoreResult",
-    "Staff",
-    "metadata",
-    "utcnow",
-]
-
