@@ -41,7 +41,9 @@ FIRST_MESSAGES = {
 
 
 def test_the_flows_the_bot_starts_itself_are_all_checked() -> None:
-    assert {"goal_checkin", "exit_followup", "referral_checkin"} <= set(FIRST_MESSAGES)
+    assert {"goal_checkin", "exit_followup", "referral_checkin", "exit_conversation"} <= set(
+        FIRST_MESSAGES
+    )
 
 
 @pytest.mark.parametrize("locale", sorted(NEVER_FIRST))

@@ -42,6 +42,7 @@ SHIPPED = {
     "referral_checkin",  # issue 17: "did you get help from ...?"
     "rescreen_phq9",  # issue 18: the whole PHQ-9 again, on the case manager's plan
     "rescreen_gad7",  # issue 18: the whole GAD-7 again
+    "exit_conversation",  # issue 18: goals met, how helpful, follow-ups yes/no/when
 }
 
 # docs/instruments.md §2.4 / §3.4: the attribution line the PHQ and GAD forms carry. It is kept
@@ -392,6 +393,7 @@ def test_placeholders_are_only_those_context_provides(flows: dict[str, Flow], fl
         # issue 17: the engine's service card and name; the scheduler's name and days
         "referral_offer": ["{card}", "{service}"],
         "referral_checkin": ["{service}", "{days}"],
+        "exit_conversation": ["{goals_met}"],  # issue 18: the goals met, from the exit
     }
     allowed = [*PROGRAM_PLACEHOLDERS, *provided.get(flow_id, [])]
     flow = flows[flow_id]
@@ -731,6 +733,7 @@ def checkin(progress: int, contact: bool = False) -> dict[str, object]:
         "checkin.progress": progress,
         "checkin.helped": None,
         "checkin.barriers": None,
+        "checkin.next_step": None,
         "checkin.contact": contact,
     }
 

@@ -35,6 +35,7 @@ def answer_checkin(who_person: object, progress: str) -> None:
     person.tap(progress)  # type: ignore[attr-defined]
     person.tap("Skip this question")  # type: ignore[attr-defined]
     person.tap("Skip this question")  # type: ignore[attr-defined]
+    person.tap("Skip this question")  # type: ignore[attr-defined]  # the next small step
     person.tap("No")  # type: ignore[attr-defined]
 
 

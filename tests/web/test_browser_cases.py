@@ -423,6 +423,7 @@ def seed_showcase(app: App) -> str:
             clock.now(),
             **({"text": barrier} if barrier else {"tap": "Skip this question"}),
         )
+        reply(app, person, clock.now(), tap="Skip this question")  # the next small step
         reply(app, person, clock.now(), tap=call)
         at(clock.now() + timedelta(minutes=5))
         run_due(app.engine, clock.now())

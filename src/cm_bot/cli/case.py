@@ -142,6 +142,7 @@ def case_exit(
     from datetime import UTC, datetime
     from datetime import date as date_
 
+    from cm_bot.engine.staff import StaffDesk
     from cm_bot.storage.admin import cli_actor
 
     try:
@@ -154,8 +155,14 @@ def case_exit(
             case = uow.cases.case_by_ref(ref)
             if case is None:
                 raise fail(f"no case {ref}")
-            uow.cases.exit_case(case.case_id, datetime.combine(day, datetime.min.time(), UTC))
-            uow.audit.record(cli_actor(), "case_exited", case.case_id)
+            desk = StaffDesk(
+                uow,
+                application.translator,
+                [],
+                flows=application.flows,
+                start_flow=application.engine.start_flow,
+            )
+            desk.exit_case(case, day, cli_actor())
     finally:
         application.close()
     typer.echo(f"{ref} exited on {day.isoformat()}")

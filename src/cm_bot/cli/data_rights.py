@@ -47,6 +47,25 @@ def goal_add(
     typer.echo(f"goal #{goal_id} added to {ref.upper()} ({cadence})")
 
 
+@goal_app.command("status")
+def goal_status(
+    goal_id: Annotated[int, typer.Argument(metavar="ID", help="The goal's number (/case).")],
+    status: Annotated[str, typer.Argument(metavar="STATUS", help="active, met, changed, dropped")],
+) -> None:
+    """Set a goal's status (audited). A goal that is not active gets no more check-ins."""
+    from cm_bot.domain import GoalStatus
+    from cm_bot.storage.admin import cli_actor
+    from cm_bot.storage.case_admin import set_goal_status
+
+    wanted = status.lower()
+    if wanted not in set(GoalStatus):
+        raise fail(f"STATUS must be one of {', '.join(GoalStatus)}", 2)
+    with admin() as application:
+        if not set_goal_status(application.store, goal_id, wanted, cli_actor()):
+            raise fail(f"no goal #{goal_id}", 1)
+    typer.echo(f"goal #{goal_id} is now {wanted}")
+
+
 def export(
     ref: Annotated[str, typer.Argument(metavar="REF", help="The case, e.g. C-0001.")],
     format: Annotated[

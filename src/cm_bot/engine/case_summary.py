@@ -10,10 +10,18 @@ from collections.abc import Mapping
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from cm_bot.domain import CaseStatus, ClientStatus, ContactStatus, Severity
+from cm_bot.domain import CaseStatus, ClientStatus, ContactStatus, GoalStatus, Severity
 from cm_bot.engine.notices import SEVERITY_NAMES, Gettext, score_line, when
 from cm_bot.engine.ports import ScoreView
 from cm_bot.i18n.translator import N_
+
+# A goal's status as staff read it in /case (issue 18: goals the client steers).
+GOAL_STATUS_NAMES = {
+    GoalStatus.ACTIVE: N_("active"),
+    GoalStatus.MET: N_("met"),
+    GoalStatus.CHANGED: N_("changed"),
+    GoalStatus.DROPPED: N_("dropped"),
+}
 
 # Stored status, consent and outcome words, shown to staff in their language.
 WORDS: dict[str, str] = {
@@ -84,6 +92,13 @@ def case_summary(data: Mapping[str, Any], _: Gettext, zone: ZoneInfo | None = No
                 text=goal["text"], progress=progress
             )
         )
+        lines.append(
+            _("Goal #{id} status: {status}").format(
+                id=goal["id"], status=_(GOAL_STATUS_NAMES[GoalStatus(goal["status"])])
+            )
+        )
+        if goal.get("next_step"):
+            lines.append(_("Next step: {step}").format(step=goal["next_step"]))
     for flag in data["open_flags"]:
         lines.append(
             _("Open flag #{id}: {severity} — {reason}").format(

@@ -30,6 +30,7 @@ STAFF_COMMANDS: tuple[Command, ...] = (
     ("flags", N_("Open flags, most severe first")),
     ("case", N_("A case at a glance: /case REF")),
     ("goal", N_("Add a goal: /goal REF text")),
+    ("goalstatus", N_("Set a goal's status: /goalstatus REF ID met")),
     ("note", N_("Add a case note: /note REF text")),
     ("exit", N_("Exit a case: /exit REF [date]")),
     ("invite", N_("A new invite link: /invite REF")),

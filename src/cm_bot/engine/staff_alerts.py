@@ -8,7 +8,7 @@ Notices carry the minimum necessary (:mod:`cm_bot.engine.notices` words them).
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -51,6 +51,9 @@ class AlertDesk:
     # The flows, for option labels and score rules; without them a notice shows the stored
     # question with the plain answer value.
     flows: FlowRegistry | None = None
+    # Starts a flow for a client in this unit of work (``Engine.start_flow``); the exit
+    # conversation needs it. None: the exit happens without one.
+    start_flow: Callable[[UnitOfWork, ClientView, str, dict[str, Any]], list[int]] | None = None
 
     @property
     def now(self) -> datetime:

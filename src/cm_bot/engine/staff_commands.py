@@ -13,9 +13,10 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from cm_bot.domain import CaseStatus, ReferralReason, ReferralStatus
+from cm_bot.domain import CaseStatus, GoalStatus, ReferralReason, ReferralStatus
 from cm_bot.domain.rescreen import RESCREEN_INSTRUMENTS, STOP, every_text, parse_every
-from cm_bot.engine.case_summary import case_summary
+from cm_bot.engine.case_summary import GOAL_STATUS_NAMES, case_summary
+from cm_bot.engine.exiting import EXIT_FLOW, exit_context
 from cm_bot.engine.notices import (
     REFERRAL_REASON_WORDS,
     REFERRAL_STATUS_WORDS,
@@ -64,6 +65,8 @@ class CommandDesk(AlertDesk):
             + _("/referral ID STATUS [reason] — update a referral (see /case REF)")
             + "\n"
             + _("/rescreen REF phq9|gad7 4w — repeat the PHQ-9 or GAD-7 (off stops it)")
+            + "\n"
+            + _("/goalstatus REF ID met|changed|dropped|active — a goal's status")
         )
 
     def _allowed(
@@ -332,6 +335,30 @@ class CommandDesk(AlertDesk):
         self.uow.cases.add_goal(case.case_id, text.strip(), "weekly", None, staff.staff_id)
         reply(_("Goal added to {ref}. Check-ins will be weekly.").format(ref=case.ref))
 
+    @STAFF_COMMANDS.register("goalstatus")
+    def _goal_status(
+        self, staff: StaffView, rest: str, reply: Callable[..., None], _: Gettext
+    ) -> None:
+        """``/goalstatus REF ID STATUS``: a goal met, changed, dropped (or active again)."""
+        ref, goal_id, status = ([*rest.split(), "", "", ""])[:3]
+        case = self._allowed(staff, ref, reply, _, "goalstatus")
+        if case is None:
+            return
+        wanted = status.lower()
+        if not goal_id.isdigit() or wanted not in set(GoalStatus):
+            reply(_("Send /goalstatus REF ID met|changed|dropped|active (the ID is in /case REF)"))
+            return
+        if not self.uow.cases.set_goal_status(
+            case.case_id, int(goal_id), wanted, actor=f"staff:{staff.staff_id}"
+        ):
+            reply(_("Case {ref} has no goal #{id}.").format(ref=case.ref, id=goal_id))
+            return
+        reply(
+            _("Goal #{id} of {ref} is now {status}.").format(
+                id=goal_id, ref=case.ref, status=_(GOAL_STATUS_NAMES[GoalStatus(wanted)])
+            )
+        )
+
     @STAFF_COMMANDS.register("note")
     def _note(self, staff: StaffView, rest: str, reply: Callable[..., None], _: Gettext) -> None:
         ref, _sep, text = rest.partition(" ")
@@ -355,18 +382,45 @@ class CommandDesk(AlertDesk):
         except ValueError:
             reply(_("Please give the exit date as YYYY-MM-DD."))
             return
+        error = self.exit_day_error(case, exit_day, _)
+        if error is not None:
+            reply(error)
+            return
+        self.exit_case(case, exit_day, f"staff:{staff.staff_id}")
+        reply(_("Case {ref} exited on {day}.").format(ref=case.ref, day=exit_day.isoformat()))
+
+    def exit_case(self, case: CaseView, exit_day: date, actor: str) -> bool:
+        """Exit ``case`` and start the client's exit conversation in this unit of work.
+
+        One path for ``/exit``, ``cm-bot case exit`` and the console. The follow-ups are
+        planned when the unit of work commits (on ``CaseExited``). The conversation is not
+        started for a client without a current consent, withdrawn, unreachable or paused:
+        then the follow-ups simply stay as planned. True when it was started.
+        """
+        self.uow.cases.exit_case(case.case_id, datetime.combine(exit_day, datetime.min.time(), UTC))
+        self.uow.audit.record(actor, "case_exited", case.case_id)
+        if (
+            self.start_flow is None
+            or case.client_id is None
+            or self.flows is None
+            or EXIT_FLOW not in self.flows
+        ):
+            return False
+        client = self.uow.runs.client_by_id(case.client_id)
+        if client is None:
+            return False
+        context = exit_context(self.uow.cases.met_goals(case.case_id))
+        return bool(self.start_flow(self.uow, client, EXIT_FLOW, context))
+
+    def exit_day_error(self, case: CaseView, exit_day: date, _: Gettext) -> str | None:
+        """Why ``exit_day`` cannot be the case's exit date, or None."""
         opened = (case.opened_at or self.now).date()
         latest = (self.now + MAX_EXIT_AHEAD).date()
-        if not opened <= exit_day <= latest:
-            reply(
-                _("The exit date must be between {first} and {last}.").format(
-                    first=opened.isoformat(), last=latest.isoformat()
-                )
-            )
-            return
-        self.uow.cases.exit_case(case.case_id, datetime.combine(exit_day, datetime.min.time(), UTC))
-        self.uow.audit.record(f"staff:{staff.staff_id}", "case_exited", case.case_id)
-        reply(_("Case {ref} exited on {day}.").format(ref=case.ref, day=exit_day.isoformat()))
+        if opened <= exit_day <= latest:
+            return None
+        return _("The exit date must be between {first} and {last}.").format(
+            first=opened.isoformat(), last=latest.isoformat()
+        )
 
     @STAFF_COMMANDS.register("invite")
     def _invite(self, staff: StaffView, rest: str, reply: Callable[..., None], _: Gettext) -> None:

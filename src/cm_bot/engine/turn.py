@@ -221,7 +221,14 @@ class Turn:
             bot_username=self.bot_username,
             flows=self.flows,
             console_url=self.config.console_url,
+            start_flow=self._start_for,
         )
+
+    def _start_for(
+        self, uow: UnitOfWork, client: ClientView, flow_id: str, context: dict[str, Any]
+    ) -> list[int]:
+        """Start ``flow_id`` for another client (a staff action's); the walk layer does it."""
+        return []
 
     def _client_locale(self) -> str:
         assert self.client is not None and self.inbound is not None

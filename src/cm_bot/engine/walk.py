@@ -31,9 +31,10 @@ from cm_bot.engine.config import (
     SAFETY_PAUSE,
     SELECTION,
 )
-from cm_bot.engine.ports import RunState
+from cm_bot.engine.exiting import EXIT_FLOW, act_on_answers
+from cm_bot.engine.ports import ClientView, RunState, UnitOfWork
 from cm_bot.engine.staff import PRIORITY
-from cm_bot.engine.turn import Turn
+from cm_bot.engine.turn import Turn, TurnParts
 from cm_bot.flows.conditions import evaluate, holds
 from cm_bot.flows.schema import (
     END,
@@ -200,6 +201,24 @@ class FlowTurn(Turn):
             return []  # the caller checks the pause first; this is the backstop
         self.begin(flow, context, state)
         return self.outbox_ids
+
+    def _start_for(
+        self, uow: UnitOfWork, client: ClientView, flow_id: str, context: dict[str, Any]
+    ) -> list[int]:
+        """Start ``flow_id`` for another client (a staff action's) in this turn's transaction."""
+        parts = TurnParts(
+            translator=self.translator,
+            flows=self.flows,
+            config=self.config,
+            program=self.program,
+            crisis_words=self.crisis_words,
+            consent_flow=self.consent_flow,
+            bot_username=self.bot_username,
+        )
+        other = type(self)(parts, uow, client=client)
+        ids: list[int] = other.start_scheduled(self.flows.get(flow_id), context, {})
+        self.outbox_ids.extend(ids)
+        return ids
 
     def restart(self, run: RunState) -> None:
         """Start ``run``'s flow again from the top, still answering the same contact and goal."""
@@ -508,6 +527,8 @@ class FlowTurn(Turn):
         contact_id = run.state.get(CONTACT)
         if isinstance(contact_id, int):
             self.uow.contacts.contact_finished(contact_id, ContactStatus.ANSWERED)
+        if flow.id == EXIT_FLOW and status is RunStatus.COMPLETED:
+            act_on_answers(self.uow, self.client.client_id, self.client.case_id, run.answers)
         if flow.kind is FlowKind.CONSENT and not self._record_consent(run, flow):
             return
         if status is RunStatus.COMPLETED and not self.paused:

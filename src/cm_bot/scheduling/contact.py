@@ -29,7 +29,7 @@ import logging
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import exists, select
+from sqlalchemy import exists, func, select
 from sqlmodel import Session, col
 
 from cm_bot.domain import CaseStatus, ClientStatus, ContactStatus, RunStatus
@@ -380,6 +380,12 @@ def _context(
         if isinstance(last, int) and not isinstance(last, bool):
             context["last_progress"] = last
             context["previous_progress_zero"] = last == 0
+        answered = session.execute(
+            select(func.count())
+            .select_from(Response)
+            .where(col(Response.goal_id) == row.goal_id, col(Response.key) == "checkin.progress")
+        ).scalar_one()
+        context["checkin_number"] = int(answered) + 1  # "still right for you?" every third
     if row.kind == FOLLOWUP and case.exited_at is not None:
         context["days_since_exit"] = (now - aware(case.exited_at)).days
     if row.kind == REFERRAL and row.referral_id is not None:

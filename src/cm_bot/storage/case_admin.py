@@ -31,6 +31,7 @@ from cm_bot.storage.models import (
     ChannelIdentity,
     Client,
     Flag,
+    Goal,
     Invite,
     Outbox,
     Staff,
@@ -312,6 +313,18 @@ def add_goal(
         return uow.cases.add_goal(case_id, text, cadence, target_date, None, actor=actor)
 
 
+def set_goal_status(store: SqlStore, goal_id: int, status: str, actor: str) -> bool:
+    """A goal marked active/met/changed/dropped from the command line (audited as ``actor``).
+
+    A goal that is not active gets no more check-ins. False: there is no such goal.
+    """
+    with store.unit() as uow:
+        goal = uow.session.get(Goal, goal_id)
+        if goal is None:
+            return False
+        return uow.cases.set_goal_status(goal.case_id, goal_id, status, actor=actor)
+
+
 __all__ = [
     "CaseRow",
     "ClientInvite",
@@ -323,5 +336,6 @@ __all__ = [
     "new_case",
     "next_ref",
     "reassign_case",
+    "set_goal_status",
     "unlink_client",
 ]

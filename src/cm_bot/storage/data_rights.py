@@ -249,7 +249,16 @@ def export_case(
             ),
             "goals": _rows(
                 of(Goal, col(Goal.case_id), case.id),
-                ("id", "text", "cadence", "target_date", "status", "created_at"),
+                (
+                    "id",
+                    "text",
+                    "cadence",
+                    "target_date",
+                    "status",
+                    "next_step",
+                    "next_step_at",
+                    "created_at",
+                ),
             ),
             "notes": named(
                 _rows(notes, ("text", "staff_id", "created_at")), (("staff_id", "staff_name"),)

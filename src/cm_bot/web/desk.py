@@ -24,6 +24,7 @@ def staff_desk(request: Request, uow: SqlUnitOfWork) -> StaffDesk:
         bot_username=cm.engine.bot_username,
         flows=cm.flows,
         console_url=cm.settings.console_url,
+        start_flow=cm.engine.start_flow,
     )
 
 

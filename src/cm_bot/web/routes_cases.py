@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Mapping
+from datetime import date
 from typing import Annotated, Any
 from urllib.parse import urlencode
 
@@ -295,6 +296,36 @@ def set_rescreen(
         raise _not_found()
     outcome = "saved=rescreen" if saved else "problem=rescreen"
     return RedirectResponse(f"/cases/{case.ref}?{outcome}#rescreens", status_code=303)
+
+
+@router.post("/cases/{ref}/exit")
+def exit_case(
+    request: Request, ref: str, user: Staff, day: Annotated[str, Form()] = ""
+) -> Response:
+    """Exit the case (the bot's ``/exit``): the same desk call, follow-ups and exit conversation."""
+    cm = cm_app(request)
+    saved = False
+    with cm.store.unit() as uow:
+        case = _visible(uow, user, ref, "exit")
+        view = uow.cases.case_by_ref(case.ref) if case is not None else None
+        try:
+            exit_day = date.fromisoformat(day.strip()) if day.strip() else uow.now.date()
+        except ValueError:
+            exit_day = None
+        if (
+            view is not None
+            and exit_day is not None
+            and view.status in (CaseStatus.INTAKE, CaseStatus.ACTIVE)
+        ):
+            gettext = cm.translator.get(cm.translator.locale_for(user.locale)).gettext
+            desk = staff_desk(request, uow)
+            if desk.exit_day_error(view, exit_day, gettext) is None:
+                desk.exit_case(view, exit_day, user.actor)
+                saved = True
+    if case is None:
+        raise _not_found()
+    outcome = "saved=exit" if saved else "problem=exit"
+    return RedirectResponse(f"/cases/{case.ref}?{outcome}#exit", status_code=303)
 
 
 def _export(request: Request, ref: str, user: ConsoleUser) -> tuple[str, dict[str, Any]]:

@@ -7,7 +7,7 @@ them over SQL.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from datetime import datetime
+from datetime import datetime, time
 from typing import Any, Protocol
 
 from cm_bot.domain import Inbound, Outbound, Severity
@@ -321,6 +321,15 @@ class CasesRepo(Protocol):
     def exit_case(self, case_id: int, exited_at: datetime) -> None:
         """Mark the case exited (follow-ups are scheduled by the scheduling layer)."""
 
+    def set_goal_status(self, case_id: int, goal_id: int, status: str, *, actor: str) -> bool:
+        """Mark a goal of the case active/met/changed/dropped, audited.
+
+        A non-active goal's pending check-ins are cancelled. False: the case has no such goal.
+        """
+
+    def met_goals(self, case_id: int) -> list[str]:
+        """The texts of the case's goals with status ``met``, oldest first."""
+
     def set_rescreen(
         self, case_id: int, instrument: str, every_days: int | None, *, actor: str
     ) -> bool:
@@ -387,6 +396,12 @@ class ContactsRepo(Protocol):
 
     def cancel_contacts(self, client_id: int, outcome: str) -> int:
         """Cancel the client's pending scheduled contacts; return how many."""
+
+    def cancel_followups(self, case_id: int, outcome: str) -> int:
+        """Cancel the case's pending post-exit follow-ups; return how many."""
+
+    def narrow_hours(self, client_id: int, start: time, end: time) -> bool:
+        """Narrow the client's contact hours to ``start``-``end`` (never widen); True if changed."""
 
 
 class AuditRepo(Protocol):

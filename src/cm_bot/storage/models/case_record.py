@@ -250,6 +250,8 @@ class Goal(SQLModel, table=True):
     target_date: date | None = None
     status: str = GoalStatus.ACTIVE
     created_at: datetime = Field(default_factory=utcnow)
+    next_step: str | None = None  # the client's "one small step" at the last check-in
+    next_step_at: datetime | None = None
 
 
 class ConsentRecord(SQLModel, table=True):

@@ -15,6 +15,7 @@ from cm_bot.domain import (
     ClientStatus,
     ContactStatus,
     FlagStatus,
+    GoalStatus,
     InviteResult,
     StaffRole,
 )
@@ -348,6 +349,7 @@ class SqlCases(Repo):
                     "text": goal.text,
                     "cadence": goal.cadence,
                     "status": goal.status,
+                    "next_step": goal.next_step,
                     "last_progress": last.value if last else None,
                     "last_checkin": last.answered_at if last else None,
                 }
@@ -500,6 +502,45 @@ class SqlCases(Repo):
         case.status = CaseStatus.EXITED
         case.exited_at = exited_at
         self._events.append(CaseExited(case_id, exited_at.date()))
+
+    def set_goal_status(self, case_id: int, goal_id: int, status: str, *, actor: str) -> bool:
+        """A goal of this case marked active/met/changed/dropped, audited; False: no such goal.
+
+        A goal that is not active gets no more check-ins: its pending ones are cancelled.
+        """
+        goal = self.session.get(Goal, goal_id)
+        if goal is None or goal.case_id != case_id:
+            return False
+        before = goal.status
+        goal.status = GoalStatus(status)
+        if goal.status != GoalStatus.ACTIVE:
+            self.session.execute(
+                update(ScheduledContact)
+                .where(
+                    col(ScheduledContact.goal_id) == goal_id,
+                    col(ScheduledContact.status) == ContactStatus.PENDING,
+                )
+                .values(status=ContactStatus.CANCELLED, outcome="goal_closed", updated_at=self.now)
+            )
+        self.session.add(
+            AuditLog(
+                at=self.now,
+                actor=actor,
+                action="goal_status",
+                case_id=case_id,
+                detail={"goal_id": goal_id, "from": before, "to": goal.status.value},
+            )
+        )
+        return True
+
+    def met_goals(self, case_id: int) -> list[str]:
+        """The texts of the case's goals with status ``met``, oldest first."""
+        rows = self.session.execute(
+            select(col(Goal.text))
+            .where(col(Goal.case_id) == case_id, col(Goal.status) == GoalStatus.MET.value)
+            .order_by(col(Goal.id))
+        )
+        return [str(row[0]) for row in rows]
 
     def set_rescreen(
         self, case_id: int, instrument: str, every_days: int | None, *, actor: str

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from datetime import time
+
 from sqlalchemy import bindparam, or_, select, update
 
 from cm_bot.domain import ContactStatus
-from cm_bot.storage.models import ScheduledContact
+from cm_bot.storage.models import Client, ScheduledContact
 from cm_bot.storage.repos.base import CASE, CONTACT, Repo, one_of
 
 _CONTACT_FINISHED = (
@@ -37,6 +39,19 @@ _CANCEL_CONTACTS = (
         updated_at=bindparam("b_now"),
     )
 )
+_CANCEL_FOLLOWUPS = (
+    update(CONTACT)
+    .where(
+        CONTACT.c.status == ContactStatus.PENDING.value,
+        CONTACT.c.case_id == bindparam("b_case"),
+        CONTACT.c.kind == "followup",
+    )
+    .values(
+        status=ContactStatus.CANCELLED.value,
+        outcome=bindparam("b_outcome"),
+        updated_at=bindparam("b_now"),
+    )
+)
 
 
 class SqlContacts(Repo):
@@ -58,6 +73,33 @@ class SqlContacts(Repo):
             ScheduledContact,
         )
         return int(result.rowcount or 0)
+
+    def cancel_followups(self, case_id: int, outcome: str) -> int:
+        """Cancel the case's pending post-exit follow-ups (the client declined them)."""
+        result = self._change(
+            _CANCEL_FOLLOWUPS,
+            {"b_case": case_id, "b_outcome": outcome, "b_now": self.now},
+            ScheduledContact,
+        )
+        return int(result.rowcount or 0)
+
+    def narrow_hours(self, client_id: int, start: time, end: time) -> bool:
+        """Intersect the client's contact hours with ``start``-``end``; never widen them.
+
+        An empty intersection changes nothing (the client keeps the hours they had).
+        """
+        client = self.session.get(Client, client_id)
+        if client is None:
+            return False
+        new_start = max(start, client.contact_start) if client.contact_start else start
+        new_end = min(end, client.contact_end) if client.contact_end else end
+        if new_start >= new_end:
+            return False
+        if (new_start, new_end) == (client.contact_start, client.contact_end):
+            return False
+        client.contact_start, client.contact_end = new_start, new_end
+        self.session.add(client)
+        return True
 
 
 __all__ = ["SqlContacts"]

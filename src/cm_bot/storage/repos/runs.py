@@ -16,7 +16,15 @@ from sqlmodel import col
 
 from cm_bot.domain import FlagStatus, RunStatus, Severity
 from cm_bot.engine.ports import ClientView, RunState
-from cm_bot.storage.models import Client, ConsentRecord, Flag, FlowRun, Response, ScoreResult
+from cm_bot.storage.models import (
+    Client,
+    ConsentRecord,
+    Flag,
+    FlowRun,
+    Goal,
+    Response,
+    ScoreResult,
+)
 from cm_bot.storage.repos.base import (
     CASE,
     CLIENT,
@@ -156,6 +164,12 @@ _FINISHED_FLOWS = (
 )
 
 _ADD_RESPONSE = insert(RESPONSE)
+NEXT_STEP_KEY = "checkin.next_step"  # goal_checkin's last question, stored on the goal
+_SET_NEXT_STEP = (
+    update(Goal)
+    .where(col(Goal.id) == bindparam("goal"))
+    .values(next_step=bindparam("step"), next_step_at=bindparam("at"))
+)
 _EARLIER_ANSWER = (
     select(RESPONSE.c.value, RESPONSE.c.answered_at)
     .select_from(RESPONSE.join(RUN, RUN.c.id == RESPONSE.c.run_id))
@@ -362,6 +376,9 @@ class SqlRuns(Repo):
                 "answered_at": self.now,
             },
         )
+        if key == NEXT_STEP_KEY and isinstance(goal_id, int) and isinstance(value, str):
+            # The client's next small step lives on the goal too (issue 18), for /case.
+            self._sql(_SET_NEXT_STEP, {"goal": goal_id, "step": value, "at": self.now})
 
     def earlier_answer(self, client_id: int, flow_id: str, key: str) -> tuple[Any, datetime] | None:
         """The client's latest answer to ``key`` in a finished run of ``flow_id``."""
