@@ -19,19 +19,24 @@ from tests.scheduling.support import BASE
 from tests.support.paths import DATA, ROOT
 
 
-def exit_flows() -> FlowRegistry:
+def exit_flows(*extra: str) -> FlowRegistry:
     """The test consent flow, the shipped exit conversation, follow-up and goal check-in."""
     flows = [f for f in load_flows(DATA / "flows") if f.kind.value == "consent"]
-    for name in ("exit_conversation", "exit_followup", "goal_checkin"):
+    for name in ("exit_conversation", "exit_followup", "goal_checkin", *extra):
         flows.append(load_flow(ROOT / "conversations" / f"{name}.yaml"))
     return FlowRegistry(flows)
 
 
-def make_engine(db: Engine, translator: Translator) -> ConversationEngine[SqlStore]:
-    """The engine as bootstrap wires it (exit planning on commit), on a test clock."""
-    flows = exit_flows()
+def make_engine(
+    db: Engine, translator: Translator, intake: tuple[str, ...] = ()
+) -> ConversationEngine[SqlStore]:
+    """The engine as bootstrap wires it (exit planning on commit), on a test clock.
+
+    ``intake``: shipped intake flows the client has not done yet.
+    """
+    flows = exit_flows(*intake)
     store = SqlStore(db, clock=ManualClock(BASE), handlers=event_handlers(flows, SchedulePolicy()))
-    return ConversationEngine(store, flows, translator, config=EngineConfig(intake_flows=()))
+    return ConversationEngine(store, flows, translator, config=EngineConfig(intake_flows=intake))
 
 
 def followups(db: Engine, case_id: int) -> list[ScheduledContact]:

@@ -17,11 +17,12 @@ from sqlmodel import col
 
 from cm_bot.domain import ContactStatus, GoalStatus, Severity
 from cm_bot.engine import ConversationEngine
+from cm_bot.i18n import Translator
 from cm_bot.scheduling import run_due
 from cm_bot.storage import SqlStore
 from cm_bot.storage.db import transaction
 from cm_bot.storage.models import ConsentRecord, Flag
-from tests.exit.support import add_goal, followups, hours_of
+from tests.exit.support import add_goal, followups, hours_of, make_engine
 from tests.rescreen.support import manager
 from tests.scheduling.support import BASE, Who, clock_of, consented_client
 from tests.support.people import texts
@@ -140,3 +141,18 @@ def test_not_started_without_consent(bot: ConversationEngine[SqlStore], db: Engi
     manager(bot, db).say(f"/exit {who.ref}")
     assert "a few minutes" not in texts(who.person.read())
     assert len(followups(db, who.case_id)) == 3
+
+
+def test_goodbye_is_the_last_word_even_with_intake_unfinished(
+    db: Engine, translator: Translator
+) -> None:
+    bot = make_engine(db, translator, intake=("screening_phq",))
+    who = consented_client(bot, db)  # consented, but never did the PHQ-9
+    manager(bot, db).say(f"/exit {who.ref}")
+    who.person.read()
+    who.person.tap("4")
+    who.person.say("ok")
+    said = texts(who.person.tap("Yes, any time"))
+    assert "welcome back" in said
+    assert "little interest" not in said.lower() and "2 weeks" not in said
+    assert who.person.read() == []

@@ -121,6 +121,21 @@ def test_a_ten_congratulates_skips_barriers_and_flags_may_be_met(
     assert flag.severity == "routine"
 
 
+def test_a_ten_on_the_third_checkin_is_not_asked_whether_still_right(
+    sched: ConversationEngine, db: Engine
+) -> None:
+    who, goal_id, now = setup(sched, db)
+    person = who.person  # type: ignore[attr-defined]
+    for n in range(2):
+        assert send_checkin(sched, db, who, goal_id, now + timedelta(days=7 * n)) == 1
+        ordinary(person, "4", None)
+    assert send_checkin(sched, db, who, goal_id, now + timedelta(days=14)) == 1
+    seen = person.read() + person.tap("10") + person.tap(SKIP)  # helped
+    seen += person.say("Celebrate") + person.tap("No")
+    assert "Congratulations" in texts(seen) and "still right" not in texts(seen)
+    assert flags(db, "goal_checkin.goal_not_right") == []
+
+
 def test_i_reached_it_at_eight_congratulates(sched: ConversationEngine, db: Engine) -> None:
     who, goal_id, now = setup(sched, db)
     person = who.person  # type: ignore[attr-defined]

@@ -134,7 +134,6 @@ class ServiceStatus(StrEnum):
     TEMPORARILY_CLOSED = "temporarily closed"
 
 
-
 class ReferralStatus(StrEnum):
     """A referral's status: the Gravity Project's referral Task statuses, and self-referral.
 
@@ -163,6 +162,7 @@ class ReferralReason(StrEnum):
     NO_LONGER_INTERESTED = "no_longer_interested"
     REFERRED_ELSEWHERE = "referred_elsewhere"
     OTHER = "other"
+
 
 # How often a goal is checked in on (stored on the goal; the planner spaces check-ins by it).
 CADENCES = ("weekly", "fortnightly", "monthly")

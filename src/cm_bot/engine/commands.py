@@ -146,17 +146,21 @@ class CommandTurn(FlowTurn):
         )
 
     def _help(self) -> str:
-        return self._(
-            "I ask short questions for your case manager. Tap a button or type your answer.\n"
-            "/human — talk to a person from the program\n"
-            "/stop — pause; send any message to carry on later\n"
-            "/language — change the language\n"
-            "/timezone — set your time zone, e.g. /timezone Europe/Kyiv\n"
-            "/withdraw — withdraw your consent\n"
-            "/mydata — what we hold about you\n"
-            "/erase — ask us to erase it\n"
-            "/help — show this message"
-        ) + "\n" + self._("/clear — delete this chat from this phone")
+        return (
+            self._(
+                "I ask short questions for your case manager. Tap a button or type your answer.\n"
+                "/human — talk to a person from the program\n"
+                "/stop — pause; send any message to carry on later\n"
+                "/language — change the language\n"
+                "/timezone — set your time zone, e.g. /timezone Europe/Kyiv\n"
+                "/withdraw — withdraw your consent\n"
+                "/mydata — what we hold about you\n"
+                "/erase — ask us to erase it\n"
+                "/help — show this message"
+            )
+            + "\n"
+            + self._("/clear — delete this chat from this phone")
+        )
 
     def _pause(self, run: RunState | None) -> None:
         if run is None or run.status != RunStatus.ACTIVE:

@@ -12,6 +12,7 @@ from datetime import datetime
 from typing import Any
 
 from cm_bot.domain import (
+    CaseStatus,
     ClientStatus,
     ContactStatus,
     RunStatus,
@@ -130,10 +131,17 @@ class FlowTurn(Turn):
         if self._needs_consent():
             return self.consent_flow
         finished = self.uow.runs.finished_flows(self.client.client_id)
-        for flow_id in self.config.intake_flows:
-            if flow_id not in finished and flow_id in self.flows:
-                return self.flows.get(flow_id)
-        return None
+        pending = [f for f in self.config.intake_flows if f not in finished and f in self.flows]
+        if not pending or self._case_ended():
+            return None
+        return self.flows.get(pending[0])
+
+    def _case_ended(self) -> bool:
+        """An exited or closed case is asked no intake: its goodbye is the last word."""
+        assert self.client is not None
+        ref = self.client.case_ref
+        case = self.uow.cases.case_by_ref(ref) if ref is not None else None
+        return case is not None and case.status in (CaseStatus.EXITED, CaseStatus.CLOSED)
 
     def _idle(self) -> None:
         if self.paused:

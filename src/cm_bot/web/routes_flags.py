@@ -59,7 +59,6 @@ def _views(user: ConsoleUser) -> tuple[str, ...]:
     return VIEWS if user.sees_all else ("mine",)
 
 
-
 def _flag_in_reach(
     uow: SqlUnitOfWork, user: ConsoleUser, flag_id: int, action: str
 ) -> FlagView | None:
