@@ -70,6 +70,23 @@ def _not_found() -> HTTPException:
     return HTTPException(status_code=404)
 
 
+def _back(case: Case | None, form: str, saved: bool, section: str) -> Response:
+    """After a form: 404 if the case was not the reader's, else back to its section.
+
+    ``saved=form`` or ``problem=form`` in the query tells the page which message to show.
+    """
+    if case is None:
+        raise _not_found()
+    outcome = f"saved={form}" if saved else f"problem={form}"
+    return RedirectResponse(f"/cases/{case.ref}?{outcome}#{section}", status_code=303)
+
+
+def _gettext(request: Request, user: ConsoleUser) -> Callable[[str], str]:
+    """The reader's language, for what a form's desk call words."""
+    translator = cm_app(request).translator
+    return translator.get(translator.locale_for(user.locale)).gettext
+
+
 def _sort_link(query: CaseloadQuery, column: str) -> str:
     """The caseload's URL sorted by ``column``: descending if it is already ascending."""
     params: dict[str, str] = {}
@@ -132,7 +149,7 @@ def case_page(request: Request, ref: str, user: Staff) -> Response:
             uow.audit.record(user.actor, "read_case", case.id, via="console")
     if case is None:
         raise _not_found()
-    gettext = cm.translator.get(cm.translator.locale_for(user.locale)).gettext
+    gettext = _gettext(request, user)
     zone = zone_of(user.timezone)
     charts: list[dict[str, Any]] = []
     for index, series in enumerate(detail.series):
@@ -192,10 +209,7 @@ def add_note(
         case = _visible(uow, user, ref, "note")
         if case is not None and case.id is not None and note:
             uow.cases.add_note(case.id, user.staff_id, note)
-    if case is None:
-        raise _not_found()
-    outcome = "saved=note" if note else "problem=note"
-    return RedirectResponse(f"/cases/{case.ref}?{outcome}#notes", status_code=303)
+    return _back(case, "note", bool(note), "notes")
 
 
 @router.post("/cases/{ref}/goals")
@@ -214,10 +228,7 @@ def add_goal(
         case = _visible(uow, user, ref, "goal")
         if case is not None and case.id is not None and goal:
             uow.cases.add_goal(case.id, goal, cadence, None, user.staff_id)
-    if case is None:
-        raise _not_found()
-    outcome = "saved=goal" if goal else "problem=goal"
-    return RedirectResponse(f"/cases/{case.ref}?{outcome}#goals", status_code=303)
+    return _back(case, "goal", bool(goal), "goals")
 
 
 def _referral_words(gettext: Callable[[str], str]) -> dict[str, Callable[[str], str]]:
@@ -261,10 +272,7 @@ def change_referral(
             )
             is not None
         )
-    if case is None:
-        raise _not_found()
-    outcome = "saved=referral" if changed else "problem=referral"
-    return RedirectResponse(f"/cases/{case.ref}?{outcome}#referrals", status_code=303)
+    return _back(case, "referral", changed, "referrals")
 
 
 @router.post("/cases/{ref}/rescreen")
@@ -289,13 +297,10 @@ def set_rescreen(
             and view is not None
             and (days is None or view.status in (CaseStatus.INTAKE, CaseStatus.ACTIVE))
         ):
-            gettext = cm.translator.get(cm.translator.locale_for(user.locale)).gettext
-            staff_desk(request, uow).set_rescreen(view, instrument, days, user.actor, gettext)
+            desk = staff_desk(request, uow)
+            desk.set_rescreen(view, instrument, days, user.actor, _gettext(request, user))
             saved = True
-    if case is None:
-        raise _not_found()
-    outcome = "saved=rescreen" if saved else "problem=rescreen"
-    return RedirectResponse(f"/cases/{case.ref}?{outcome}#rescreens", status_code=303)
+    return _back(case, "rescreen", saved, "rescreens")
 
 
 @router.post("/cases/{ref}/exit")
@@ -317,15 +322,11 @@ def exit_case(
             and exit_day is not None
             and view.status in (CaseStatus.INTAKE, CaseStatus.ACTIVE)
         ):
-            gettext = cm.translator.get(cm.translator.locale_for(user.locale)).gettext
             desk = staff_desk(request, uow)
-            if desk.exit_day_error(view, exit_day, gettext) is None:
+            if desk.exit_day_error(view, exit_day, _gettext(request, user)) is None:
                 desk.exit_case(view, exit_day, user.actor)
                 saved = True
-    if case is None:
-        raise _not_found()
-    outcome = "saved=exit" if saved else "problem=exit"
-    return RedirectResponse(f"/cases/{case.ref}?{outcome}#exit", status_code=303)
+    return _back(case, "exit", saved, "exit")
 
 
 def _export(request: Request, ref: str, user: ConsoleUser) -> tuple[str, dict[str, Any]]:
