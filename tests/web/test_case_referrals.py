@@ -13,6 +13,7 @@ from cm_bot.bootstrap import App
 from cm_bot.domain import ReferralStatus
 from cm_bot.storage.db import transaction
 from cm_bot.storage.models import Referral, ReferralEvent
+from cm_bot.storage.reads.referrals import case_referrals
 from tests.web.conftest import Case, add_case, add_staff, audit_rows, csrf_in_page, sign_in
 
 
@@ -61,6 +62,9 @@ def test_a_case_manager_sees_the_referral_and_marks_it_completed(
     ]
     [audit] = audit_rows(cm, "referral_status")
     assert audit.actor == f"staff:{maria}" and (audit.detail or {}).get("via") == "console"
+    with transaction(cm.db) as session:
+        (row_read,) = case_referrals(session, case.case_id)
+    assert [step.actor for step in row_read.history] == ["client", "Maria"]  # names, not ids
 
 
 def test_another_caseloads_referral_is_the_same_404_and_changes_nothing(

@@ -131,7 +131,7 @@ def load_caseload(
 ) -> Caseload:
     """The caseload of ``viewer`` at ``now``, filtered, searched and sorted as ``query`` says."""
     query = query or CaseloadQuery()
-    now = _aware(now) or now
+    now = aware(now)
     cases = session.execute(
         select(
             col(Case.id), col(Case.ref), col(Case.status), col(Case.manager_id), col(Case.client_id)

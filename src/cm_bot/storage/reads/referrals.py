@@ -36,6 +36,11 @@ class ReferralRow:
     history: tuple[ReferralStep, ...]
 
 
+def _staff_id(actor: str) -> int | None:
+    """The staff id of an actor written ``staff:<id>``; ``None`` for "client", "system", ..."""
+    return int(actor[6:]) if actor.startswith("staff:") and actor[6:].isdigit() else None
+
+
 def case_referrals(session: Session, case_id: int) -> list[ReferralRow]:
     """The case's referrals, oldest first, each with its status history (two queries)."""
     referrals = list(
@@ -45,7 +50,6 @@ def case_referrals(session: Session, case_id: int) -> list[ReferralRow]:
     )
     ids = [r.id for r in referrals if r.id is not None]
     events: dict[int, list[ReferralEvent]] = {i: [] for i in ids}
-    names = {s.id: s.name for s in session.exec(select(Staff))}
     if ids:
         for event in session.exec(
             select(ReferralEvent)
@@ -53,11 +57,17 @@ def case_referrals(session: Session, case_id: int) -> list[ReferralRow]:
             .order_by(col(ReferralEvent.id))
         ):
             events[event.referral_id].append(event)
+    actors = {r.made_by for r in referrals} | {e.actor for found in events.values() for e in found}
+    staff_ids = {_staff_id(actor) for actor in actors} - {None}
+    names = (
+        {s.id: s.name for s in session.exec(select(Staff).where(col(Staff.id).in_(staff_ids)))}
+        if staff_ids
+        else {}
+    )
 
     def who(actor: str) -> str:
-        if actor.startswith("staff:") and actor[6:].isdigit():
-            return names.get(int(actor[6:]), actor)
-        return actor
+        staff_id = _staff_id(actor)
+        return actor if staff_id is None else names.get(staff_id, actor)
 
     return [
         ReferralRow(
