@@ -11,7 +11,7 @@ in it are English source text, extracted into ``messages.pot`` with the flows.
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from datetime import time, timedelta
 from enum import StrEnum
 from pathlib import Path
@@ -23,11 +23,10 @@ from babel.dates import format_time, format_timedelta, get_day_names
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from cm_bot.flows.loader import PROGRAM_FILE_NAMES, load_document
+from cm_bot.i18n.translator import Gettext
 
 SHIPPED = Path(__file__).resolve().parents[2] / "conversations" / "program.yaml"
 DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
-
-Gettext = Callable[[str], str]
 
 
 class ResourceKind(StrEnum):

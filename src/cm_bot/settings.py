@@ -47,7 +47,13 @@ class Settings(BaseSettings):
         default_factory=lambda: _default_dir("conversations") / "program.yaml"
     )
     intake_flows: list[str] = Field(
-        default_factory=lambda: ["screening_phq", "screening_gad", "screening_hvs", "screening_ahc"]
+        default_factory=lambda: [
+            "screening_phq",
+            "screening_gad",
+            "screening_hvs",
+            "screening_ahc",
+            "intake_basics",  # money and work: the baseline follow-ups compare with
+        ]
     )
     max_bad_answers: int = 3
     timezone: str = "UTC"  # clients' default time zone (IANA name)

@@ -75,6 +75,7 @@ async def published(bot: Bot, scope: dict[str, Any], language_code: str = "") ->
 def test_menus_are_what_telegram_accepts_in_every_locale(translator: Translator) -> None:
     assert [name for name, _ in CLIENT_COMMANDS] == [
         "human", "help", "stop", "language", "timezone", "mydata", "withdraw", "erase", "clear",
+        "preferences",
     ]  # fmt: skip
     assert [name for name, _ in STAFF_COMMANDS] == [
         "flags", "case", "goal", "goalstatus", "note", "exit", "invite", "referral", "rescreen",

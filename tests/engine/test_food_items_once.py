@@ -23,6 +23,7 @@ from cm_bot.storage.db import transaction
 from cm_bot.storage.models import Response
 from tests.support.paths import ROOT
 from tests.support.people import Person, make_client, texts
+from tests.support.preferences import keep_defaults
 
 AHC_FOOD = "you worried that your food would run out"
 INTRO = "Some people have made the following statements about their food situation"
@@ -47,6 +48,7 @@ def _through_food_screening(app: App, q1: str, q2: str) -> Person:
     person.say("hello")
     for _ in range(3):
         person.tap("Yes")
+    keep_defaults(person)  # the safe-contact preferences come right after consent
     person.tap(q1)
     person.tap(q2)
     # The needs screening: housing (q1, q2), then the food items would come.

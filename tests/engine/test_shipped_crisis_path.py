@@ -15,6 +15,7 @@ from cm_bot.storage.db import transaction
 from cm_bot.storage.models import Flag, FlowRun, Outbox, Response, ScoreResult, Staff
 from tests.support.paths import ROOT
 from tests.support.people import Person, make_client, texts
+from tests.support.preferences import keep_defaults
 
 
 @pytest.fixture
@@ -65,6 +66,7 @@ def test_item_9_several_days_gives_crisis_resources_and_one_urgent_flag_exactly_
     assert "May we send you messages" in first
     for _ in range(3):
         _tap_twice(person, "Yes")
+    keep_defaults(person)  # the safe-contact preferences come right after consent
     assert "Little interest or pleasure" in texts(person.seen[-1:])
     _tap_twice(person, "Nearly every day")  # phq2.q1 = 3 → positive, step up to the PHQ-9
     _tap_twice(person, "Not at all")
@@ -124,6 +126,7 @@ def test_phq2_of_2_does_not_step_up(app: App) -> None:
     person.say("hello")
     for _ in range(3):
         person.tap("Yes")
+    keep_defaults(person)
     person.tap("Several days")
     person.tap("Several days")
     assert _count(app.db, Response, key="phq9.q3") == 0
@@ -148,6 +151,7 @@ def test_consent_screening_and_crisis_path_in_each_language(
 
     for _ in range(3):
         tap(0)  # Yes / Sí / Так
+    keep_defaults(person)
     first_question = person.seen[-1].text
     if language != "en":
         assert "Little interest" not in first_question  # really translated

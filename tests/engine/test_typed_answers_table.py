@@ -28,7 +28,7 @@ from cm_bot.engine.answers import (
     parse_text,
 )
 from cm_bot.flows import load_flow, load_flows
-from cm_bot.flows.schema import ChoiceStep, MessageStep, Option, QuestionStep
+from cm_bot.flows.schema import ChoiceStep, MessageStep, Option, QuestionStep, YesNoStep
 from cm_bot.i18n import Translator
 
 ROOT = Path(__file__).parents[2]
@@ -45,7 +45,14 @@ def _shipped(file: str, step_id: str) -> QuestionStep:
 # Where the client is when they type, named as the scenario says it.
 QUESTIONS: dict[str, QuestionStep] = {
     "a yes/no question": _shipped("goal_checkin.yaml", "contact"),
-    "a skippable yes/no question": _shipped("exit_followup.yaml", "housing"),
+    # exit_followup v3 asks housing as AHC item 1 (a choice); a yes/no one stands in.
+    "a skippable yes/no question": YesNoStep(
+        id="steady",
+        type="yesno",
+        key="test.steady",
+        skippable=True,
+        text="Do you have a steady place to live right now?",
+    ),
     "PHQ item 1": _shipped("screening_phq.yaml", "phq2_q1"),
     "the skippable PHQ item 10": _shipped("screening_phq.yaml", "phq9_q10"),
     "the goal progress scale (0-10)": _shipped("goal_checkin.yaml", "progress"),

@@ -104,3 +104,16 @@ def test_console_form_exits_with_the_csrf_token(app: App) -> None:
 
     other = case_of(app, "Oleh")
     assert maria.post(f"/cases/{other}/exit", data={"csrf": token}).status_code == 404
+
+
+def test_console_says_so_when_the_client_was_not_messaged(app: App) -> None:
+    ref = case_of(app, "Maria", client="petro")  # no consent: the bot may not write
+    maria = browser(app, "Maria")
+    token = csrf_of(maria.get(f"/cases/{ref}").text)
+
+    saved = maria.post(f"/cases/{ref}/exit", data={"csrf": token}, follow_redirects=False)
+
+    assert saved.headers["location"] == f"/cases/{ref}?saved=exit_unasked#exit"
+    page = maria.get(saved.headers["location"]).text
+    assert "The client was not messaged" in page and "is asked about" not in page
+    assert _runs(app.db, "exit_conversation") == []

@@ -43,6 +43,8 @@ SHIPPED = {
     "rescreen_phq9",  # issue 18: the whole PHQ-9 again, on the case manager's plan
     "rescreen_gad7",  # issue 18: the whole GAD-7 again
     "exit_conversation",  # issue 18: goals met, how helpful, follow-ups yes/no/when
+    "intake_basics",  # issue 18: money (AHC item 11) and work at intake, for the follow-ups
+    "contact_preferences",  # issue 18: message first? hours, safe word; after consent
 }
 
 # docs/instruments.md §2.4 / §3.4: the attribution line the PHQ and GAD forms carry. It is kept
@@ -344,7 +346,8 @@ def test_readme_carries_the_instruments_attribution() -> None:
         ("screening_ahc", 2),
         ("screening_ahc_supplemental", 2),
         ("goal_checkin", 2),
-        ("exit_followup", 2),
+        ("exit_followup", 3),  # issue 18: the same housing and money questions as intake
+        ("screening_ahc_supplemental", 3),  # issue 18: item 11 taken from intake_basics
     ],
 )
 def test_flows_whose_client_text_changed_have_a_new_version(
@@ -691,6 +694,18 @@ SUPPLEMENTAL_NO_NEEDS: dict[str, object] = {
 }
 
 
+EARLIER: dict[str, object] = {"earlier": {}}
+
+
+def test_financial_strain_taken_from_intake_is_not_flagged_again(flows: dict[str, Flow]) -> None:
+    # intake_basics flagged this answer already; the supplemental reuses it (issue 18).
+    answers = SUPPLEMENTAL_NO_NEEDS | {"ahc.q11": "very_hard"}
+    context = {"earlier": {"ahc.q11": "very_hard"}}
+    seen = walk(flows["screening_ahc_supplemental"], answers, context)
+    assert seen.fired == []
+    assert walk(flows["intake_basics"], answers).fired == ["ahc_financial_strain"]
+
+
 def test_ahc_supplemental_with_no_needs_raises_no_flag(flows: dict[str, Flow]) -> None:
     seen = walk(flows["screening_ahc_supplemental"], SUPPLEMENTAL_NO_NEEDS)
     assert seen.reached_end
@@ -714,7 +729,8 @@ def test_ahc_supplemental_with_no_needs_raises_no_flag(flows: dict[str, Flow]) -
 def test_ahc_supplemental_positive_domain_raises_its_routine_flag(
     flows: dict[str, Flow], changed: dict[str, object], rule_id: str
 ) -> None:
-    seen = walk(flows["screening_ahc_supplemental"], SUPPLEMENTAL_NO_NEEDS | changed)
+    # The engine always gives this flow context['earlier'] (it reuses item 11).
+    seen = walk(flows["screening_ahc_supplemental"], SUPPLEMENTAL_NO_NEEDS | changed, EARLIER)
     assert seen.fired == [rule_id]
     assert rule(flows["screening_ahc_supplemental"], rule_id).severity == "routine"
 
@@ -779,10 +795,11 @@ def test_first_checkin_without_history_raises_no_flag(flows: dict[str, Flow]) ->
 
 def followup(new_needs: list[str], want_help: bool = False) -> dict[str, object]:
     return {
+        "followup.start": "yes",
         "followup.overall": "okay",
-        "followup.housing_stable": True,
-        "followup.income_stable": True,
-        "followup.health_stable": True,
+        "ahc.q1": "steady",
+        "ahc.q11": "not_hard",
+        "employment.status": "part_time",
         "followup.new_needs": new_needs,
         "followup.want_help": want_help,
     }

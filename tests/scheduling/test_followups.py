@@ -132,10 +132,11 @@ def test_answered_followup_is_written_back_and_not_reminded(
     who = exited_client(sched, db, now, days_ago=30)
     person = who.person
     person.read()
+    person.tap("Yes")  # exit_followup v3: "Do you have 2 minutes?"
     person.tap("Good")
-    person.tap("Yes")
-    person.tap("Yes")
-    person.tap("Yes")
+    person.tap("1")  # AHC item 1 (long options, numbered): a steady place to live
+    person.tap("Not hard at all")
+    person.tap("Working part-time")
     person.tap("None of these")
     person.tap("Done")
     person.tap("No")
@@ -159,6 +160,7 @@ def test_a_partial_reply_is_an_answer_not_a_no_response(
     exit_case(db, who, (now - timedelta(days=31)).date(), now)  # the 30-day one is overdue
     run_due(sched, now + timedelta(minutes=20))
     who.person.read()
+    who.person.tap("Yes")
     who.person.tap("Okay")  # then silence
     run_due(sched, now + timedelta(hours=3))  # at reminder time they were still answering...
     (row, *_) = contacts(db, who.case_id)

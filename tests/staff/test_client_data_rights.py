@@ -17,6 +17,7 @@ def test_mydata_summarises_counts_without_contents(engine: ConversationEngine, d
         person.tap(label)
     said = texts(person.say("/mydata"))
     assert "Answers to questions: 1" in said
+    assert "Referrals to services: 0" in said
     assert "Consent: given on" in said
     assert "okay" not in said.lower()  # counts, never contents
     assert "How worried are you?" in said  # and the question is asked again

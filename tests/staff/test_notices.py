@@ -38,6 +38,7 @@ from cm_bot.storage.models import Client, ConsentRecord, Flag, Outbox, ScoreResu
 from tests.staff.test_case_managers import invite, telegram_person
 from tests.support.paths import ROOT
 from tests.support.people import Person, make_client, texts
+from tests.support.preferences import keep_defaults
 
 ITEM_9 = "Thoughts that you would be better off dead or of hurting yourself in some way"
 STEM = "Over the last 2 weeks"
@@ -102,6 +103,7 @@ def _phq(person: Person, items: list[str], _: Callable[[str], str] = str) -> Non
     person.say("hello")
     for _n in range(3):
         person.tap(_("Yes"))
+    keep_defaults(person)  # the safe-contact preferences come right after consent
     for label in items:
         person.tap(_(label))
 

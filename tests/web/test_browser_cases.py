@@ -96,6 +96,8 @@ def screen_phq(app: App, user_id: str, answers: list[str], *, difficulty: str = 
     reply(app, person, now, text="Hello")
     for _decision in range(3):
         reply(app, person, now, tap="Yes")
+    for preference in ("Yes", "Skip this question", "Skip this question"):  # issue 18
+        reply(app, person, now, tap=preference)
     for label in answers:
         reply(app, person, now, tap=label)
     if difficulty and any(b.label == difficulty for b in person.buttons):
@@ -179,7 +181,8 @@ async def test_a_case_manager_reads_the_timeline_sees_the_chart_and_adds_a_note(
     await page.goto(f"{site.url}/cases/{ref}")
 
     timeline = page.locator("ol.timeline")
-    first = timeline.locator("li.entry-answer").first
+    # The first screening answer (the contact preferences, asked after consent, come before).
+    first = timeline.locator("li.entry-answer").filter(has_not_text="How we contact you").first
     assert "Little interest or pleasure in doing things" in await first.inner_text()
     assert "Nearly every day" in await first.locator(".answer").inner_text()
     assert await timeline.get_by_text("Feeling down, depressed, or hopeless").count() == 1
@@ -580,3 +583,29 @@ async def test_screenshots_of_the_console(app: App, site: Console, browser: Any)
             path = os.path.join(translated, f"console-case-{locale}.png")
             await page.screenshot(path=path, full_page=True)
     assert raw == {}, "codes shown instead of words"
+
+
+# -- intake and follow-ups (issue 18) --------------------------------------------------------
+
+
+async def test_the_case_page_shows_intake_against_each_followup(
+    app: App, site: Console, browser: Any
+) -> None:
+    from tests.followups.views_support import history
+
+    ref = case_of(app, "Maria", client="olena")
+    history(app, ref)  # intake steady; 30 days steady; 90 days worried, money very hard
+    page = await signed_in(browser, site, staff(app, "Maria"))
+
+    await page.goto(f"{site.url}/cases/{ref}")
+
+    section = page.get_by_role("region", name="Intake and follow-ups", exact=True)
+    assert await section.is_visible()
+    rows = section.locator("tbody tr")
+    assert await rows.count() == 9  # 3 questions: intake, 30 days, 90 days
+    assert await section.locator("tr.compare-followup strong").all_inner_texts() == [
+        "New need",
+        "New need",
+    ]
+    housing_90 = await rows.nth(2).inner_text()
+    assert "90 days after exit" in housing_90 and "worried about losing it" in housing_90

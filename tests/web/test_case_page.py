@@ -15,6 +15,7 @@ from cm_bot.storage.data_rights import export_case, to_csv
 from cm_bot.storage.db import transaction
 from cm_bot.storage.models import CaseNote, Goal, ScheduledContact
 from tests.support.people import Person
+from tests.support.preferences import keep_defaults
 from tests.web.cases_support import (
     NOW,
     add_rows,
@@ -87,6 +88,7 @@ def _phq_in_ukrainian(app: App, person: Person) -> None:
     person.say("привіт")
     for _n in range(3):
         person.tap(uk("Yes"))
+    keep_defaults(person)  # the safe-contact preferences come right after consent
     for label in [
         "Nearly every day",
         "Nearly every day",

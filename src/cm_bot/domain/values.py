@@ -62,6 +62,8 @@ class ContactStatus(StrEnum):
     NO_RESPONSE = "no_response"  # a follow-up unanswered after its reminder
     MISSED = "missed"  # a check-in unanswered within its window
     CANCELLED = "cancelled"
+    # Not safe to message the client first: a task for the case manager (call or see them).
+    STAFF_TASK = "staff_task"
 
 
 class InboxStatus(StrEnum):

@@ -51,7 +51,7 @@ from cm_bot.flows.schema import (
     TextStep,
     YesNoStep,
 )
-from cm_bot.i18n.translator import N_
+from cm_bot.i18n.translator import N_, Gettext
 
 _INTEGER = re.compile(r"[+-]?[0-9]{1,9}")
 _POSITION = re.compile(r"([0-9]{1,9})[.)]?")  # "2", "2." or "2)" as in a numbered list
@@ -75,8 +75,6 @@ CHOOSE_SOME = N_("Please choose the options that apply.")
 CHOOSE_AT_LEAST_ONE = N_("Please choose at least one option.")
 YES_OR_NO = N_("Please answer yes or no.")
 WHOLE_NUMBER = N_("Please type a whole number from {low} to {high}.")
-
-Gettext = Callable[[str], str]
 
 
 def _identity(message: str) -> str:

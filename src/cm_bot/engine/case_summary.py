@@ -13,6 +13,7 @@ from zoneinfo import ZoneInfo
 from cm_bot.domain import CaseStatus, ClientStatus, ContactStatus, GoalStatus, Severity
 from cm_bot.engine.notices import SEVERITY_NAMES, Gettext, score_line, when
 from cm_bot.engine.ports import ScoreView
+from cm_bot.engine.preference_lines import preference_lines
 from cm_bot.i18n.translator import N_
 
 # A goal's status as staff read it in /case (issue 18: goals the client steers).
@@ -37,6 +38,7 @@ WORDS: dict[str, str] = {
     ClientStatus.UNREACHABLE: N_("unreachable"),
     "opted_out": N_("opted out"),
     "no_consent": N_("no current consent"),
+    ContactStatus.STAFF_TASK: N_("a task for the case manager (not safe to message first)"),
 }
 HELD_TEXT = 300  # characters of each held message /case shows
 # Repeat measures (issue 18): the instruments' names and the markers of a score.
@@ -69,6 +71,17 @@ def case_summary(data: Mapping[str, Any], _: Gettext, zone: ZoneInfo | None = No
                 action=_(WORDS.get(consent["action"], consent["action"])),
                 version=consent["version"],
                 time=when(consent["at"], zone),
+            )
+        )
+    prefs = data.get("preferences")
+    if prefs is not None:
+        lines.extend(
+            preference_lines(
+                prefs["message_first"],
+                prefs["contact_start"],
+                prefs["contact_end"],
+                prefs["safe_word"],
+                _,
             )
         )
     for score in data["scores"]:

@@ -69,10 +69,11 @@ class CommandTurn(FlowTurn):
         else:
             self.clear_this_chat()
 
-    def clear_this_chat(self) -> None:
+    def clear_this_chat(self, line: str | None = None) -> None:
         """Delete what Telegram still lets us delete of this chat; one neutral line stays.
 
         Nothing is asked again after it: a question on the screen could name the program.
+        ``line``: the neutral line (default "Done."; the safe word's is "OK.").
         """
         assert self.client is not None
         channel = self.inbound.channel if self.inbound else self._client_channel()
@@ -82,7 +83,7 @@ class CommandTurn(FlowTurn):
         self.uow.audit.record(
             f"client:{self.client.client_id}", "chat_cleared", self.client.case_id, ids=len(ids)
         )
-        self.say(self._("Done."))
+        self.say(line if line is not None else self._("Done."))
 
     def _auto_clear(self, run: RunState | None, argument: str) -> None:
         """``/clear 12``: delete messages once 12 hours old; ``/clear off``: stop."""
@@ -160,6 +161,8 @@ class CommandTurn(FlowTurn):
             )
             + "\n"
             + self._("/clear — delete this chat from this phone")
+            + "\n"
+            + self._("/preferences — how and when we contact you, and your safe word")
         )
 
     def _pause(self, run: RunState | None) -> None:
@@ -305,15 +308,21 @@ class CommandTurn(FlowTurn):
             self._("Answers to questions: {count}").format(count=data["answers"]),
             self._("Screening results: {count}").format(count=data["scores"]),
             self._("Notes to your case manager (flags): {count}").format(count=data["flags"]),
+            self._("Referrals to services: {count}").format(count=data["referrals"]),
         ]
         if data["consent_action"] == "granted":
             lines.append(
                 self._("Consent: given on {day}").format(day=data["consent_at"].date().isoformat())
             )
+        lines.extend(self._preference_lines())
         lines.append(
             self._("For a full copy, ask your case manager. To have it erased, send /erase.")
         )
         self.say("\n".join(lines))
+
+    def _preference_lines(self) -> list[str]:
+        """The safe-contact preferences for ``/mydata`` (:mod:`cm_bot.engine.preferences`)."""
+        return []
 
     def _offer_withdraw(self, run: RunState | None) -> None:
         assert self.client is not None
@@ -349,6 +358,7 @@ class CommandTurn(FlowTurn):
         self.uow.runs.set_client(client.client_id, status=ClientStatus.WITHDRAWN)
         client.status = ClientStatus.WITHDRAWN
         cancelled = self.uow.contacts.cancel_contacts(client.client_id, "opted_out")
+        self.uow.contacts.clear_preferences(client.client_id)  # asked again after a new consent
         self.uow.audit.record(
             f"client:{client.client_id}", "consent_withdrawn", client.case_id, cancelled=cancelled
         )

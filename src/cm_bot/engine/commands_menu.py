@@ -24,6 +24,7 @@ CLIENT_COMMANDS: tuple[Command, ...] = (
     ("withdraw", N_("Withdraw your consent")),
     ("erase", N_("Ask us to erase your data")),
     ("clear", N_("Clear this chat")),
+    ("preferences", N_("How and when we contact you")),
 )
 
 STAFF_COMMANDS: tuple[Command, ...] = (

@@ -28,8 +28,9 @@ from cm_bot.engine.burst import Burst
 from cm_bot.engine.buttons import ButtonTurn
 from cm_bot.engine.config import SAFETY_PAUSE, EngineConfig, Handled
 from cm_bot.engine.crisis import CrisisWords
+from cm_bot.engine.followup_needs import FollowupTurn
 from cm_bot.engine.ports import ClientView, RunState, Store, Token, UnitOfWork
-from cm_bot.engine.referrals import ReferralTurn
+from cm_bot.engine.preferences import PreferencesTurn
 from cm_bot.engine.staff import StaffDesk
 from cm_bot.engine.turn import TurnParts
 from cm_bot.engine.urgent import UrgentTurn
@@ -261,7 +262,7 @@ class ConversationEngine(Generic[StoreT]):
         return turn.start_scheduled(self.flows.get(flow_id), dict(context or {}), dict(state or {}))
 
 
-class _Turn(UrgentTurn, ButtonTurn, AccessTurn, AnswerTurn, ReferralTurn):
+class _Turn(PreferencesTurn, UrgentTurn, ButtonTurn, AccessTurn, AnswerTurn, FollowupTurn):
     """Everything that happens for one event: the layers stacked, and the routing between them.
 
     Each layer (``turn``, ``walk``, ``answering``, ``access``, ``commands``, ``buttons``,
@@ -316,6 +317,8 @@ class _Turn(UrgentTurn, ButtonTurn, AccessTurn, AnswerTurn, ReferralTurn):
             self.uow.runs.set_client(self.client.client_id, status=ClientStatus.ACTIVE)
             self.client.status = ClientStatus.ACTIVE
         run = self.uow.runs.current_run(self.client.client_id)
+        if self.safe_word_used(run):
+            return  # before all else, paused or not: one neutral line, a flag, the chat cleared
         if self.paused:
             self._while_paused(run)
             return

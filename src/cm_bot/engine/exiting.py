@@ -47,6 +47,21 @@ def exit_context(goals_met: list[str]) -> dict[str, Any]:
     }
 
 
+def stop_followups(
+    uow: UnitOfWork, client_id: int, case_id: int | None, action: str, **details: Any
+) -> int:
+    """Cancel the case's pending follow-ups at the client's word, with an audit row.
+
+    One path for "no" in the exit conversation and "Stop these messages" in a follow-up
+    (engine/followup_needs.py), so both cancel the same rows the same way.
+    """
+    if case_id is None:
+        return 0
+    cancelled = uow.contacts.cancel_followups(case_id, "client_declined")
+    uow.audit.record(f"client:{client_id}", action, case_id, cancelled=cancelled, **details)
+    return cancelled
+
+
 def act_on_answers(
     uow: UnitOfWork, client_id: int, case_id: int | None, answers: Mapping[str, Any]
 ) -> None:
@@ -59,11 +74,7 @@ def act_on_answers(
     if choice is None:
         return
     if choice is FollowupChoice.NO:
-        if case_id is not None:
-            cancelled = uow.contacts.cancel_followups(case_id, "client_declined")
-            uow.audit.record(
-                f"client:{client_id}", "followups_declined", case_id, cancelled=cancelled
-            )
+        stop_followups(uow, client_id, case_id, "followups_declined")
         return
     hours = DAYPARTS.get(choice)
     if hours is not None and uow.contacts.narrow_hours(client_id, *hours):
@@ -83,4 +94,5 @@ __all__ = [
     "FollowupChoice",
     "act_on_answers",
     "exit_context",
+    "stop_followups",
 ]

@@ -15,9 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from cm_bot.engine.answers import NO_WORDS, YES_WORDS, fold
-from cm_bot.i18n.translator import N_
-
-Gettext = Callable[[str], str]
+from cm_bot.i18n.translator import N_, Gettext
 
 # The confirmations' buttons: their label, and whether "yes" picks them.
 CONFIRM_LABELS: dict[str, tuple[str, bool]] = {

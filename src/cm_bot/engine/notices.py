@@ -8,7 +8,7 @@ for a score rule the score and its band) and the time in the reader's own zone.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -27,7 +27,7 @@ from cm_bot.flows.schema import (
     TextStep,
     YesNoStep,
 )
-from cm_bot.i18n.translator import N_
+from cm_bot.i18n.translator import N_, Gettext
 from cm_bot.scoring import score as score_instrument
 
 SEVERITY_NAMES = {
@@ -65,8 +65,6 @@ BAND_NAMES = {
 }
 QUESTION_SHOWN = 80  # characters of the question a notice shows
 SCORE_REF = re.compile(r"""scores\s*\[\s*(['"])(?P<id>[^'"]+)\1""")
-
-Gettext = Callable[[str], str]
 
 
 # A referral's status and reason as staff read them (Telegram's /case, the console).

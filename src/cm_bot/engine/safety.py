@@ -8,11 +8,10 @@ answer, and that nobody watches the chat all the time.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 
+from cm_bot.i18n.translator import Gettext
 from cm_bot.program import Program, ResourceKind
-
-Gettext = Callable[[str], str]
 
 
 def resources_block(program: Program, _: Gettext, extra: Iterable[str] = ()) -> str:

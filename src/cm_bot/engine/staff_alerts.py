@@ -308,6 +308,9 @@ class AlertDesk:
         client = self.uow.runs.client_by_id(flag.client_id)
         if client is None or client.status != ClientStatus.ACTIVE:
             return  # withdrawn, declined, erased or unreachable: no contact
+        prefs = self.uow.contacts.preferences(client.client_id)
+        if prefs is not None and not prefs.may_message_first:
+            return  # not safe to write first: their next message carries on all the same
         _ = self.translator.get(client.locale).gettext
         message = Outbound(
             channel=client.channel,

@@ -6,7 +6,6 @@ question, the end of a safety pause.
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
@@ -32,6 +31,7 @@ from cm_bot.engine.config import (
     SAFETY_PAUSE,
     SELECTION,
 )
+from cm_bot.engine.consenting import record_consent
 from cm_bot.engine.exiting import EXIT_FLOW, act_on_answers
 from cm_bot.engine.ports import ClientView, RunState, UnitOfWork
 from cm_bot.engine.staff import PRIORITY
@@ -537,6 +537,8 @@ class FlowTurn(Turn):
             self.uow.contacts.contact_finished(contact_id, ContactStatus.ANSWERED)
         if flow.id == EXIT_FLOW and status is RunStatus.COMPLETED:
             act_on_answers(self.uow, self.client.client_id, self.client.case_id, run.answers)
+        if self._followup_done(run, flow, status):
+            return  # stopped, "not now", or services offered (engine/followup_needs.py)
         if flow.kind is FlowKind.CONSENT and not self._record_consent(run, flow):
             return
         if status is RunStatus.COMPLETED and not self.paused:
@@ -554,6 +556,10 @@ class FlowTurn(Turn):
         """Offer services for the needs intake found (:mod:`cm_bot.engine.referrals`)."""
         return False
 
+    def _followup_done(self, run: RunState, flow: Flow, status: RunStatus) -> bool:
+        """Act on a post-exit follow-up (:mod:`cm_bot.engine.followup_needs`)."""
+        return False
+
     def _referral_run_done(self, run: RunState) -> bool:
         """Record an offer's or a referral check-in's answer (:mod:`cm_bot.engine.referrals`)."""
         return False
@@ -565,35 +571,11 @@ class FlowTurn(Turn):
         )
 
     def _record_consent(self, run: RunState, flow: Flow) -> bool:
-        """Write the consent record; True when every required purpose was agreed to."""
-        client = self.client
-        assert client is not None
-        decisions: dict[str, Any] = {}
-        for purpose in flow.purposes:
-            step = flow.step(purpose.step)
-            decisions[purpose.purpose] = (
-                None if isinstance(step, MessageStep) else run.answers.get(step.key)
-            )
-        granted = all(decisions.get(p.purpose) is True for p in flow.purposes if p.required)
+        """Write the consent record (:mod:`cm_bot.engine.consenting`); True when granted."""
+        assert self.client is not None
         shown = "\n\n".join(self.step_text(run, step) for step in flow.steps)
-        self.uow.runs.record_consent(
-            client,
-            action="granted" if granted else "declined",
-            flow_id=flow.id,
-            version=flow.version,
-            text_sha256=hashlib.sha256(f"{run.locale}\n{shown}".encode()).hexdigest(),
-            locale=run.locale,
-            decisions=decisions,
-            inbound_id=self.inbound_id,
-        )
-        if granted:
-            if client.status != ClientStatus.ACTIVE:
-                self.uow.runs.set_client(client.client_id, status=ClientStatus.ACTIVE)
-                client.status = ClientStatus.ACTIVE
+        if record_consent(self.uow, self.client, run, flow, shown, self.inbound_id):
             return True
-        self.uow.runs.set_client(client.client_id, status=ClientStatus.DECLINED)
-        client.status = ClientStatus.DECLINED
-        self.uow.contacts.cancel_contacts(client.client_id, "declined")
         self.flag(
             Severity.ROUTINE,
             N_("Client declined consent; nothing else is collected"),

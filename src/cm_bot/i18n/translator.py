@@ -10,12 +10,16 @@ from __future__ import annotations
 
 import gettext
 import io
+from collections.abc import Callable
 from pathlib import Path
 
 from babel import Locale, UnknownLocaleError
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 from babel.support import Translations
+
+Gettext = Callable[[str], str]
+"""A language's ``gettext``: what code that words text for a reader takes."""
 
 DOMAIN = "messages"
 SOURCE_LOCALE = "en"
@@ -91,4 +95,4 @@ def N_(message: str) -> str:
     return message
 
 
-__all__ = ["DOMAIN", "N_", "SOURCE_LOCALE", "Translator"]
+__all__ = ["DOMAIN", "N_", "SOURCE_LOCALE", "Gettext", "Translator"]

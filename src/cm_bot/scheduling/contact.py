@@ -49,6 +49,7 @@ from cm_bot.scheduling.planner import (
 from cm_bot.scheduling.referrals import ask_number, referral_still_wanted
 from cm_bot.scheduling.rescreens import rescreen_still_wanted
 from cm_bot.scheduling.settle import close
+from cm_bot.scheduling.staff_tasks import staff_task
 from cm_bot.storage.models import (
     Case,
     ChannelIdentity,
@@ -215,6 +216,9 @@ def _due(
     """A message is due: send it now, in the person's hours and between their flows, or defer."""
     client, identity = locked
     assert client.id is not None
+    if client.message_first is False:
+        # Not safe to message them first: the case manager calls or sees them instead.
+        return staff_task(engine, uow, row, case, now)
     tz, hours = client_zone(client, policy)
     allowed = next_allowed(now, tz, hours)
     if allowed > now:

@@ -90,8 +90,27 @@ def client_zone(client: Client | None, policy: SchedulePolicy) -> tuple[ZoneInfo
         return zone(None, policy.default_timezone), policy.contact_hours
     hours = policy.contact_hours
     if client.contact_start is not None or client.contact_end is not None:
-        hours = ContactHours(client.contact_start or hours.start, client.contact_end or hours.end)
+        hours = within(
+            ContactHours(client.contact_start or hours.start, client.contact_end or hours.end),
+            hours,
+        )
     return zone(client.timezone, policy.default_timezone), hours
+
+
+def within(chosen: ContactHours, program: ContactHours) -> ContactHours:
+    """The client's hours inside the program's: never wider (issue 18's preferences).
+
+    Only same-day windows are intersected (a part of the day always is one); a window
+    across midnight or "any hour" set for the client stays as stored. One the program's
+    does not overlap leaves the program's hours (the client chose a part of the day the
+    program does not work: it still reaches them at its own times).
+    """
+    if program.start == program.end or chosen.start == chosen.end:
+        return chosen  # no limit on one side (a client set to any hour stays so)
+    if chosen.start > chosen.end or program.start > program.end:
+        return chosen  # across midnight: as stored
+    start, end = max(chosen.start, program.start), min(chosen.end, program.end)
+    return ContactHours(start, end) if start < end else program
 
 
 def when_allowed(
@@ -116,4 +135,5 @@ __all__ = [
     "client_zone",
     "policy_from_settings",
     "when_allowed",
+    "within",
 ]

@@ -9,14 +9,14 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, select, update
+from sqlalchemy import String, and_, cast, exists, literal, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, col
 
-from cm_bot.domain import ContactStatus
+from cm_bot.domain import ContactStatus, FlagStatus
 from cm_bot.scheduling.plan import aware, zone
 from cm_bot.scheduling.policy import FOLLOWUP, OPEN
-from cm_bot.storage.models import Case, Client, ScheduledContact
+from cm_bot.storage.models import Case, Client, Flag, ScheduledContact
 from cm_bot.storage.repository import SqlUnitOfWork
 
 
@@ -89,6 +89,8 @@ class Upcoming:
     @property
     def next_action(self) -> str:
         """What happens at ``due_at``."""
+        if self.status == ContactStatus.STAFF_TASK:
+            return "staff task: call or see the client"
         if self.status == ContactStatus.PENDING:
             return "send"
         if self.kind == FOLLOWUP and self.attempts < 2:
@@ -103,13 +105,17 @@ def upcoming(
     default_timezone: str = "UTC",
     limit: int = 100,
 ) -> list[Upcoming]:
-    """Open contacts (pending, or sent and waiting for a reply), soonest first."""
+    """Open contacts (pending, or sent and waiting for a reply), soonest first.
+
+    A contact turned into a task for the case manager (not safe to message first) is
+    listed until its flag is resolved.
+    """
     session = session_of(target)
     query = (
         select(ScheduledContact, Case, Client)
         .join(Case, col(Case.id) == col(ScheduledContact.case_id))
         .outerjoin(Client, col(Client.id) == col(Case.client_id))
-        .where(col(ScheduledContact.status).in_(OPEN))
+        .where(or_(col(ScheduledContact.status).in_(OPEN), _open_staff_task()))
         .order_by(col(ScheduledContact.due_at), col(ScheduledContact.id))
         .limit(limit)
     )
@@ -134,6 +140,15 @@ def upcoming(
             )
         )
     return result
+
+
+def _open_staff_task() -> Any:
+    """A contact turned into a task for the case manager whose flag is not yet resolved."""
+    key = literal("stafftask:") + cast(col(ScheduledContact.id), String)
+    return and_(
+        col(ScheduledContact.status) == ContactStatus.STAFF_TASK.value,
+        exists().where(col(Flag.dedupe_key) == key, col(Flag.status) != FlagStatus.RESOLVED.value),
+    )
 
 
 def due_condition(now: datetime) -> Any:

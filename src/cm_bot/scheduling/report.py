@@ -20,6 +20,7 @@ class DispatchReport:
     planned: int = 0
     retimed: int = 0
     unknown: int = 0
+    staff_task: int = 0  # not safe to message first: a task for the case manager instead
 
     def add(self, other: DispatchReport) -> None:
         """Add another report's counts to this one."""

@@ -44,6 +44,7 @@ from cm_bot.storage.models import (
     ScoreResult,
     Staff,
 )
+from cm_bot.storage.reads.compare import compare_case, compare_rows
 from cm_bot.storage.rescreens import marked_series, plan_rows
 
 if TYPE_CHECKING:
@@ -162,6 +163,7 @@ def export_case(
             raise DataRightsError(f"no case {ref}")
         client = session.get(Client, case.client_id) if case.client_id else None
         cid = case.client_id if case.client_id is not None else -1
+        locale = (client.locale if client is not None else None) or "en"
 
         def of(model: type[SQLModel], column: Any, value: Any) -> list[Any]:
             order = col(model.id) if hasattr(model, "id") else None
@@ -215,6 +217,13 @@ def export_case(
                 "locale": client.locale,
                 "timezone": client.timezone,
                 "created_at": _plain(client.created_at),
+                # Safe-contact preferences (issue 18); the safe word only as set or not.
+                "contact_preferences": {
+                    "message_first": client.message_first,
+                    "contact_start": client.contact_start and f"{client.contact_start:%H:%M}",
+                    "contact_end": client.contact_end and f"{client.contact_end:%H:%M}",
+                    "safe_word": "set" if client.safe_word_hash else "not set",
+                },
             },
             "consent_records": _consent_rows(
                 of(ConsentRecord, col(ConsentRecord.client_id), cid), translator
@@ -294,6 +303,10 @@ def export_case(
                 }
                 for series in marked_series(session, case.id)
             ],
+            # Intake against each post-exit follow-up (issue 18), in the client's language.
+            "intake_and_followups": compare_rows(
+                compare_case(session, case, flows=flows, translator=translator, locale=locale)
+            ),
             # Everything the client wrote while the bot was paused for an urgent flag.
             "messages_while_paused": _rows(
                 of(HeldMessage, col(HeldMessage.client_id), cid),
@@ -496,6 +509,8 @@ def _erase(session: Session, ref: str, actor: str, now: datetime) -> dict[str, i
                 timezone=None,
                 contact_start=None,
                 contact_end=None,
+                message_first=None,
+                safe_word_hash=None,
             ),
         )
     # A staff message about the case still waiting in the inbox ("/note C-0001 ...").

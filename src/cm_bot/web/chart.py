@@ -10,7 +10,6 @@ the client reached *response* (a drop of 50 % or more from the first score) and
 from __future__ import annotations
 
 import html
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from zoneinfo import ZoneInfo
@@ -18,6 +17,7 @@ from zoneinfo import ZoneInfo
 from cm_bot.domain.time import aware
 from cm_bot.engine.notices import BAND_NAMES
 from cm_bot.i18n import N_
+from cm_bot.i18n.translator import Gettext
 from cm_bot.scoring.likert import GAD2, GAD7, PHQ2, PHQ9, SumScale
 from cm_bot.scoring.trend import (
     NOT_IMPROVING,
@@ -26,8 +26,6 @@ from cm_bot.scoring.trend import (
     ordered,
     series_marks,
 )
-
-Gettext = Callable[[str], str]
 
 
 @dataclass(frozen=True, slots=True)

@@ -29,11 +29,12 @@ from cm_bot.engine.referrals import NEED_NAMES
 from cm_bot.engine.staff_access import sees_case
 from cm_bot.engine.staff_commands import RESCREEN_NAMES
 from cm_bot.engine.zones import zone_of
-from cm_bot.i18n.translator import N_
+from cm_bot.i18n.translator import N_, Gettext
 from cm_bot.scoring.trend import ordered, series_marks
 from cm_bot.storage.data_rights import export_case, to_csv
 from cm_bot.storage.models import Case
 from cm_bot.storage.reads.caseload import COLUMNS, SCORE_COLUMN, CaseloadQuery, load_caseload
+from cm_bot.storage.reads.compare import compare_case
 from cm_bot.storage.reads.referrals import case_referrals
 from cm_bot.storage.reads.timeline import case_head, load_case
 from cm_bot.storage.repository import SqlUnitOfWork
@@ -81,7 +82,7 @@ def _back(case: Case | None, form: str, saved: bool, section: str) -> Response:
     return RedirectResponse(f"/cases/{case.ref}?{outcome}#{section}", status_code=303)
 
 
-def _gettext(request: Request, user: ConsoleUser) -> Callable[[str], str]:
+def _gettext(request: Request, user: ConsoleUser) -> Gettext:
     """The reader's language, for what a form's desk call words."""
     translator = cm_app(request).translator
     return translator.get(translator.locale_for(user.locale)).gettext
@@ -146,6 +147,10 @@ def case_page(request: Request, ref: str, user: Staff) -> Response:
             detail = load_case(uow.session, case, flows=cm.flows, translator=cm.translator)
             referrals = case_referrals(uow.session, case.id) if case.id is not None else []
             rescreens = plan_rows(uow.session, case.id) if case.id is not None else []
+            reader = cm.translator.locale_for(user.locale)  # intake against follow-ups
+            compared = compare_case(
+                uow.session, case, flows=cm.flows, translator=cm.translator, locale=reader
+            )
             uow.audit.record(user.actor, "read_case", case.id, via="console")
     if case is None:
         raise _not_found()
@@ -184,6 +189,7 @@ def case_page(request: Request, ref: str, user: Staff) -> Response:
             "cadences": CADENCES,
             "referrals": referrals,
             "rescreens": [{**p, "name": RESCREEN_NAMES[p["instrument"]]} for p in rescreens],
+            "compared": compared,
             "referral_statuses": [s.value for s in ReferralStatus],
             "referral_reasons": [r.value for r in ReferralReason],
             **_referral_words(gettext),
@@ -231,10 +237,10 @@ def add_goal(
     return _back(case, "goal", bool(goal), "goals")
 
 
-def _referral_words(gettext: Callable[[str], str]) -> dict[str, Callable[[str], str]]:
+def _referral_words(gettext: Gettext) -> dict[str, Callable[[str], str]]:
     """How the case page words a referral's status, reason, need and who changed it."""
 
-    def word(words: Mapping[str, str]) -> Callable[[str], str]:
+    def word(words: Mapping[str, str]) -> Gettext:
         return lambda value: gettext(words[value]) if value in words else value
 
     return {
@@ -309,7 +315,7 @@ def exit_case(
 ) -> Response:
     """Exit the case (the bot's ``/exit``): the same desk call, follow-ups and exit conversation."""
     cm = cm_app(request)
-    saved = False
+    saved, form = False, "exit"
     with cm.store.unit() as uow:
         case = _visible(uow, user, ref, "exit")
         view = uow.cases.case_by_ref(case.ref) if case is not None else None
@@ -324,9 +330,10 @@ def exit_case(
         ):
             desk = staff_desk(request, uow)
             if desk.exit_day_error(view, exit_day, _gettext(request, user)) is None:
-                desk.exit_case(view, exit_day, user.actor)
                 saved = True
-    return _back(case, "exit", saved, "exit")
+                if not desk.exit_case(view, exit_day, user.actor):
+                    form = "exit_unasked"  # not messaged: no consent, a pause, not safe first
+    return _back(case, form, saved, "exit")
 
 
 def _export(request: Request, ref: str, user: ConsoleUser) -> tuple[str, dict[str, Any]]:

@@ -32,6 +32,7 @@ from cm_bot.engine.ports.repos import (
 from cm_bot.engine.ports.views import (
     CaseView,
     ClientView,
+    ContactPreferences,
     FlagView,
     InviteOutcome,
     NoticeRef,
@@ -118,6 +119,7 @@ __all__ = [
     "CasesRepo",
     "ClientView",
     "Clock",
+    "ContactPreferences",
     "ContactsRepo",
     "DirectoryRepo",
     "FlagView",

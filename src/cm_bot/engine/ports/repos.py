@@ -14,6 +14,7 @@ from cm_bot.domain import Inbound, Outbound, Severity
 from cm_bot.engine.ports.views import (
     CaseView,
     ClientView,
+    ContactPreferences,
     FlagView,
     InviteOutcome,
     NoticeRef,
@@ -402,6 +403,25 @@ class ContactsRepo(Protocol):
 
     def narrow_hours(self, client_id: int, start: time, end: time) -> bool:
         """Narrow the client's contact hours to ``start``-``end`` (never widen); True if changed."""
+
+    def preferences(self, client_id: int) -> ContactPreferences | None:
+        """The client's safe-contact preferences (``None``: no such client)."""
+
+    def set_preferences(
+        self,
+        client_id: int,
+        *,
+        message_first: bool | None,
+        hours: tuple[time, time] | None,
+        safe_word_hash: str | None,
+    ) -> None:
+        """Store the client's answers; ``hours`` None: the program's hours (no narrowing)."""
+
+    def keep_safe_word(self, client_id: int, safe_word_hash: str | None) -> None:
+        """Replace only the safe word's hash (``None``: no safe word)."""
+
+    def clear_preferences(self, client_id: int) -> None:
+        """Forget the preferences (withdrawal): not asked, the program's hours, no safe word."""
 
 
 class AuditRepo(Protocol):

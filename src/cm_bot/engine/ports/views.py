@@ -7,7 +7,7 @@ after its unit of work has committed.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, time
 from typing import Any
 
 from cm_bot.domain import StaffRole
@@ -27,6 +27,25 @@ class ClientView:
     manager_id: int | None
     # The open urgent flag that pauses all automated contact, if any (see ``_Turn.paused``).
     paused_flag: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ContactPreferences:
+    """The client's safe-contact preferences (asked after consent, ``/preferences``).
+
+    ``message_first``: None when never asked (behaves as yes, as consent said).
+    ``safe_word_hash``: ``salt$sha256`` of the normalised safe word, never the word.
+    """
+
+    message_first: bool | None
+    contact_start: time | None
+    contact_end: time | None
+    safe_word_hash: str | None
+
+    @property
+    def may_message_first(self) -> bool:
+        """Whether the bot may start a conversation (not asked: yes)."""
+        return self.message_first is not False
 
 
 @dataclass(slots=True)

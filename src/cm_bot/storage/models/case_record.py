@@ -50,6 +50,10 @@ class Client(SQLModel, table=True):
     status: str = ClientStatus.ACTIVE
     # Delete the chat's messages once they are this many hours old (1-47); None: never.
     auto_clear_hours: int | None = None
+    # Safe-contact preferences (asked after consent): may the bot write first? None: not
+    # asked (yes, as consent said). The safe word only as "salt$sha256"; None: none set.
+    message_first: bool | None = None
+    safe_word_hash: str | None = None
     created_at: datetime = Field(default_factory=utcnow)
 
 

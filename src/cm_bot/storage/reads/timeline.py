@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, time
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
@@ -79,6 +79,11 @@ class CaseDetail:
     client_status: str | None = None
     client_locale: str | None = None
     client_timezone: str | None = None
+    # Safe-contact preferences (issue 18); the safe word only as set or not.
+    message_first: bool | None = None
+    contact_start: time | None = None
+    contact_end: time | None = None
+    safe_word_set: bool = False
     consent: str = "none"
     open_flags: int = 0
     entries: list[Entry] = field(default_factory=list)
@@ -139,6 +144,9 @@ def load_case(
         detail.client_status = client.status
         detail.client_locale = client.locale
         detail.client_timezone = client.timezone
+        detail.message_first = client.message_first
+        detail.contact_start, detail.contact_end = client.contact_start, client.contact_end
+        detail.safe_word_set = client.safe_word_hash is not None
 
     def rows(model: Any, column: Any, value: int) -> list[Any]:
         return list(

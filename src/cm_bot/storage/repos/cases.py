@@ -379,6 +379,15 @@ class SqlCases(Repo):
             "ref": case.ref,
             "status": case.status,
             "client_status": client.status if client else None,
+            # Safe-contact preferences (issue 18): the safe word only as set or not.
+            "preferences": None
+            if client is None
+            else {
+                "message_first": client.message_first,
+                "contact_start": client.contact_start,
+                "contact_end": client.contact_end,
+                "safe_word": client.safe_word_hash is not None,
+            },
             "opened_at": case.opened_at,
             "exited_at": case.exited_at,
             "followup_outcome": case.followup_outcome,

@@ -7,6 +7,7 @@ from datetime import time
 from sqlalchemy import bindparam, or_, select, update
 
 from cm_bot.domain import ContactStatus
+from cm_bot.engine.ports import ContactPreferences
 from cm_bot.storage.models import Client, ScheduledContact
 from cm_bot.storage.repos.base import CASE, CONTACT, Repo, one_of
 
@@ -100,6 +101,49 @@ class SqlContacts(Repo):
         client.contact_start, client.contact_end = new_start, new_end
         self.session.add(client)
         return True
+
+    def preferences(self, client_id: int) -> ContactPreferences | None:
+        """The client's safe-contact preferences, copied out of the row."""
+        client = self.session.get(Client, client_id)
+        if client is None:
+            return None
+        return ContactPreferences(
+            message_first=client.message_first,
+            contact_start=client.contact_start,
+            contact_end=client.contact_end,
+            safe_word_hash=client.safe_word_hash,
+        )
+
+    def set_preferences(
+        self,
+        client_id: int,
+        *,
+        message_first: bool | None,
+        hours: tuple[time, time] | None,
+        safe_word_hash: str | None,
+    ) -> None:
+        """Store the answers: the hours start again from the program's (then narrowed)."""
+        client = self.session.get(Client, client_id)
+        if client is None:
+            return
+        client.message_first = message_first
+        client.contact_start, client.contact_end = (None, None)
+        client.safe_word_hash = safe_word_hash
+        self.session.add(client)
+        self.session.flush()
+        if hours is not None:
+            self.narrow_hours(client_id, *hours)
+
+    def keep_safe_word(self, client_id: int, safe_word_hash: str | None) -> None:
+        """Replace the safe word's hash alone."""
+        client = self.session.get(Client, client_id)
+        if client is not None:
+            client.safe_word_hash = safe_word_hash
+            self.session.add(client)
+
+    def clear_preferences(self, client_id: int) -> None:
+        """Forget every preference: asked again after a new consent."""
+        self.set_preferences(client_id, message_first=None, hours=None, safe_word_hash=None)
 
 
 __all__ = ["SqlContacts"]

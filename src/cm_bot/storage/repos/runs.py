@@ -22,6 +22,7 @@ from cm_bot.storage.models import (
     Flag,
     FlowRun,
     Goal,
+    Referral,
     Response,
     ScoreResult,
 )
@@ -482,6 +483,7 @@ class SqlRuns(Repo):
             "answers": count(Response, col(Response.client_id)),
             "scores": count(ScoreResult, col(ScoreResult.client_id)),
             "flags": count(Flag, col(Flag.client_id)),
+            "referrals": count(Referral, col(Referral.client_id)),
             "consent_action": consent.action if consent else None,
             "consent_at": consent.recorded_at if consent else None,
         }

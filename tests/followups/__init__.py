@@ -1,0 +1,1 @@
+"""Follow-ups that compare with intake (issue 18)."""
