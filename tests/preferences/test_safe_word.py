@@ -102,3 +102,13 @@ def test_a_word_the_client_sends_anyway_is_refused_as_safe_word(
     phone.say("Blue Bird")
     run = open_run_of(db, client_id)
     assert run is not None and run.flow_id == "intake"
+
+
+def test_after_the_safe_word_the_replies_stay_neutral(phone: Phone, db: Engine) -> None:
+    phone.say("blue bird")
+
+    phone.say("hi, who is this?")  # perhaps not the client holding the phone
+
+    last = list(phone.screen.values())[-1]
+    assert last == "OK."
+    assert "danger" not in " ".join(phone.screen.values())

@@ -23,6 +23,9 @@ AUTO_CLEAR_HOURS = range(1, 48)
 """What ``/clear N`` accepts: a clear after 48 hours would be too late to delete anything."""
 CLEAR_PAYLOAD = "clear"
 """The callback data of the "Clear this chat" button (the same for everyone, no token)."""
+SAFE_WORD_RULE = "safe_word"
+"""The rule id of the urgent flag a safe word raises: while it is open, replies stay neutral
+(someone else may be holding the phone), with no crisis line named."""
 
 
 def clear_chat(

@@ -26,6 +26,7 @@ from typing import Any
 
 from cm_bot.domain import InboundKind, RunStatus, Severity
 from cm_bot.engine.answers import fold, wants_to_skip, yes_no
+from cm_bot.engine.clearing import SAFE_WORD_RULE
 from cm_bot.engine.commands import COMMANDS, CommandTurn
 from cm_bot.engine.exiting import DAYPARTS, EXIT_FLOW, FollowupChoice
 from cm_bot.engine.ports import RunState, UnitOfWork
@@ -243,7 +244,7 @@ class PreferencesTurn(CommandTurn):
         self.flag(
             Severity.URGENT,
             SAFE_WORD_REASON,
-            rule_id="safe_word",
+            rule_id=SAFE_WORD_RULE,
             dedupe_key=f"safeword:{self.inbound_id}",
         )
         self._pause_run(run)

@@ -51,6 +51,8 @@ NEED_NAMES: dict[str, str] = {
     "substance_use": N_("alcohol or drug use"),
     "mental_health": N_("mental health"),
     "disabilities": N_("everyday tasks"),
+    "health": N_("health care"),
+    "other": N_("something else"),
 }
 
 REFERRAL_REQUESTED = N_("Referral requested: {need} — {service}")

@@ -18,7 +18,7 @@ from cm_bot.engine.access import AccessTurn
 from cm_bot.engine.answers import (
     normalise,
 )
-from cm_bot.engine.clearing import CLEAR_PAYLOAD
+from cm_bot.engine.clearing import CLEAR_PAYLOAD, SAFE_WORD_RULE
 from cm_bot.engine.commands import PAUSED_ACTIONS, PAUSED_COMMANDS, CommandTurn
 from cm_bot.engine.crisis import CrisisMatch
 from cm_bot.engine.ports import RunState
@@ -176,7 +176,10 @@ class UrgentTurn(CommandTurn, AccessTurn):
         reply = not self.uow.flags.replied_while_paused(client.client_id, since)
         self._hold(flag_id, replied=reply)
         if reply:
-            self.say(safety.paused_reply(self.program, self._), priority=Priority.HIGH)
+            # After a safe word someone else may be reading: a neutral line, no crisis line.
+            neutral = self.uow.flags.open_flag_exists(client.client_id, SAFE_WORD_RULE)
+            text = self._("OK.") if neutral else safety.paused_reply(self.program, self._)
+            self.say(text, priority=Priority.HIGH)
 
 
 __all__ = ["UrgentTurn"]
