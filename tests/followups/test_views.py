@@ -133,7 +133,8 @@ def test_the_console_shows_intake_and_followups(
     _ = app.translator.get(locale).gettext
     assert _("Intake and follow-ups") in page
     assert _("{days} days after exit").format(days=90) in page
-    assert page.count('class="compare-followup"') == 6
+    assert page.count("compare-followup") == 2 + 6  # two follow-up columns beside intake
+    assert page.count("compare-new") == 2
     assert _("New need") in page
     assert _("I have a place to live today, but I am worried about losing it in the future") in page
     if heading is not None:

@@ -601,11 +601,13 @@ async def test_the_case_page_shows_intake_against_each_followup(
 
     section = page.get_by_role("region", name="Intake and follow-ups", exact=True)
     assert await section.is_visible()
+    heads = await section.locator("thead th").all_inner_texts()
+    assert heads == ["Question", "Intake", "30 days after exit", "90 days after exit"]
     rows = section.locator("tbody tr")
-    assert await rows.count() == 9  # 3 questions: intake, 30 days, 90 days
-    assert await section.locator("tr.compare-followup strong").all_inner_texts() == [
+    assert await rows.count() == 3  # housing, money, work: intake beside each follow-up
+    assert await section.locator("td.compare-new strong").all_inner_texts() == [
         "New need",
         "New need",
     ]
-    housing_90 = await rows.nth(2).inner_text()
-    assert "90 days after exit" in housing_90 and "worried about losing it" in housing_90
+    housing_90 = await rows.nth(0).locator("td").nth(2).inner_text()
+    assert "worried about losing it" in housing_90 and "New need" in housing_90

@@ -34,7 +34,7 @@ from cm_bot.scoring.trend import ordered, series_marks
 from cm_bot.storage.data_rights import export_case, to_csv
 from cm_bot.storage.models import Case
 from cm_bot.storage.reads.caseload import COLUMNS, SCORE_COLUMN, CaseloadQuery, load_caseload
-from cm_bot.storage.reads.compare import compare_case
+from cm_bot.storage.reads.compare import compare_case, followup_columns
 from cm_bot.storage.reads.referrals import case_referrals
 from cm_bot.storage.reads.timeline import case_head, load_case
 from cm_bot.storage.repository import SqlUnitOfWork
@@ -190,6 +190,7 @@ def case_page(request: Request, ref: str, user: Staff) -> Response:
             "referrals": referrals,
             "rescreens": [{**p, "name": RESCREEN_NAMES[p["instrument"]]} for p in rescreens],
             "compared": compared,
+            "compare_columns": followup_columns(compared),
             "referral_statuses": [s.value for s in ReferralStatus],
             "referral_reasons": [r.value for r in ReferralReason],
             **_referral_words(gettext),

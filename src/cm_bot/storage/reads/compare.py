@@ -67,6 +67,21 @@ class Compared:
     intake: Answer | None = None
     followups: list[Answer] = field(default_factory=list)
 
+    def followup_list(self, columns: list[int | None]) -> list[Answer | None]:
+        """This question's answer in each follow-up column (``None``: not answered then)."""
+        return [self.followup(days) for days in columns]
+
+    def followup(self, days: int | None) -> Answer | None:
+        """The follow-up answer of that planned day (the latest, if answered twice)."""
+        found = [answer for answer in self.followups if answer.days == days]
+        return found[-1] if found else None
+
+
+def followup_columns(compared: list[Compared]) -> list[int | None]:
+    """The follow-ups answered, as columns beside intake: 30, 90, 180 (undated last)."""
+    days = {answer.days for item in compared for answer in item.followups}
+    return sorted(days, key=lambda day: (day is None, day or 0))
+
 
 def compare_case(
     session: Session,
@@ -202,4 +217,12 @@ def compare_rows(compared: list[Compared]) -> list[dict[str, Any]]:
     return rows
 
 
-__all__ = ["LEGACY", "TOPICS", "Answer", "Compared", "compare_case", "compare_rows"]
+__all__ = [
+    "LEGACY",
+    "TOPICS",
+    "Answer",
+    "Compared",
+    "compare_case",
+    "compare_rows",
+    "followup_columns",
+]
