@@ -102,6 +102,60 @@ def test_preferences_asks_again_and_new_hours_replace_the_old_ones(
     assert len(audits(db, "contact_preferences_set")) == 2
 
 
+def test_asked_again_a_client_keeps_or_replaces_or_drops_the_safe_word(
+    bot: ConversationEngine[SqlStore], db: Engine
+) -> None:
+    who = consented_client(bot, db)
+    person = who.person
+    person.say("hello")  # intake starts; mark it done so /preferences may ask
+
+    _intake_done(db)
+    person.say("/preferences")
+    person.tap("Yes")
+    person.tap("Any time")
+    assert "already have a safe word" not in texts(person.seen[-1:])  # none yet: not asked
+    person.tap("Skip this question")
+    _intake_done(db)
+    person.say("/preferences")
+    person.tap("Yes")
+    person.tap("Any time")
+    person.say("Blue Bird")
+    first = prefs_of(db, who.client_id)[3]
+    assert first is not None
+
+    _intake_done(db)
+    person.say("/preferences")
+    person.tap("Yes")
+    assert "You already have a safe word. Do you want to keep it?" in texts(person.tap("Any time"))
+    assert "Your choices are saved" in texts(person.tap("Yes"))  # kept: not asked for a new one
+    assert prefs_of(db, who.client_id)[3] == first
+
+    _intake_done(db)
+    person.say("/preferences")
+    person.tap("Yes")
+    person.tap("Any time")
+    assert "You can choose a safe word" in texts(person.tap("No"))
+    person.say("Green Hill")
+    hashed = prefs_of(db, who.client_id)[3]
+    assert hashed is not None and is_safe_word("green hill", hashed)
+    assert not is_safe_word("blue bird", hashed)
+
+    _intake_done(db)
+    person.say("/preferences")
+    person.tap("Yes")
+    person.tap("Any time")
+    person.tap("No")
+    person.tap("Skip this question")  # no safe word any more
+    assert prefs_of(db, who.client_id)[3] is None
+
+
+def _intake_done(db: Engine) -> None:
+    """Every run finished: ``/preferences`` waits for the end of a questionnaire."""
+    with transaction(db) as session:
+        for run in session.execute(select(FlowRun)).scalars():
+            run.status = "completed"
+
+
 def test_hours_narrow_the_programs_and_never_widen_them(
     bot: ConversationEngine[SqlStore], db: Engine
 ) -> None:

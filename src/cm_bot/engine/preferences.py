@@ -38,6 +38,9 @@ PREFERENCES_FLOW = "contact_preferences"
 MESSAGE_FIRST_KEY = "prefs.message_first"
 HOURS_KEY = "prefs.hours"
 SAFE_WORD_KEY = "prefs.safe_word"
+KEEP_SAFE_WORD_KEY = "prefs.keep_safe_word"
+HAS_SAFE_WORD = "has_safe_word"
+"""Context of the flow: whether the client has a safe word (then asked whether to keep it)."""
 SAFE_WORD_STATE = "safe_word_hash"
 """Where the run keeps the new safe word's hash until the flow finishes (never the word)."""
 SAFE_WORD_SET = "set"
@@ -105,8 +108,8 @@ def act_on_answers(
 ) -> None:
     """Store the finished flow's answers on the client, and put the change on record.
 
-    A skipped hours question keeps the hours the client had; a skipped safe word means
-    none (the question asks for one each time).
+    A skipped hours question keeps the hours the client had. A client with a safe word is
+    asked whether to keep it; a skipped safe-word question otherwise means none.
     """
     current = uow.contacts.preferences(client_id)
     if current is None:
@@ -122,6 +125,8 @@ def act_on_answers(
         hours = DAYPARTS.get(choice)  # "any": the program's hours
     raw_hash = state.get(SAFE_WORD_STATE)
     safe_word_hash = raw_hash if isinstance(raw_hash, str) else None
+    if answers.get(KEEP_SAFE_WORD_KEY) is True:
+        safe_word_hash = current.safe_word_hash
     uow.contacts.set_preferences(
         client_id, message_first=message_first, hours=hours, safe_word_hash=safe_word_hash
     )
@@ -152,6 +157,15 @@ class PreferencesTurn(CommandTurn):
             self._preferences_next = False
             return self.flows.get(PREFERENCES_FLOW)
         return super()._next_flow()
+
+    def begin(
+        self, flow: Flow, context: dict[str, Any], state: dict[str, Any] | None = None
+    ) -> None:
+        """The preferences flow learns whether there is a safe word to keep."""
+        if flow.id == PREFERENCES_FLOW and self.client is not None:
+            prefs = self.uow.contacts.preferences(self.client.client_id)
+            context = {**context, HAS_SAFE_WORD: bool(prefs and prefs.safe_word_hash)}
+        super().begin(flow, context, state)
 
     def _store_and_advance(
         self,
