@@ -196,6 +196,9 @@ def test_not_safe_to_message_first_turns_the_due_checkin_into_a_staff_task_once(
     with transaction(db) as session:
         listed = {r.contact_id: r for r in upcoming(session, who.ref)}
     assert listed[contact].next_action == "staff task: call or see the client"
+    planned = [c for c in contacts(db, who.case_id) if c.id != contact]
+    assert [c.status for c in planned] == [ContactStatus.PENDING]  # the goal's next one
+    assert planned[0].due_at > BASE + timedelta(days=5)
 
 
 def test_the_30_day_followup_becomes_a_task_that_names_it(
