@@ -5,26 +5,20 @@ from __future__ import annotations
 from sqlalchemy import Engine, select
 from sqlmodel import col
 
-from cm_bot.domain.time import ManualClock
-from cm_bot.engine import ConversationEngine, EngineConfig
-from cm_bot.flows import FlowRegistry, load_flows
-from cm_bot.flows.loader import load_flow
+from cm_bot.engine import ConversationEngine
+from cm_bot.flows import FlowRegistry
 from cm_bot.i18n import Translator
-from cm_bot.scheduling import event_handlers
-from cm_bot.scheduling.policy import FOLLOWUP, SchedulePolicy
+from cm_bot.scheduling.policy import FOLLOWUP
 from cm_bot.storage.db import transaction
 from cm_bot.storage.models import Client, Goal, ScheduledContact
 from cm_bot.storage.repository import SqlStore
 from tests.scheduling.support import BASE
-from tests.support.paths import DATA, ROOT
+from tests.support.engines import shipped_flows, wired_engine
 
 
 def exit_flows(*extra: str) -> FlowRegistry:
     """The test consent flow, the shipped exit conversation, follow-up and goal check-in."""
-    flows = [f for f in load_flows(DATA / "flows") if f.kind.value == "consent"]
-    for name in ("exit_conversation", "exit_followup", "goal_checkin", *extra):
-        flows.append(load_flow(ROOT / "conversations" / f"{name}.yaml"))
-    return FlowRegistry(flows)
+    return shipped_flows("exit_conversation", "exit_followup", "goal_checkin", *extra)
 
 
 def make_engine(
@@ -34,9 +28,7 @@ def make_engine(
 
     ``intake``: shipped intake flows the client has not done yet.
     """
-    flows = exit_flows(*intake)
-    store = SqlStore(db, clock=ManualClock(BASE), handlers=event_handlers(flows, SchedulePolicy()))
-    return ConversationEngine(store, flows, translator, config=EngineConfig(intake_flows=intake))
+    return wired_engine(db, translator, exit_flows(*intake), intake=intake)
 
 
 def followups(db: Engine, case_id: int) -> list[ScheduledContact]:

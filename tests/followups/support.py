@@ -13,20 +13,15 @@ from datetime import timedelta
 from sqlalchemy import Engine, select
 from sqlmodel import col
 
-from cm_bot.domain.time import ManualClock
-from cm_bot.engine import ConversationEngine, EngineConfig
-from cm_bot.flows import FlowRegistry, load_flows
-from cm_bot.flows.loader import load_flow
+from cm_bot.engine import ConversationEngine
+from cm_bot.flows import FlowRegistry
 from cm_bot.i18n import Translator
-from cm_bot.program import shipped_program
-from cm_bot.resources.port import directory_part
-from cm_bot.scheduling import event_handlers, run_due
-from cm_bot.scheduling.policy import SchedulePolicy
+from cm_bot.scheduling import run_due
 from cm_bot.storage.db import transaction
 from cm_bot.storage.models import AuditLog, Flag, Response
 from cm_bot.storage.repository import SqlStore
 from tests.scheduling.support import BASE, Who, clock_of, consented_client, exit_case
-from tests.support.paths import DATA, ROOT
+from tests.support.engines import shipped_flows, wired_engine
 from tests.support.people import texts
 
 INTAKE = ("screening_ahc", "intake_basics")
@@ -43,26 +38,14 @@ HOUSING = {"steady": "1", "worried": "2", "not_steady": "3"}
 
 
 def followup_flows() -> FlowRegistry:
-    flows = [f for f in load_flows(DATA / "flows") if f.kind.value == "consent"]
-    flows += [load_flow(ROOT / "conversations" / f"{name}.yaml") for name in SHIPPED]
-    return FlowRegistry(flows)
+    return shipped_flows(*SHIPPED)
 
 
 def make_engine(
     db: Engine, translator: Translator, intake: tuple[str, ...] = INTAKE
 ) -> ConversationEngine[SqlStore]:
     """The engine as bootstrap wires it, on a test clock (``clock_of(engine)``)."""
-    flows = followup_flows()
-    program = shipped_program()
-    store = SqlStore(
-        db,
-        clock=ManualClock(BASE),
-        handlers=event_handlers(flows, SchedulePolicy()),
-        directory=directory_part(program.needs),
-    )
-    return ConversationEngine(
-        store, flows, translator, config=EngineConfig(intake_flows=intake, program=program)
-    )
+    return wired_engine(db, translator, followup_flows(), intake=intake, directory=True)
 
 
 def do_intake(

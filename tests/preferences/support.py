@@ -7,39 +7,27 @@ from datetime import time
 from sqlalchemy import Engine, MetaData, select
 
 from cm_bot.domain.time import ManualClock
-from cm_bot.engine import ConversationEngine, EngineConfig
-from cm_bot.flows import FlowRegistry, load_flows
-from cm_bot.flows.loader import load_flow
+from cm_bot.engine import ConversationEngine
+from cm_bot.flows import FlowRegistry
 from cm_bot.i18n import Translator
-from cm_bot.scheduling import event_handlers
-from cm_bot.scheduling.policy import SchedulePolicy
 from cm_bot.storage.db import transaction
 from cm_bot.storage.models import Client
 from cm_bot.storage.repository import SqlStore
-from tests.scheduling.support import BASE
-from tests.support.paths import DATA, ROOT
+from tests.support.engines import shipped_flows, wired_engine
 
 SHIPPED = ("contact_preferences", "exit_conversation", "exit_followup", "goal_checkin")
 
 
 def preference_flows() -> FlowRegistry:
     """The test consent and intake, and the shipped preferences, exit, follow-up, check-in."""
-    flows = list(load_flows(DATA / "flows"))
-    flows.extend(load_flow(ROOT / "conversations" / f"{name}.yaml") for name in SHIPPED)
-    return FlowRegistry(flows)
+    return shipped_flows(*SHIPPED, test_intake=True)
 
 
 def make_engine(
     db: Engine, translator: Translator, clock: ManualClock | None = None
 ) -> ConversationEngine[SqlStore]:
-    """The engine with exit planning on commit, intake ``intake``, on a test clock."""
-    flows = preference_flows()
-    store = SqlStore(
-        db, clock=clock or ManualClock(BASE), handlers=event_handlers(flows, SchedulePolicy())
-    )
-    return ConversationEngine(
-        store, flows, translator, config=EngineConfig(intake_flows=("intake",))
-    )
+    """The engine with exit planning on commit, the test ``intake``, on a test clock."""
+    return wired_engine(db, translator, preference_flows(), intake=("intake",), clock=clock)
 
 
 def prefs_of(

@@ -16,23 +16,18 @@ from typing import Any
 from sqlalchemy import Engine, select
 from sqlmodel import col
 
-from cm_bot.domain.time import ManualClock
-from cm_bot.engine import ConversationEngine, EngineConfig
-from cm_bot.flows import FlowRegistry, load_flows
-from cm_bot.flows.loader import load_flow
+from cm_bot.engine import ConversationEngine
+from cm_bot.flows import FlowRegistry
 from cm_bot.i18n import Translator
-from cm_bot.program import shipped_program
 from cm_bot.resources.hsds import read_package
-from cm_bot.resources.port import directory_part
 from cm_bot.resources.store import import_package
-from cm_bot.scheduling import event_handlers, run_due
-from cm_bot.scheduling.policy import SchedulePolicy
+from cm_bot.scheduling import run_due
 from cm_bot.storage.db import transaction
 from cm_bot.storage.models import Flag, Referral, ReferralEvent, ReferralOffer, ScheduledContact
 from cm_bot.storage.repository import SqlStore
 from tests.resources.directory import build, ident, write_csv
 from tests.scheduling.support import BASE, Who, clock_of, consented_client
-from tests.support.paths import DATA, ROOT
+from tests.support.engines import shipped_flows, wired_engine
 
 INTAKE = ("screening_hvs",)
 FOOD = ("Food Pantry", "Emergency Food")
@@ -40,25 +35,12 @@ FOOD = ("Food Pantry", "Emergency Food")
 
 def referral_flows() -> FlowRegistry:
     """The test consent flow, the shipped food screening and the two referral flows."""
-    flows = [f for f in load_flows(DATA / "flows") if f.kind.value == "consent"]
-    for name in ("screening_hvs", "referral_offer", "referral_checkin"):
-        flows.append(load_flow(ROOT / "conversations" / f"{name}.yaml"))
-    return FlowRegistry(flows)
+    return shipped_flows("screening_hvs", "referral_offer", "referral_checkin")
 
 
 def make_engine(db: Engine, translator: Translator) -> ConversationEngine[SqlStore]:
     """The engine as bootstrap wires it, on a test clock (``clock_of(engine)``)."""
-    flows = referral_flows()
-    program = shipped_program()
-    store = SqlStore(
-        db,
-        clock=ManualClock(BASE),
-        handlers=event_handlers(flows, SchedulePolicy()),
-        directory=directory_part(program.needs),
-    )
-    return ConversationEngine(
-        store, flows, translator, config=EngineConfig(intake_flows=INTAKE, program=program)
-    )
+    return wired_engine(db, translator, referral_flows(), intake=INTAKE, directory=True)
 
 
 def load_directory(db: Engine, folder: Path, count: int = 30) -> dict[str, list[dict[str, Any]]]:
