@@ -77,6 +77,18 @@ def ordinary(
     return texts(seen)
 
 
+def at_the_third_checkin(
+    sched: ConversationEngine, db: Engine, who: object, goal_id: int, now: datetime
+) -> Person:
+    """Two ordinary check-ins answered (no "still right?" yet); the third one sent."""
+    person: Person = who.person  # type: ignore[attr-defined]
+    for n in range(2):
+        assert send_checkin(sched, db, who, goal_id, now + timedelta(days=7 * n)) == 1
+        assert "still right" not in ordinary(person, "4", None)
+    assert send_checkin(sched, db, who, goal_id, now + timedelta(days=14)) == 1
+    return person
+
+
 def test_the_next_small_step_is_stored_on_the_goal(sched: ConversationEngine, db: Engine) -> None:
     who, goal_id, now = setup(sched, db)
     assert send_checkin(sched, db, who, goal_id, now) == 1
@@ -93,11 +105,7 @@ def test_the_third_checkin_asks_still_right_and_no_flags(
     sched: ConversationEngine, db: Engine
 ) -> None:
     who, goal_id, now = setup(sched, db)
-    person = who.person  # type: ignore[attr-defined]
-    for n in range(2):
-        assert send_checkin(sched, db, who, goal_id, now + timedelta(days=7 * n)) == 1
-        assert "still right" not in ordinary(person, "4", None)
-    assert send_checkin(sched, db, who, goal_id, now + timedelta(days=14)) == 1
+    person = at_the_third_checkin(sched, db, who, goal_id, now)
     shown = ordinary(person, "4", "Ask about other goals", still_right="No")
     assert "Is this goal still right for you?" in shown
     (flag,) = flags(db, "goal_checkin.goal_not_right")
@@ -125,11 +133,7 @@ def test_a_ten_on_the_third_checkin_is_not_asked_whether_still_right(
     sched: ConversationEngine, db: Engine
 ) -> None:
     who, goal_id, now = setup(sched, db)
-    person = who.person  # type: ignore[attr-defined]
-    for n in range(2):
-        assert send_checkin(sched, db, who, goal_id, now + timedelta(days=7 * n)) == 1
-        ordinary(person, "4", None)
-    assert send_checkin(sched, db, who, goal_id, now + timedelta(days=14)) == 1
+    person = at_the_third_checkin(sched, db, who, goal_id, now)
     seen = person.read() + person.tap("10") + person.tap(SKIP)  # helped
     seen += person.say("Celebrate") + person.tap("No")
     assert "Congratulations" in texts(seen) and "still right" not in texts(seen)

@@ -25,12 +25,12 @@ from tests.support.records import client_id_of, open_run_of, responses
 START = datetime(2099, 3, 2, 9, tzinfo=UTC)
 
 
-@pytest.fixture
-def phone(db: Engine, translator: Translator) -> Phone:
+def at_the_safe_word_question(db: Engine, translator: Translator, ref: str) -> Phone:
+    """A new client on Telegram, consented, safe to message first, any time: asked for a word."""
     clock = ManualClock(START)
     engine: ConversationEngine[SqlStore] = make_engine(db, translator, clock)
     add_staff(db, "Maria", "case_manager")
-    case = new_case(db, "Maria", ref="C-0441")
+    case = new_case(db, "Maria", ref=ref)
     link_client(db, case.ref, "telegram", USER, USER)
     phone = Phone(engine, db, clock)
     phone.say("hello")
@@ -38,6 +38,12 @@ def phone(db: Engine, translator: Translator) -> Phone:
         phone.tap("Yes")
     phone.tap("Yes")  # safe to message first
     phone.tap("Any time")
+    return phone
+
+
+@pytest.fixture
+def phone(db: Engine, translator: Translator) -> Phone:
+    phone = at_the_safe_word_question(db, translator, "C-0441")
     phone.say("Blue Bird")  # the safe word
     phone.tap("Good")  # intake: now at "How worried are you?"
     return phone
@@ -80,17 +86,7 @@ def test_the_safe_word_works_while_paused_and_a_near_miss_does_not(
 def test_a_word_the_client_sends_anyway_is_refused_as_safe_word(
     db: Engine, translator: Translator, word: str
 ) -> None:
-    clock = ManualClock(START)
-    engine: ConversationEngine[SqlStore] = make_engine(db, translator, clock)
-    add_staff(db, "Maria", "case_manager")
-    case = new_case(db, "Maria", ref="C-0442")
-    link_client(db, case.ref, "telegram", USER, USER)
-    phone = Phone(engine, db, clock)
-    phone.say("hello")
-    for _ in range(3):
-        phone.tap("Yes")
-    phone.tap("Yes")  # safe to message first
-    phone.tap("Any time")
+    phone = at_the_safe_word_question(db, translator, "C-0442")
 
     phone.say(word)
 
