@@ -182,6 +182,9 @@ def test_not_safe_to_message_first_turns_the_due_checkin_into_a_staff_task_once(
     set_prefs(db, who.client_id, message_first=False)
     goal = add_goal(db, who.case_id, BASE - timedelta(days=7))
     contact = add_contact(db, who, BASE, kind="checkin", flow_id="goal_checkin", goal_id=goal)
+    with transaction(db) as session:
+        (before,) = upcoming(session, who.ref)
+    assert before.next_action == "becomes a staff task (not safe to message)"
 
     run_due(bot, BASE + timedelta(minutes=1))
     run_due(bot, BASE + timedelta(minutes=30))  # a second pass: no second task

@@ -85,6 +85,7 @@ class Upcoming:
     local_due: datetime
     timezone: str
     attempts: int
+    message_first: bool = True  # False: not safe to message the client first
 
     @property
     def next_action(self) -> str:
@@ -92,7 +93,7 @@ class Upcoming:
         if self.status == ContactStatus.STAFF_TASK:
             return "staff task: call or see the client"
         if self.status == ContactStatus.PENDING:
-            return "send"
+            return "send" if self.message_first else "becomes a staff task (not safe to message)"
         if self.kind == FOLLOWUP and self.attempts < 2:
             return "remind if no reply"
         return "close if no reply"
@@ -137,6 +138,7 @@ def upcoming(
                 local_due=due.astimezone(tz),
                 timezone=str(tz.key),
                 attempts=contact.attempts,
+                message_first=client is None or client.message_first is not False,
             )
         )
     return result
