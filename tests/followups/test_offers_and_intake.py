@@ -40,7 +40,7 @@ def test_a_new_food_need_is_offered_food_services_and_only_that(
     exit_now(who, db)
     followup_due(bot, who, 90)
     said = answer_followup(who, needs=("Food", "Something else"))
-    assert "Here is a service that may be able to help with food." in said
+    assert "Here is a service that may be able to help with getting food." in said
     assert food_services(directory, "en")[0] in said
     assert {o.need for o in offers(db)} == {"food"}
     texts(who.person.tap("Not now"))

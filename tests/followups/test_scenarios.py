@@ -70,7 +70,7 @@ def test_housing_worse_than_at_intake_raises_a_routine_flag_without_a_help_reque
     assert "Thank you for telling us how you are doing" in said
     (flag,) = [f for f in flags_of(db, who.client_id) if f.rule_id == NEW_NEEDS]
     assert flag.severity == Severity.ROUTINE
-    assert flag.reason == "Follow-up after exit: new needs since intake: housing"
+    assert flag.reason == "Follow-up after exit: new needs since intake: living situation"
     assert not [f for f in flags_of(db, who.client_id) if "help_requested" in f.rule_id]
 
 
@@ -82,7 +82,7 @@ def test_money_harder_than_at_intake_raises_a_routine_flag(
     followup_due(bot, who, 90)
     answer_followup(who, money="Very hard")
     assert _new_need_flags(db, who.client_id) == [
-        "Follow-up after exit: new needs since intake: money for basic needs"
+        "Follow-up after exit: new needs since intake: financial strain"
     ]
 
 
@@ -94,7 +94,7 @@ def test_a_named_need_raises_a_routine_flag_even_without_asking_for_help(
     followup_due(bot, who, 30)
     answer_followup(who, needs=("Food", "Work"), want_help="No")
     assert _new_need_flags(db, who.client_id) == [
-        "Follow-up after exit: new needs since intake: food, finding work"
+        "Follow-up after exit: new needs since intake: food, employment"
     ]
 
 

@@ -104,7 +104,7 @@ def test_could_not_get_help_asks_why_fails_the_referral_flags_it_and_offers_the_
     assert (failed.status, failed.reason) == (ReferralStatus.FAILED, "could_not_contact")
     (flag,) = flags_of(db, "referral_failed")
     assert flag.severity == "routine"
-    assert flag.reason == f"Referral failed: hunger — {first} (could_not_contact)"
+    assert flag.reason == f"Referral failed: food — {first} (could not make contact)"
     assert "I have let your case manager know." in said
     assert second in said and first not in said.split("another service")[1]
     who.person.tap("Please refer me")

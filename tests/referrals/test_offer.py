@@ -41,7 +41,7 @@ def test_a_positive_food_screen_ends_with_the_first_matching_food_service_and_th
 
     last = who.person.seen[-1]
     first = food_services(directory, "en")[0]
-    assert "Here is a service that may be able to help with food." in last.text
+    assert "Here is a service that may be able to help with getting food." in last.text
     assert first in last.text
     assert "Phone: 555-" in last.text and "Address: " in last.text and "Main Street" in last.text
     assert "Open: " in last.text and "Languages: English" in last.text
@@ -70,7 +70,7 @@ def test_please_refer_me_makes_a_requested_referral_a_routine_flag_and_a_check_i
     assert referral.made_by == "client"
     assert events(db, referral.id or 0) == [("requested", None, "client")]
     (flag,) = flags_of(db, "referral_requested")
-    assert flag.severity == "routine" and flag.reason == f"Referral requested: hunger — {service}"
+    assert flag.severity == "routine" and flag.reason == f"Referral requested: food — {service}"
     assert "I have asked your case manager to refer you to" in said
     assert "In 14 days I will ask you how it went." in said
     assert "Your case manager will be in touch." in said  # the usual closing: one need, done
@@ -127,11 +127,11 @@ def test_with_no_matching_service_the_case_manager_is_flagged_and_the_client_tol
     who = screened_positive(bot, db)  # the directory is empty
 
     said = texts(who.person.seen)
-    assert "I could not find a service for food in our list right now." in said
+    assert "I could not find a service for getting food in our list right now." in said
     assert "Your case manager will help you find one." in said
     assert "Your case manager will be in touch." in said  # then the usual closing
     (flag,) = flags_of(db, "referral_no_service")
-    assert flag.reason == "No service in the directory matched a need: hunger"
+    assert flag.reason == "No service in the directory matched a need: food"
     assert [(o.need, o.service_id) for o in offers(db)] == [("hunger", None)]
     who.person.say("hello again")
     assert len(flags_of(db, "referral_no_service")) == 1  # offered once, not at every message
@@ -153,7 +153,7 @@ def test_a_negative_screen_offers_nothing(
     ("language", "intro", "refer", "food_word"),
     [
         ("es", "Este es un servicio que puede ayudarle con", "Quiero que me deriven", "alimentos"),
-        ("uk", "Ось служба, яка може допомогти Вам із", "Прошу направити мене", "харчуванням"),
+        ("uk", "Ось служба, яка може допомогти Вам із", "Прошу направити мене", "отриманням їжі"),
     ],
 )
 def test_the_offer_is_in_the_clients_language_with_services_speaking_it_first(
@@ -200,7 +200,7 @@ def test_needs_in_a_stable_order_and_food_found_twice_is_offered_once(
     assert "Here is a service that may be able to help with housing." in said
     for _ in range(3):
         said = texts(who.person.tap("Not now"))
-    assert "Here is a service that may be able to help with food." in said
+    assert "Here is a service that may be able to help with getting food." in said
     for _ in range(3):
         said = texts(who.person.tap("Not now"))
     assert "Your case manager will be in touch." in said  # hunger: the same services, once

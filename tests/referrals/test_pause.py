@@ -18,7 +18,7 @@ from tests.scheduling.support import MANAGER_CHAT, consented_client
 from tests.support.people import Person, texts
 
 Tables = dict[str, list[dict[str, Any]]]
-OFFER = "Here is a service that may be able to help with food."
+OFFER = "Here is a service that may be able to help with getting food."
 
 
 def test_a_positive_first_answer_offers_nothing_until_the_screening_is_over(

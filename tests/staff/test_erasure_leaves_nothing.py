@@ -20,6 +20,7 @@ from sqlmodel import col
 
 from cm_bot.domain import Inbound, InboundKind
 from cm_bot.engine import ConversationEngine
+from cm_bot.engine.referrals import REFERRAL_REQUESTED
 from cm_bot.storage.admin import add_staff, new_case
 from cm_bot.storage.data_rights import ERASED_TABLES, erase_case
 from cm_bot.storage.db import is_sqlite, transaction
@@ -84,6 +85,19 @@ def _client_with_marker_everywhere(engine: ConversationEngine, db: Engine) -> tu
         session.add(referral)
         session.flush()
         session.add(ReferralEvent(referral_id=referral.id or 0, status="requested", actor="client"))
+        # Its flag: the service's name is in the reason and in the reason's params.
+        session.add(
+            Flag(
+                case_id=case.id,
+                client_id=client_id,
+                severity="routine",
+                reason=f"Referral requested: food — Pantry {MARK}",
+                reason_msgid=REFERRAL_REQUESTED,
+                reason_params={"need": "food", "service": f"Pantry {MARK}"},
+                rule_id="referral_requested",
+                dedupe_key=f"referral:{referral.id}",
+            )
+        )
         session.add(
             ReferralOffer(
                 case_id=case.id,
@@ -153,6 +167,7 @@ def test_after_erasure_no_table_or_file_byte_holds_the_clients_words_or_telegram
         "inboundmessage",
         "referral",
         "referral_offer",
+        "flag",
     ):
         assert table in before, (table, before)
     assert _hits_in_tables(db, CLIENT_USER)
@@ -193,6 +208,7 @@ def test_the_tombstone_keeps_ids_dates_severities_and_statuses_only(
     assert case.status == "closed" and client is not None and client.status == "erased"
     assert flags and all(f.status == "resolved" and f.reason == "" for f in flags)
     assert all(f.severity and f.created_at and f.source_value is None for f in flags)
+    assert all(f.reason_msgid is None and f.reason_params is None for f in flags)
     assert erased.detail and erased.detail["responses"] > 0
 
 

@@ -11,6 +11,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from cm_bot.domain import CaseStatus, ClientStatus, ContactStatus, GoalStatus, Severity
+from cm_bot.engine.flag_reasons import flag_reason
 from cm_bot.engine.notices import SEVERITY_NAMES, Gettext, score_line, when
 from cm_bot.engine.ports import ScoreView
 from cm_bot.engine.preference_lines import preference_lines
@@ -56,7 +57,6 @@ def case_summary(data: Mapping[str, Any], _: Gettext, zone: ZoneInfo | None = No
     ``data`` is the unit of work's ``case_summary``; times are shown in ``zone`` (UTC if
     ``None``).
     """
-    translate = _
     lines = [
         _("Case {ref} — {status}").format(
             ref=data["ref"], status=_(WORDS.get(data["status"], data["status"]))
@@ -117,7 +117,9 @@ def case_summary(data: Mapping[str, Any], _: Gettext, zone: ZoneInfo | None = No
             _("Open flag #{id}: {severity} — {reason}").format(
                 id=flag["id"],
                 severity=_(SEVERITY_NAMES[Severity(flag["severity"])]),
-                reason=translate(flag["reason"]),
+                reason=flag_reason(
+                    flag["reason"], flag.get("reason_msgid"), flag.get("reason_params"), _
+                ),
             )
         )
     if data["followup_outcome"]:

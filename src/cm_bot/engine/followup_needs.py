@@ -24,9 +24,14 @@ from collections.abc import Mapping
 from typing import Any
 
 from cm_bot.domain import RunStatus, Severity
+from cm_bot.domain.needs import staff_need_name
 from cm_bot.engine.exiting import stop_followups
 from cm_bot.engine.ports import RunState
-from cm_bot.engine.referrals import NEED_NAMES, OFFER_FLOW, OFFERED_PER_NEED, ReferralTurn
+from cm_bot.engine.referrals import (
+    OFFER_FLOW,
+    OFFERED_PER_NEED,
+    ReferralTurn,
+)
 from cm_bot.flows.schema import Flow, FlowKind
 from cm_bot.i18n.translator import N_
 from cm_bot.program import builtin_needs
@@ -112,7 +117,8 @@ class FollowupTurn(ReferralTurn):
         if needs:
             self.flag(
                 Severity.ROUTINE,
-                NEW_NEEDS.format(needs=", ".join(NEED_NAMES.get(n, n) for n in needs)),
+                NEW_NEEDS,
+                params={"needs": [staff_need_name(n) for n in needs]},
                 rule_id=f"{flow.id}.new_needs",
                 dedupe_key=f"run:{run.run_id}:new_needs",
                 source_key=NEEDS_KEY,

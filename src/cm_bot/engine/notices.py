@@ -16,6 +16,7 @@ from zoneinfo import ZoneInfo
 
 from cm_bot.domain import FlagStatus, Priority, ReferralReason, ReferralStatus, Severity
 from cm_bot.engine.answers import label_of
+from cm_bot.engine.flag_reasons import flag_reason
 from cm_bot.engine.ports import FlagView, ScoreView
 from cm_bot.flows.conditions import evaluate
 from cm_bot.flows.schema import (
@@ -241,7 +242,6 @@ def notice_text(
     answer's label is shown in (the reader's if ``None``).
     """
     severity = Severity(flag.severity)
-    translate = _  # reasons are data (marked N_ where they are written), not literals here
     shown = shown or Shown()
     lines = [
         SEVERITY_MARKS[severity]
@@ -249,7 +249,9 @@ def notice_text(
         + _("{severity} flag — case {ref}").format(
             severity=_(SEVERITY_NAMES[severity]), ref=flag.case_ref or "—"
         ),
-        _("Reason: {reason}").format(reason=translate(flag.reason)),
+        _("Reason: {reason}").format(
+            reason=flag_reason(flag.reason, flag.reason_msgid, flag.reason_params, _)
+        ),
     ]
     if shown.scores:
         lines.extend(score_line(score, _) for score in shown.scores)

@@ -20,7 +20,9 @@ from __future__ import annotations
 from typing import Any
 
 from cm_bot.domain import ReferralReason, ReferralStatus, Severity
+from cm_bot.domain.needs import staff_need_name
 from cm_bot.engine.config import OFFER, REFERRAL_ASK, REFERRAL_ID
+from cm_bot.engine.notices import REFERRAL_REASON_WORDS
 from cm_bot.engine.ports import RunState, ServiceCard
 from cm_bot.engine.walk import FlowTurn
 from cm_bot.flows.schema import Flow
@@ -35,30 +37,36 @@ RESULT_KEY = "referral.result"
 REASON_KEY = "referral.reason"
 MAX_ASKS = 2  # the first check-in and, after "still waiting", one more
 
-# How a need is named to the client: "... may be able to help with {need}".
+# How a need is named to the client: "... may be able to help with {need}". Worded apart from
+# the staff's names (cm_bot.domain.needs), so each language can use the grammar it needs.
 NEED_NAMES: dict[str, str] = {
     "living_situation": N_("housing"),
-    "food": N_("food"),
-    "hunger": N_("food"),
-    "transportation": N_("transportation"),
+    "food": N_("getting food"),
+    "hunger": N_("getting food"),
+    "transportation": N_("getting around"),
     "utilities": N_("utility bills (electricity, gas, water)"),
     "safety": N_("your safety"),
     "financial_strain": N_("money for basic needs"),
     "employment": N_("finding work"),
     "family_community_support": N_("support from family or community"),
     "education": N_("learning and education"),
-    "physical_activity": N_("physical activity"),
+    "physical_activity": N_("being physically active"),
     "substance_use": N_("alcohol or drug use"),
-    "mental_health": N_("mental health"),
+    "mental_health": N_("your mental health"),
     "disabilities": N_("everyday tasks"),
-    "health": N_("health care"),
-    "other": N_("something else"),
+    "health": N_("getting health care"),
+    "other": N_("other needs"),
 }
 
 REFERRAL_REQUESTED = N_("Referral requested: {need} — {service}")
 NO_SERVICE_MATCHED = N_("No service in the directory matched a need: {need}")
 REFERRAL_FAILED = N_("Referral failed: {need} — {service} ({reason})")
 STILL_WAITING = N_("Client still waiting for help after two referral check-ins: {need} — {service}")
+
+
+def client_need_name(need: str) -> str:
+    """A need as the client reads it in "help with {need}" (a msgid; staff names differ)."""
+    return NEED_NAMES.get(need, need.replace("_", " "))
 
 
 class ReferralTurn(FlowTurn):
@@ -123,7 +131,7 @@ class ReferralTurn(FlowTurn):
         *,
         first: bool,
     ) -> None:
-        need_name = self._(NEED_NAMES.get(need, need.replace("_", " ")))
+        need_name = self._(client_need_name(need))
         intro = (
             self._("Here is a service that may be able to help with {need}.")
             if first
@@ -164,10 +172,11 @@ class ReferralTurn(FlowTurn):
         """Nothing in the directory for a need: say the case manager will help; flag it."""
         assert self.client is not None
         self.uow.referrals.record_offer(self.client, need, None)
-        need_name = self._(NEED_NAMES.get(need, need.replace("_", " ")))
+        need_name = self._(client_need_name(need))
         self.flag_then_tell(
             Severity.ROUTINE,
-            NO_SERVICE_MATCHED.format(need=need),
+            NO_SERVICE_MATCHED,
+            params={"need": staff_need_name(need)},
             rule_id="referral_no_service",
             dedupe_key=f"referral_none:{self.client.client_id}:{need}:{self.uow.now.isoformat()}",
             tell=self._(
@@ -207,7 +216,8 @@ class ReferralTurn(FlowTurn):
             assert referral_id is not None
             self.flag_then_tell(
                 Severity.ROUTINE,
-                REFERRAL_REQUESTED.format(need=need, service=name),
+                REFERRAL_REQUESTED,
+                params={"need": staff_need_name(need), "service": name},
                 rule_id="referral_requested",
                 dedupe_key=f"referral:{referral_id}",
                 tell=self._(
@@ -243,7 +253,11 @@ class ReferralTurn(FlowTurn):
             else:
                 self.flag(
                     Severity.ROUTINE,
-                    STILL_WAITING.format(need=referral.need, service=referral.service_name),
+                    STILL_WAITING,
+                    params={
+                        "need": staff_need_name(referral.need),
+                        "service": referral.service_name,
+                    },
                     rule_id="referral_still_waiting",
                     dedupe_key=f"referral_waiting:{referral_id}",
                 )
@@ -255,7 +269,12 @@ class ReferralTurn(FlowTurn):
         self.uow.referrals.set_status(referral_id, ReferralStatus.FAILED, str(code), actor="client")
         self.flag(
             Severity.ROUTINE,
-            REFERRAL_FAILED.format(need=referral.need, service=referral.service_name, reason=code),
+            REFERRAL_FAILED,
+            params={
+                "need": staff_need_name(referral.need),
+                "service": referral.service_name,
+                "reason": REFERRAL_REASON_WORDS.get(str(code), str(code)),
+            },
             rule_id="referral_failed",
             dedupe_key=f"referral_failed:{referral_id}",
         )
@@ -274,4 +293,5 @@ __all__ = [
     "NEED_NAMES",
     "OFFER_FLOW",
     "ReferralTurn",
+    "client_need_name",
 ]

@@ -8,7 +8,7 @@ Notices carry the minimum necessary (:mod:`cm_bot.engine.notices` words them).
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -154,8 +154,12 @@ class AlertDesk:
         dedupe_key: str,
         source_key: str | None = None,
         source_value: Any = None,
+        params: Mapping[str, Any] | None = None,
     ) -> int | None:
         """Raise a flag on ``client`` and alert who must know; ``None``: it stood already.
+
+        ``reason`` is a msgid; ``params`` fill its placeholders, kept apart so each reader
+        sees the reason in their own language (:mod:`cm_bot.engine.flag_reasons`).
 
         The one way a flag is raised, in a conversation or outside one (a follow-up
         unanswered, a send whose fate is unknown). With no client (words of crisis from a
@@ -169,6 +173,7 @@ class AlertDesk:
             dedupe_key=dedupe_key,
             source_key=source_key,
             source_value=source_value,
+            params=params,
         )
         if flag_id is not None:
             targets = self.uow.cases.staff_targets(client) if client is not None else []

@@ -9,7 +9,7 @@ stacks them; each layer imports only those below it.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -161,8 +161,12 @@ class Turn:
         dedupe_key: str,
         source_key: str | None = None,
         source_value: Any = None,
+        params: Mapping[str, Any] | None = None,
     ) -> int | None:
         """Raise a flag and tell the client's case manager (or, failing them, supervisors).
+
+        ``reason`` is a msgid; ``params`` fill its placeholders (never ``.format`` it here:
+        a formatted reason is no msgid, and staff would read it in English).
 
         Returns the new flag's id; ``None`` when it was raised before (its dedupe key).
         An urgent flag pauses the client (:attr:`paused`).
@@ -176,6 +180,7 @@ class Turn:
             dedupe_key=dedupe_key,
             source_key=source_key,
             source_value=source_value,
+            params=params,
         )
         if (
             flag_id is not None
@@ -196,13 +201,14 @@ class Turn:
         tell: str,
         priority: Priority = Priority.NORMAL,
         only_if_new: bool = False,
+        params: Mapping[str, Any] | None = None,
     ) -> int | None:
         """Raise a flag (its staff notices go with it), then tell the client, or the chat.
 
         ``only_if_new``: say nothing when the flag stood already (its dedupe key): an
         earlier attempt at this update said it. Returns the new flag's id, as :meth:`flag`.
         """
-        flag_id = self.flag(severity, reason, rule_id=rule_id, dedupe_key=dedupe_key)
+        flag_id = self.flag(severity, reason, rule_id=rule_id, dedupe_key=dedupe_key, params=params)
         if flag_id is None and only_if_new:
             return None
         if self.client is not None:

@@ -536,6 +536,8 @@ def _erase(session: Session, ref: str, actor: str, now: datetime) -> dict[str, i
         .where(col(Flag.case_id) == case.id)
         .values(
             reason="",
+            reason_msgid=None,
+            reason_params=None,
             rule_id="erased",
             dedupe_key=literal("erased:") + cast(col(Flag.id), String),
             source_key=None,

@@ -14,9 +14,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
+from cm_bot.domain.needs import DOMAIN_NAMES
 from cm_bot.domain.time import aware
 from cm_bot.engine.notices import BAND_NAMES
-from cm_bot.i18n import N_
 from cm_bot.i18n.translator import Gettext
 from cm_bot.scoring.likert import GAD2, GAD7, PHQ2, PHQ9, SumScale
 from cm_bot.scoring.trend import (
@@ -57,24 +57,6 @@ def band_label(band: str | None, _: Gettext) -> str:
     if not band:
         return ""
     return _(BAND_NAMES[band]) if band in BAND_NAMES else band.replace("_", " ")
-
-
-# docs/instruments.md §1.6: the AHC HRSN domains (cm_bot.scoring.ahc.DOMAINS), as staff read them.
-DOMAIN_NAMES = {
-    "living_situation": N_("living situation"),
-    "food": N_("food"),
-    "transportation": N_("transportation"),
-    "utilities": N_("utilities"),
-    "safety": N_("safety"),
-    "financial_strain": N_("financial strain"),
-    "employment": N_("employment"),
-    "family_community_support": N_("family and community support"),
-    "education": N_("education"),
-    "physical_activity": N_("physical activity"),
-    "substance_use": N_("substance use"),
-    "mental_health": N_("mental health"),
-    "disabilities": N_("disabilities"),
-}
 
 
 def domain_label(domain: str, _: Gettext) -> str:

@@ -21,11 +21,11 @@ from fastapi import APIRouter, Form, HTTPException, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from markupsafe import Markup
 
+from cm_bot.domain.needs import DOMAIN_NAMES
 from cm_bot.domain.rescreen import RESCREEN_INSTRUMENTS, STOP, parse_every
 from cm_bot.domain.values import CADENCES, CaseStatus, ReferralReason, ReferralStatus
 from cm_bot.engine.case_summary import WORDS
 from cm_bot.engine.notices import REFERRAL_REASON_WORDS, REFERRAL_STATUS_WORDS, SEVERITY_NAMES
-from cm_bot.engine.referrals import NEED_NAMES
 from cm_bot.engine.staff_access import sees_case
 from cm_bot.engine.staff_commands import RESCREEN_NAMES
 from cm_bot.engine.zones import zone_of
@@ -247,7 +247,7 @@ def _referral_words(gettext: Gettext) -> dict[str, Callable[[str], str]]:
     return {
         "referral_status": word(REFERRAL_STATUS_WORDS),
         "referral_reason": word(REFERRAL_REASON_WORDS),
-        "need_name": word(NEED_NAMES),
+        "need_name": word(DOMAIN_NAMES),
         "actor_name": word({"client": N_("client"), "system": N_("the bot")}),
     }
 

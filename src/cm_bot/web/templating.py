@@ -2,7 +2,8 @@
 
 :func:`render` gives every template the reader's gettext (``_``, ``ngettext``), the
 session's CSRF token (``csrf``, for the hidden form field of the same name), ``when(dt)``
-(a time in the staff member's zone), the current ``path`` and the signed-in ``user``.
+(a time in the staff member's zone), ``flag_reason(reason, msgid, params)`` (a flag's reason
+in the reader's language), the current ``path`` and the signed-in ``user``.
 Client text is never marked safe: a ``<script>`` a client typed shows as text.
 """
 
@@ -18,6 +19,7 @@ from fastapi.responses import HTMLResponse
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from cm_bot.domain.time import aware
+from cm_bot.engine.flag_reasons import flag_reason
 from cm_bot.engine.notices import when as staff_when
 from cm_bot.engine.zones import zone_of
 from cm_bot.web.auth import CSRF_FIELD, ConsoleUser, cm_app
@@ -83,6 +85,9 @@ def render(
         "short": short_formatter(user),
         "time_zone": zone_of(user.timezone if user else None).key,
         "language": lambda code: cm.translator.language_name_in(code, locale) if code else "—",
+        "flag_reason": lambda reason, msgid=None, params=None: flag_reason(
+            reason, msgid, params, catalogue.gettext
+        ),
         "path": request.url.path,
         "request": request,
     }

@@ -213,10 +213,13 @@ class FlagsRepo(Protocol):
         dedupe_key: str,
         source_key: str | None = None,
         source_value: Any = None,
+        params: Mapping[str, Any] | None = None,
     ) -> int | None:
         """Create a flag; ``None`` if one with this dedupe key exists (raised once, ever).
 
         ``client`` is ``None`` for a person linked to no case (words of crisis from them).
+        ``reason`` is a msgid; with ``params`` it has placeholders they fill
+        (:mod:`cm_bot.engine.flag_reasons`).
         """
 
     def open_flag_exists(self, client_id: int, rule_id: str) -> bool:

@@ -132,7 +132,7 @@ class FlagView:
     case_ref: str | None
     manager_id: int | None
     severity: str
-    reason: str
+    reason: str  # English, formatted; show it with cm_bot.engine.flag_reasons.flag_reason
     source_key: str | None
     source_value: Any
     status: str
@@ -148,6 +148,9 @@ class FlagView:
     question: str | None = None
     answer_locale: str | None = None
     scores: tuple[ScoreView, ...] = ()  # the run's stored scores (after the run ended)
+    # A reason with placeholders: its msgid and values, to show it translated.
+    reason_msgid: str | None = None
+    reason_params: dict[str, Any] | None = None
 
 
 @dataclass(frozen=True, slots=True)

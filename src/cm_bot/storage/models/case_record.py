@@ -205,7 +205,11 @@ class Flag(SQLModel, table=True):
     case_id: int | None = Field(default=None, foreign_key="case.id", index=True)
     client_id: int | None = Field(default=None, foreign_key="client.id")
     severity: str  # Severity
-    reason: str
+    reason: str  # in English, formatted: what the CLI and the export show
+    # With placeholders: the msgid and its values, so a reader translates before formatting
+    # (cm_bot.engine.flag_reasons); both NULL for a reason that is its own msgid.
+    reason_msgid: str | None = None
+    reason_params: Any = json_column()
     rule_id: str
     dedupe_key: str
     source_key: str | None = None  # the answer key that raised it (minimum necessary)

@@ -245,6 +245,8 @@ def load_case(
                     "id": flag.id,
                     "severity": flag.severity,
                     "reason": flag.reason,
+                    "reason_msgid": flag.reason_msgid,
+                    "reason_params": flag.reason_params,
                     "status": flag.status,
                     "acknowledged_by": names.get(flag.acknowledged_by),
                     "acknowledged_at": aware(flag.acknowledged_at)

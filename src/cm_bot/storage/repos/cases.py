@@ -413,7 +413,14 @@ class SqlCases(Repo):
             "goals": goals,
             "open_flags": sorted(
                 [
-                    {"id": f.id, "severity": f.severity, "reason": f.reason, "status": f.status}
+                    {
+                        "id": f.id,
+                        "severity": f.severity,
+                        "reason": f.reason,
+                        "reason_msgid": f.reason_msgid,
+                        "reason_params": f.reason_params,
+                        "status": f.status,
+                    }
                     for f in flags
                 ],
                 key=lambda f: SEVERITY_ORDER.get(str(f["severity"]), 9),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
@@ -9,6 +10,7 @@ from sqlalchemy import bindparam, exists, func, or_, select, update
 from sqlmodel import col
 
 from cm_bot.domain import FlagStatus, Severity
+from cm_bot.engine.flag_reasons import english, flag_reason
 from cm_bot.engine.ports import (
     ClientView,
     FlagView,
@@ -54,15 +56,22 @@ class SqlFlags(Repo):
         dedupe_key: str,
         source_key: str | None = None,
         source_value: Any = None,
+        params: Mapping[str, Any] | None = None,
     ) -> int | None:
-        """Insert the flag unless its dedupe key exists."""
+        """Insert the flag unless its dedupe key exists.
+
+        The reason is stored formatted in English; with ``params`` also its msgid and the
+        values, so readers can show it in their own language (migration 0019).
+        """
         row = self._sql(
             _RAISE_FLAG[self._tx.dialect],
             {
                 "case_id": client.case_id if client else None,
                 "client_id": client.client_id if client else None,
                 "severity": severity.value,
-                "reason": reason,
+                "reason": flag_reason(reason, reason, params, english),
+                "reason_msgid": reason if params is not None else None,
+                "reason_params": dict(params) if params is not None else None,
                 "rule_id": rule_id,
                 "dedupe_key": dedupe_key,
                 "source_key": source_key,
@@ -127,6 +136,8 @@ class SqlFlags(Repo):
             manager_id=case.manager_id if case else None,
             severity=flag.severity,
             reason=flag.reason,
+            reason_msgid=flag.reason_msgid,
+            reason_params=flag.reason_params,
             source_key=flag.source_key,
             source_value=flag.source_value,
             status=flag.status,
