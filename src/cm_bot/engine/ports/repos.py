@@ -420,9 +420,6 @@ class ContactsRepo(Protocol):
     ) -> None:
         """Store the client's answers; ``hours`` None: the program's hours (no narrowing)."""
 
-    def keep_safe_word(self, client_id: int, safe_word_hash: str | None) -> None:
-        """Replace only the safe word's hash (``None``: no safe word)."""
-
     def clear_preferences(self, client_id: int) -> None:
         """Forget the preferences (withdrawal): not asked, the program's hours, no safe word."""
 

@@ -22,6 +22,7 @@ from sqlalchemy import select
 from sqlmodel import Session, col
 
 from cm_bot.domain.time import aware
+from cm_bot.engine.flag_reasons import english
 from cm_bot.engine.followup_needs import COMPARED, EMPLOYMENT_KEY, HOUSING_KEY, MONEY_KEY, is_need
 from cm_bot.engine.notices import answer_label, step_of
 from cm_bot.flows.schema import FlowKind
@@ -95,7 +96,7 @@ def compare_case(
 
     Empty when the case has no follow-up answer yet (nothing to compare).
     """
-    gettext: Gettext = (lambda text: text) if translator is None else translator.get(locale).gettext
+    gettext: Gettext = english if translator is None else translator.get(locale).gettext
     if case.client_id is None:
         return []
     keys = [key for key, _flows, _need in COMPARED] + list(LEGACY.values())

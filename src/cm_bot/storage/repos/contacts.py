@@ -134,13 +134,6 @@ class SqlContacts(Repo):
         if hours is not None:
             self.narrow_hours(client_id, *hours)
 
-    def keep_safe_word(self, client_id: int, safe_word_hash: str | None) -> None:
-        """Replace the safe word's hash alone."""
-        client = self.session.get(Client, client_id)
-        if client is not None:
-            client.safe_word_hash = safe_word_hash
-            self.session.add(client)
-
     def clear_preferences(self, client_id: int) -> None:
         """Forget every preference: asked again after a new consent."""
         self.set_preferences(client_id, message_first=None, hours=None, safe_word_hash=None)
